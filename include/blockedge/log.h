@@ -1,0 +1,51 @@
+/*
+ * log.h - the error log.
+ *
+ * Lines read like nginx's: "2026/11/22 10:00:00 [error] 1234#2: message". Before the
+ * log file is opened (and for -t), lines go to stderr as "blockedge: [level] message".
+ * Thread-safe: each line is one write(2) on an O_APPEND descriptor.
+ */
+#ifndef BLOCKEDGE_LOG_H
+#define BLOCKEDGE_LOG_H
+
+#include <stdarg.h>
+
+enum be_log_level {
+    BE_LOG_EMERG,
+    BE_LOG_ALERT,
+    BE_LOG_CRIT,
+    BE_LOG_ERROR,
+    BE_LOG_WARN,
+    BE_LOG_NOTICE,
+    BE_LOG_INFO,
+    BE_LOG_DEBUG,
+};
+
+/* Name <-> level ("emerg" ... "debug"); be_log_level_parse returns -1 when unknown. */
+const char *be_log_level_name(int level);
+int be_log_level_parse(const char *name);
+
+/* Opens (or reopens, for SIGUSR1) the error log at path, or stderr when path is NULL or
+ * "stderr". Returns BE_OK or BE_ERROR with errno set; the old descriptor stays on error. */
+int be_log_open(const char *path, int level);
+void be_log_close(void);
+
+/* Sets the thread's worker number shown after the pid ("1234#2"); 0 for the main thread. */
+void be_log_set_thread_id(int id);
+
+void be_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void be_log_va(int level, const char *fmt, va_list ap);
+
+/* True when a line at this level would be written (to skip building expensive messages). */
+int be_log_enabled(int level);
+
+#define be_log_error(...) be_log(BE_LOG_ERROR, __VA_ARGS__)
+#define be_log_warn(...)  be_log(BE_LOG_WARN, __VA_ARGS__)
+#define be_log_info(...)  be_log(BE_LOG_INFO, __VA_ARGS__)
+#define be_log_debug(...)                                                                          \
+    do {                                                                                           \
+        if (be_log_enabled(BE_LOG_DEBUG))                                                          \
+            be_log(BE_LOG_DEBUG, __VA_ARGS__);                                                     \
+    } while (0)
+
+#endif
