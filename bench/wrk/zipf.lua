@@ -1,0 +1,118 @@
+-- zipf.lua - wrk load: GET /blocks/<key> with keys drawn by Zipf rank from a keys file.
+--
+--   BE_KEYS=keys.txt BE_ZIPF_S=1.0 wrk -t2 -c16 -d5s -s bench/wrk/zipf.lua http://127.0.0.1:8480
+--   wrk -t2 -c16 -d5s -s bench/wrk/zipf.lua http://127.0.0.1:8480 -- keys.txt [s]
+--
+-- The key on line r of the file has rank r and is chosen with probability proportional to
+-- 1 / r^s (s = BE_ZIPF_S, default 1.0). s = 0 draws every key uniformly. The draw uses a
+-- precomputed cumulative table and a binary search, so a request costs O(log N). Each thread
+-- seeds its generator from BE_SEED (default 1) and its own number, so runs repeat.
+--
+-- Other environment: BE_PATH_PREFIX (default /blocks/). With BE_WRK_REPORT=1, done() prints
+-- one machine-readable line for bench/run:
+--   be-wrk requests=N duration_us=N bytes=N errors=N non2xx=N p50_us=N p99_us=N max_us=N
+-- Otherwise the script prints nothing of its own.
+
+-- A clean message and exit status 2 instead of wrk's "PANIC: unprotected error".
+local function fail(msg)
+   io.stderr:write("zipf.lua: " .. msg .. "\n")
+   os.exit(2)
+end
+
+local counter = 0
+
+function setup(thread)
+   counter = counter + 1
+   thread:set("thread_no", counter)
+end
+
+local paths = {}
+local cdf = nil
+local reqs = {}
+local nkeys = 0
+
+local function load_keys(path)
+   local f, err = io.open(path, "r")
+   if not f then
+      fail("cannot open keys file: " .. tostring(err))
+   end
+   local prefix = os.getenv("BE_PATH_PREFIX") or "/blocks/"
+   for line in f:lines() do
+      local key = line:match("^%s*(%x+)%s*$")
+      if key then
+         table.insert(paths, prefix .. key:lower())
+      end
+   end
+   f:close()
+   if #paths == 0 then
+      fail("no keys in " .. path)
+   end
+   return #paths
+end
+
+function init(args)
+   local path = os.getenv("BE_KEYS") or args[1]
+   if not path or path == "" then
+      fail("set BE_KEYS or pass the keys file after --")
+   end
+   local s = tonumber(os.getenv("BE_ZIPF_S") or args[2] or "1.0")
+   if not s or s < 0 then
+      fail("BE_ZIPF_S must be a number >= 0")
+   end
+   nkeys = load_keys(path)
+   if s > 0 then
+      cdf = {}
+      local sum = 0
+      for r = 1, nkeys do
+         sum = sum + r ^ -s
+         cdf[r] = sum
+      end
+      for r = 1, nkeys do
+         cdf[r] = cdf[r] / sum
+      end
+      cdf[nkeys] = 1.0
+   end
+   local seed = tonumber(os.getenv("BE_SEED") or "1") or 1
+   math.randomseed(seed * 7919 + (thread_no or 0))
+end
+
+-- The smallest rank r with cdf[r] >= u.
+local function rank_of(u)
+   local lo, hi = 1, nkeys
+   while lo < hi do
+      local mid = math.floor((lo + hi) / 2)
+      if cdf[mid] < u then
+         lo = mid + 1
+      else
+         hi = mid
+      end
+   end
+   return lo
+end
+
+function request()
+   local r
+   if cdf then
+      r = rank_of(math.random())
+   else
+      r = math.random(nkeys)
+   end
+   local req = reqs[r]
+   if not req then
+      req = wrk.format("GET", paths[r])
+      reqs[r] = req
+   end
+   return req
+end
+
+function done(summary, latency, requests)
+   if os.getenv("BE_WRK_REPORT") ~= "1" then
+      return
+   end
+   local e = summary.errors
+   io.write(string.format(
+      "be-wrk requests=%d duration_us=%d bytes=%d errors=%d non2xx=%d p50_us=%d p99_us=%d max_us=%d\n",
+      summary.requests, summary.duration, summary.bytes,
+      e.connect + e.read + e.write + e.timeout, e.status,
+      latency:percentile(50), latency:percentile(99), latency.max))
+end
