@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# 60_cli: the command line. -t checks a config without binding anything and reports in nginx's
+# words; a bad directive names file:line; -v, -h, -T print what they promise; an unknown option
+# is a usage error; SIGTERM stops a running server with status 0 within 5 s.
+source "$(dirname "$0")/lib.sh"
+
+mkdir -p "$T/blocks"
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+GOOD="$T/good.conf"
+be_conf "file://$T/blocks/" >"$GOOD"
+
+# run NAME ARGS...: run blockedge (<= 10 s) with stdout+stderr in $T/NAME.out; sets RC.
+run() {
+    local name=$1
+    shift
+    timeout 10 "$BLOCKEDGE" "$@" >"$T/$name.out" 2>&1
+    RC=$?
+    IT_LOGS+=("$T/$name.out")
+}
+
+# --- -t on a good config.
+run t-good -t -c "$GOOD"
+check_eq "$RC" 0 "exit status of -t on a good config"
+check_contains "$T/t-good.out" "blockedge: configuration file $GOOD test is successful" "-t output"
+
+# --- -t on a config with an unknown directive on line 3.
+BAD="$T/bad.conf"
+cat >"$BAD" <<CONF
+worker_threads 1;
+cache {
+    memroy_size 4m;
+}
+http { listen 127.0.0.1:$HTTP_PORT; }
+admin { listen 127.0.0.1:$ADMIN_PORT; }
+CONF
+run t-bad -t -c "$BAD"
+check_eq "$RC" 1 "exit status of -t on a bad config"
+check_contains "$T/t-bad.out" "unknown directive \"memroy_size\" in $BAD:3" "-t error message"
+check_contains "$T/t-bad.out" "test failed" "-t failure line"
+
+# --- -t binds nothing: it succeeds while another process holds both listen ports.
+"$PY" - "$HTTP_PORT" "$ADMIN_PORT" "$T/holder.ready" <<'PYEOF' &
+import socket, sys, time
+socks = []
+for p in sys.argv[1:3]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", int(p)))
+    s.listen(8)
+    socks.append(s)
+open(sys.argv[3], "w").close()
+time.sleep(60)
+PYEOF
+HOLDER=$!
+track "$HOLDER"
+for ((i = 0; i < 50; i++)); do
+    [ -e "$T/holder.ready" ] && break
+    sleep 0.1
+done
+[ -e "$T/holder.ready" ] || fail "could not occupy the listen ports"
+run t-busy -t -c "$GOOD"
+check_eq "$RC" 0 "exit status of -t while the listen ports are taken"
+check_contains "$T/t-busy.out" "test is successful" "-t output while the ports are taken"
+kill -TERM "$HOLDER"
+wait "$HOLDER" 2>/dev/null
+
+# --- -v, -h, -T, and an unknown option.
+run v -v
+check_eq "$RC" 0 "exit status of -v"
+grep -qiE 'blockedge.*[0-9]+\.[0-9]+' "$T/v.out" || fail "-v prints no version line: $(cat "$T/v.out")"
+
+run h -h
+check_eq "$RC" 0 "exit status of -h"
+grep -qi 'usage' "$T/h.out" || fail "-h prints no usage: $(cat "$T/h.out")"
+check_contains "$T/h.out" "-c" "-h mentions -c"
+check_contains "$T/h.out" "-t" "-h mentions -t"
+
+run T -T
+check_eq "$RC" 0 "exit status of -T"
+for d in memory_size max_block_size worker_threads listen read_timeout; do
+    grep -qw "$d" "$T/T.out" || fail "-T does not list $d"
+done
+
+run bad-opt -Z
+[ "$RC" = 1 ] || [ "$RC" = 2 ] || fail "exit status of an unknown option: expected 1 or 2, got $RC"
+grep -qi 'usage' "$T/bad-opt.out" || fail "an unknown option prints no usage: $(cat "$T/bad-opt.out")"
+
+# --- SIGTERM stops a running server with status 0.
+start_blockedge "$(cat "$GOOD")"
+check_eq "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BE_ADMIN/healthz")" 200 \
+    "healthz before SIGTERM"
+t0=$(now_ms)
+signal_and_wait "$BE_PID" TERM 5
+check_eq "$SIG_RC" 0 "exit status after SIGTERM (within 5 s)"
+log "SIGTERM: exited in $(($(now_ms) - t0)) ms"
+log "ok"
