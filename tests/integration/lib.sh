@@ -313,6 +313,9 @@ signal_and_wait() {
 http_get() {
     local url=$1
     shift
+    # curl leaves -o untouched when a response has no body: start from empty files.
+    : >"$T/last.body"
+    : >"$T/last.hdr"
     curl -s --max-time "${CURL_MAX_TIME:-15}" -o "$T/last.body" -D "$T/last.hdr" \
         -w '%{http_code}' "$@" "$url"
 }
