@@ -17,11 +17,11 @@
 
 #include "blockedge/defs.h"
 
-#define BE_CONFIG_MAGIC 0x62656366u /* "becf" */
+#define BE_CONFIG_MAGIC      0x62656366u /* "becf" */
 
-#define BE_MAX_LISTEN  16
-#define BE_MAX_ORIGINS 16
-#define BE_MAX_ACL     64
+#define BE_MAX_LISTEN        16
+#define BE_MAX_ORIGINS       16
+#define BE_MAX_ACL           64
 
 #define BE_DEFAULT_CONF_PATH "/etc/blockedge/blockedge.conf"
 
@@ -39,8 +39,8 @@ enum be_origin_kind {
 };
 
 typedef struct be_origin_server_s {
-    int kind;     /* enum be_origin_kind */
-    char url[1024]; /* as written; always ends with '/' for http and file */
+    int kind;        /* enum be_origin_kind */
+    char url[1024];  /* as written; always ends with '/' for http and file */
     char path[1024]; /* file: the directory; s3: "bucket/prefix/" */
     int backup;
 } be_origin_server_t;
@@ -61,17 +61,17 @@ typedef struct be_config_s {
     char path[1024]; /* the main file as given */
 
     /* main */
-    int worker_threads; /* 0 = auto (one per core) */
-    char pid_path[1024]; /* "" = none */
+    int worker_threads;        /* 0 = auto (one per core) */
+    char pid_path[1024];       /* "" = none */
     char error_log_path[1024]; /* "" = stderr */
-    int error_log_level; /* enum be_log_level, default BE_LOG_NOTICE */
+    int error_log_level;       /* enum be_log_level, default BE_LOG_NOTICE */
 
     /* http { } */
     be_listen_t listen[BE_MAX_LISTEN];
     int nlisten;
     char tls_certificate[1024];
     char tls_certificate_key[1024];
-    char access_log[1024]; /* "" = off */
+    char access_log[1024];           /* "" = off */
     be_msec_t keepalive_timeout;     /* default 75s */
     be_msec_t client_header_timeout; /* default 60s */
     be_msec_t send_timeout;          /* default 60s */

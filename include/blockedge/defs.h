@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BE_VERSION "0.1.0"
+#define BE_VERSION  "0.1.0"
 
 #define BE_OK       0
 #define BE_ERROR    -1
@@ -22,6 +22,6 @@ typedef int64_t be_msec_t;
 
 #define BE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#define BE_UNUSED(x) ((void)(x))
+#define BE_UNUSED(x)    ((void)(x))
 
 #endif

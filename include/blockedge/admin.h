@@ -1,0 +1,24 @@
+/*
+ * admin.h - the admin listener: /metrics (Prometheus text 0.0.4), /stats (JSON),
+ * /healthz, guarded by the config's allow/deny rules. Runs on the main thread's loop, so
+ * a scrape never delays a client request.
+ */
+#ifndef BLOCKEDGE_ADMIN_H
+#define BLOCKEDGE_ADMIN_H
+
+#include "blockedge/server.h"
+
+struct event_base;
+struct evbuffer;
+typedef struct be_admin_s be_admin_t;
+
+/* Binds every admin listen address on base. NULL on failure (logged). Thread: main. */
+be_admin_t *be_admin_new(struct event_base *base, be_server_t *srv);
+
+/* Closes the listeners and any admin connection. *ap = NULL. */
+void be_admin_free(be_admin_t **ap);
+
+/* Appends the whole /metrics text for srv to out. Any thread. */
+void be_admin_render_metrics(be_server_t *srv, struct evbuffer *out);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * block.h - the refcounted block: one allocation holding a header and the block's bytes.
+ *
+ * A block is immutable once published (inserted in the cache or handed to a waiter): its
+ * bytes were verified against its key before that. Every holder owns one reference; the
+ * last be_block_unref() frees it, on whichever thread that happens. The memory tier owns
+ * the links below (hnext, lru_prev, lru_next); no other module touches them.
+ */
+#ifndef BLOCKEDGE_BLOCK_H
+#define BLOCKEDGE_BLOCK_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blockedge/blockkey.h"
+
+#define BE_BLOCK_MAGIC 0x626c6b21u /* "blk!" */
+
+struct evbuffer;
+
+typedef struct be_block_s be_block_t;
+struct be_block_s {
+    uint32_t magic;
+    atomic_uint refs;
+    size_t size;     /* bytes in data[] that are the block */
+    size_t capacity; /* bytes allocated for data[] */
+    be_key_t key;
+    /* memory tier links, owned by memcache.c */
+    be_block_t *hnext;
+    be_block_t *lru_prev;
+    be_block_t *lru_next;
+    int64_t stamp;   /* last use, for the memory tier */
+    uint32_t cached; /* 1 while the memory tier holds it */
+    unsigned char data[];
+};
+
+/* Allocates a block able to hold capacity bytes, size 0, one reference (the caller's).
+ * NULL on allocation failure. Any thread. */
+be_block_t *be_block_new(const be_key_t *key, size_t capacity);
+
+/* Grows an unpublished block (refs == 1) to hold capacity bytes; may move it. NULL on failure,
+ * and then the old block is still valid and owned by the caller. */
+be_block_t *be_block_grow(be_block_t *b, size_t capacity);
+
+/* Returns b with one more reference. Any thread. */
+be_block_t *be_block_ref(be_block_t *b);
+
+/* Drops the caller's reference and sets *bp to NULL; frees on the last one. NULL-safe. */
+void be_block_unref(be_block_t **bp);
+
+/* Bytes the block costs the memory tier: header + capacity. */
+size_t be_block_footprint(const be_block_t *b);
+
+/* Appends len bytes at off of the block to out by reference (no copy): out holds a block
+ * reference until those bytes are drained. BE_OK or BE_ERROR. Thread: out's owner. */
+int be_block_add_to_evbuffer(be_block_t *b, struct evbuffer *out, size_t off, size_t len);
+
+#endif

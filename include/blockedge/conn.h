@@ -1,0 +1,58 @@
+/*
+ * conn.h - an accepted client connection: its socket, timers, limits and one close path.
+ *
+ * A connection lives on the worker that accepted it. The protocol code (http1.c today)
+ * reads and writes through its bufferevent and ends it only with be_conn_close().
+ */
+#ifndef BLOCKEDGE_CONN_H
+#define BLOCKEDGE_CONN_H
+
+#include <sys/socket.h>
+
+#include "blockedge/defs.h"
+#include "blockedge/request.h"
+#include "blockedge/stats.h"
+
+#define BE_CONN_MAGIC 0x636f6e6eu /* "conn" */
+
+struct bufferevent;
+struct event;
+typedef struct be_worker_s be_worker_t;
+
+typedef struct be_conn_s be_conn_t;
+struct be_conn_s {
+    uint32_t magic;
+    be_conn_t *next, *prev; /* the worker's list */
+    be_worker_t *w;
+    struct bufferevent *bev;
+    struct event *timer; /* idle or header deadline */
+    char peer[64];
+
+    /* HTTP/1.1 state, owned by http1.c */
+    be_request_t req;
+    unsigned req_active : 1; /* a request is being answered */
+    unsigned in_header : 1;  /* part of a request head has arrived */
+    unsigned closing : 1;    /* answer what is pending, then close */
+    unsigned eof : 1;        /* the client sent FIN */
+    unsigned keepalive : 1;  /* the current request allows another */
+    unsigned paused : 1;     /* output above the high-water mark */
+    unsigned read_off : 1;   /* reading stopped (input bound) */
+    int close_reason;        /* enum be_close_reason once closing */
+};
+
+/* Takes an accepted socket (non-blocking) and starts serving it. Thread: w's. */
+void be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen);
+
+/* The one teardown: cancels what the connection waits for, frees it. Thread: w's. */
+void be_conn_close(be_conn_t *c, int reason);
+
+/* Graceful stop: idle connections close now, busy ones after their current response. */
+void be_conn_shutdown_all(be_worker_t *w);
+
+/* Frees every connection of a worker whose loop has ended. Thread: main. */
+void be_conn_free_all(be_worker_t *w);
+
+/* (Re)arms the connection timer for ms milliseconds; 0 disarms it. */
+void be_conn_set_timer(be_conn_t *c, be_msec_t ms);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * inflight.h - one origin fetch per key across all threads.
+ *
+ * A miss joins the table with a waiter. The first waiter of a key is the leader: its
+ * caller starts the one fetch. When the fetch ends, be_inflight_complete() hands the
+ * result to every waiter through the waiter's own worker mailbox, so each callback runs on
+ * the thread that owns the request. A waiter whose client went away is cancelled: it no
+ * longer gets a callback, and the fetch goes on for the others (and for the cache).
+ *
+ * Lock order: inflight -> memcache shard. No callback runs under the inflight lock.
+ */
+#ifndef BLOCKEDGE_INFLIGHT_H
+#define BLOCKEDGE_INFLIGHT_H
+
+#include "blockedge/block.h"
+#include "blockedge/fetch.h"
+
+typedef struct be_inflight_s be_inflight_t;
+typedef struct be_waiter_s be_waiter_t;
+typedef struct be_worker_s be_worker_t;
+typedef struct be_memcache_s be_memcache_t;
+
+/* Called on the waiter's worker with the outcome; block is a reference the callee owns
+ * (NULL unless status is BE_FETCH_OK). The waiter is freed after the call returns. */
+typedef void (*be_waiter_cb)(void *arg, be_fetch_status_t status, be_block_t *block);
+
+be_inflight_t *be_inflight_new(void);
+void be_inflight_free(be_inflight_t **tp);
+
+/*
+ * Joins the fetch for key with a new waiter that will call cb(arg, ...) on worker w.
+ * Under the table lock the memory tier is checked once more (a fetch may have just
+ * filled it): then *hit gets a reference, no waiter is made and BE_DECLINED is returned.
+ * Otherwise *wp is the waiter (owned by the table until delivered or cancelled) and the
+ * return is BE_OK when the caller is the leader and must start the fetch, BE_AGAIN when it
+ * joined a fetch already under way. BE_ERROR on allocation failure. Thread: w's.
+ */
+int be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w,
+                     be_waiter_cb cb, void *arg, be_waiter_t **wp, be_block_t **hit, be_msec_t now);
+
+/* Ends the fetch for key: every waiter gets (status, a reference to block) on its worker.
+ * block may be NULL on failure; the caller keeps its own reference. Any thread. */
+void be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t status,
+                          be_block_t *block);
+
+/* Cancels a waiter whose request is going away; *wp = NULL. Thread: the waiter's worker. */
+void be_inflight_cancel(be_inflight_t *t, be_waiter_t **wp);
+
+/* Fetches under way now. */
+unsigned be_inflight_count(be_inflight_t *t);
+
+#endif

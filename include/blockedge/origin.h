@@ -1,0 +1,39 @@
+/*
+ * origin.h - the origin client of one worker: fetches a block by key and verifies it.
+ *
+ * Hides libcurl (http:// and https:// origins, driven by the worker's event_base through
+ * the multi-socket interface) and the file:// origin (read on the I/O pool). A fetch ends
+ * in exactly one callback on the worker's thread, with a block only when its SHA-256
+ * equals the key and it is at most max_block_size bytes. Retries happen inside.
+ */
+#ifndef BLOCKEDGE_ORIGIN_H
+#define BLOCKEDGE_ORIGIN_H
+
+#include "blockedge/block.h"
+#include "blockedge/fetch.h"
+
+typedef struct be_origin_s be_origin_t;
+typedef struct be_worker_s be_worker_t;
+
+/* The outcome; block is a reference the callee owns (NULL unless BE_FETCH_OK). Runs on the
+ * worker's thread, never from inside be_origin_fetch(). */
+typedef void (*be_origin_cb)(void *arg, be_fetch_status_t status, be_block_t *block);
+
+/* Creates w's origin client. NULL on failure (logged). Thread: main. */
+be_origin_t *be_origin_new(be_worker_t *w);
+
+/* Aborts the transfers under way (each gets its callback with BE_FETCH_CONNECT) and frees
+ * the client. *op = NULL. Thread: main, after the worker's loop ended. */
+void be_origin_free(be_origin_t **op);
+
+/* Starts fetching key. BE_OK (cb will run once) or BE_ERROR (it will not). Thread: w's. */
+int be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg);
+
+/* Fetches under way on this client. */
+unsigned be_origin_active(const be_origin_t *o);
+
+/* Process-wide libcurl set-up and tear-down. Thread: main, before/after any worker. */
+int be_origin_global_init(void);
+void be_origin_global_cleanup(void);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * request.h - the protocol-neutral request: routing, key, tiers, conditional and range
+ * logic, and the response head. HTTP/1.1 and HTTP/2 both fill one be_request_t, start it,
+ * and serialize what it answers; neither holds a copy of this logic.
+ *
+ * Steps (r->step): NEW -> (WAIT: a miss, waiting for the fetch) -> READY -> DONE.
+ */
+#ifndef BLOCKEDGE_REQUEST_H
+#define BLOCKEDGE_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blockedge/block.h"
+#include "blockedge/inflight.h"
+
+#define BE_REQUEST_MAGIC 0x72657175u /* "requ" */
+
+typedef struct be_worker_s be_worker_t;
+typedef struct be_request_s be_request_t;
+
+/* Called when a request that returned BE_AGAIN from be_request_start() has its response
+ * ready. Runs on the request's worker, from the loop (not from inside start). The callee
+ * may dispose of the request. */
+typedef void (*be_request_ready_fn)(be_request_t *r, void *ctx);
+
+enum be_method { BE_METHOD_GET, BE_METHOD_HEAD, BE_METHOD_OTHER };
+enum be_request_step { BE_STEP_NEW, BE_STEP_WAIT, BE_STEP_READY, BE_STEP_DONE };
+
+#define BE_MAX_RESPONSE_HEADERS 14
+
+typedef struct be_header_s {
+    const char *name;
+    const char *value;
+} be_header_t;
+
+struct be_request_s {
+    uint32_t magic;
+    be_worker_t *w;
+    int proto; /* enum be_proto */
+    int method;
+    int step;
+    uint64_t started_us;
+    be_request_ready_fn on_ready;
+    void *ctx;
+
+    /* what the client asked */
+    be_key_t key;
+    char hex[BE_KEY_HEX_LEN + 1];
+    char if_none_match[512];
+    char if_range[128];
+    char range[128];
+    unsigned has_if_none_match : 1;
+    unsigned has_if_range : 1;
+    unsigned has_range : 1;
+    unsigned range_repeated : 1;
+
+    /* the answer */
+    be_waiter_t *waiter;
+    be_block_t *block; /* set for 200/206 (and HEAD, 304) */
+    int tier;          /* enum be_tier, -1 when no block was looked up */
+    int status;
+    const char *error; /* body text of an error response */
+    uint64_t body_off;
+    uint64_t body_len; /* bytes of body to send (0 for HEAD, 304) */
+    uint64_t content_length;
+
+    char vbuf[4][80]; /* storage for header values built by be_request_headers() */
+};
+
+/* Prepares r for a new request on worker w. Thread: w's. */
+void be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn on_ready,
+                     void *ctx);
+
+/* Offers one request header; those the request needs are kept, the rest ignored.
+ * Returns BE_OK, or BE_ERROR when a kept header is too long (answer 431). */
+int be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value,
+                      size_t vlen);
+
+/* Routes and starts the request. BE_OK: the response is ready now. BE_AGAIN: on_ready will
+ * run later. The response fields are valid once ready. */
+int be_request_start(be_request_t *r, const char *method, size_t mlen, const char *path,
+                     size_t plen);
+
+/* True when the body is the block's bytes (200, 206), false when it is error text. */
+int be_request_body_is_block(const be_request_t *r);
+
+/* The error text body ("reason\n" is sent: the text plus a newline). */
+const char *be_request_error_text(const be_request_t *r);
+
+/* Makes r answer a protocol-level error (e.g. 400 from the parser) at once. */
+void be_request_fail(be_request_t *r, int status, const char *why);
+
+/* Fills h with the response headers (not the status line); returns their number. The
+ * values stay valid until the request is disposed. Thread: w's. */
+int be_request_headers(be_request_t *r, be_header_t *h, int max);
+
+/* The status line's reason phrase ("OK", "Not Found", ...). */
+const char *be_http_reason(int status);
+
+/* Accounts the finished response (status, duration, bytes) once. Thread: w's. */
+void be_request_done(be_request_t *r);
+
+/* Drops the waiter (if still waiting) and the block. Safe at any step, idempotent. */
+void be_request_dispose(be_request_t *r);
+
+#endif

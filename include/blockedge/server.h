@@ -1,0 +1,25 @@
+/*
+ * server.h - what every worker shares: the config, the cache, the in-flight table and the
+ * I/O pool. Built and torn down by main.c in a fixed order; immutable in between except
+ * through each member's own locks.
+ */
+#ifndef BLOCKEDGE_SERVER_H
+#define BLOCKEDGE_SERVER_H
+
+#include "blockedge/config.h"
+
+typedef struct be_memcache_s be_memcache_t;
+typedef struct be_inflight_s be_inflight_t;
+typedef struct be_iopool_s be_iopool_t;
+typedef struct be_worker_s be_worker_t;
+
+typedef struct be_server_s {
+    const be_config_t *cfg;
+    be_memcache_t *memcache;
+    be_inflight_t *inflight;
+    be_iopool_t *iopool;
+    be_worker_t **workers;
+    int nworkers;
+} be_server_t;
+
+#endif

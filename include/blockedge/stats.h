@@ -1,0 +1,112 @@
+/*
+ * stats.h - metrics: per-worker counters and histograms, summed only when scraped.
+ *
+ * Each worker owns one be_stats_t and is its only writer, so the hot path does a relaxed
+ * load and store (no locked instruction, no shared cache line). Readers (the admin thread)
+ * take relaxed loads; a scrape is a consistent-enough snapshot, and counters never go down.
+ */
+#ifndef BLOCKEDGE_STATS_H
+#define BLOCKEDGE_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "blockedge/defs.h"
+#include "blockedge/fetch.h"
+
+struct evbuffer;
+
+enum be_counter {
+#define X(id, name, type, help) BE_CTR_##id,
+#include "blockedge/tbl/counters.h"
+#undef X
+    BE_CTR_N
+};
+
+enum be_close_reason {
+#define X(id, label) BE_CLOSE_##id,
+#include "blockedge/tbl/close_reasons.h"
+#undef X
+    BE_CLOSE_N
+};
+
+enum be_tier { BE_TIER_MEMORY, BE_TIER_DISK, BE_TIER_MISS, BE_TIER_N };
+
+enum be_proto { BE_PROTO_HTTP1, BE_PROTO_HTTP2, BE_PROTO_N };
+
+/* Status codes counted one by one; anything else counts as "other". */
+#define BE_STATS_CODES 200, 206, 304, 400, 404, 405, 408, 414, 416, 431, 500, 502, 503, 504
+enum { BE_CODE_N = 15 };
+
+#define BE_HIST_BUCKETS 14
+extern const double be_hist_bounds[BE_HIST_BUCKETS]; /* seconds, upper bounds */
+
+typedef struct be_hist_s {
+    _Atomic uint64_t bucket[BE_HIST_BUCKETS + 1]; /* last is +Inf */
+    _Atomic uint64_t sum_usec;
+} be_hist_t;
+
+typedef struct be_stats_s {
+    _Atomic uint64_t ctr[BE_CTR_N];
+    _Atomic uint64_t hits[BE_TIER_N]; /* memory, disk (miss unused) */
+    _Atomic uint64_t requests[BE_PROTO_N][BE_CODE_N];
+    _Atomic uint64_t origin_errors[BE_FETCH_NSTATUS];
+    _Atomic uint64_t closed[BE_CLOSE_N];
+    be_hist_t request_duration[BE_TIER_N];
+    be_hist_t fetch_duration;
+} be_stats_t;
+
+/* Single-writer add: only the owning worker calls these. */
+static inline void
+be_stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void
+be_stat_sub(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - n,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t
+be_stat_get(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* A monotonic clock for latency figures (microseconds). */
+static inline uint64_t
+be_monotonic_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+#define be_stats_inc(s, id) be_stat_add(&(s)->ctr[BE_CTR_##id], 1)
+
+/* Counts one finished request: proto, HTTP status. */
+void be_stats_request(be_stats_t *s, int proto, int status);
+
+/* Records a duration in microseconds into a histogram. */
+void be_stats_observe(be_hist_t *h, uint64_t usec);
+
+/* Adds every field of src into dst (dst is a private, unshared snapshot). */
+void be_stats_accumulate(be_stats_t *dst, const be_stats_t *src);
+
+/* Appends the Prometheus text for every family in s (counters, labelled families,
+ * histograms) to out. */
+void be_stats_render(const be_stats_t *s, struct evbuffer *out);
+
+/* Appends a family's "# HELP" and "# TYPE" lines, then samples of it ("labels" may be NULL
+ * or e.g. "tier=\"memory\""). */
+void be_stats_render_family(struct evbuffer *out, const char *name, const char *type,
+                            const char *help);
+void be_stats_render_sample(struct evbuffer *out, const char *name, const char *labels,
+                            double value);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * worker.h - worker threads: one event_base each, their listeners, connections and origin
+ * client, a mailbox for work sent from other threads, and the loop's cached clock.
+ *
+ * A connection never changes thread. Another thread never touches a worker's connections:
+ * it posts a task to the worker's mailbox, which runs it on the worker's loop.
+ */
+#ifndef BLOCKEDGE_WORKER_H
+#define BLOCKEDGE_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "blockedge/defs.h"
+#include "blockedge/stats.h"
+
+#define BE_WORKER_MAGIC 0x776f726bu /* "work" */
+
+struct event_base;
+struct event;
+struct evconnlistener;
+typedef struct be_server_s be_server_t;
+typedef struct be_origin_s be_origin_t;
+typedef struct be_conn_s be_conn_t;
+
+typedef void (*be_task_fn)(void *arg);
+
+typedef struct be_task_s be_task_t;
+
+typedef struct be_worker_s {
+    uint32_t magic;
+    int id; /* 1..N; 0 is the main thread */
+    be_server_t *server;
+    struct event_base *base;
+    pthread_t thread;
+    int started;
+
+    pthread_mutex_t mbox_lock;
+    be_task_t *mbox_head;
+    be_task_t *mbox_tail;
+    struct event *mbox_ev;
+
+    struct evconnlistener *listeners[16];
+    int nlisteners;
+    struct event *stop_timer;
+    int stopping;
+
+    be_conn_t *conns; /* doubly linked through be_conn_t.next/prev */
+    int nconns;
+    int max_conns;
+
+    be_origin_t *origin;
+    be_stats_t stats;
+
+    char date[40]; /* "Date" header value, refreshed once a second */
+    int64_t date_sec;
+} be_worker_t;
+
+/* Creates a worker (event_base, mailbox) but starts no thread and binds nothing.
+ * NULL on failure (logged). Thread: main. */
+be_worker_t *be_worker_new(be_server_t *server, int id);
+
+/* Opens the worker's own SO_REUSEPORT listeners for every http listen address.
+ * BE_OK or BE_ERROR (logged with the address). Thread: main, before start. */
+int be_worker_listen(be_worker_t *w);
+
+/* Starts the worker's thread running its loop. BE_OK or BE_ERROR. */
+int be_worker_start(be_worker_t *w);
+
+/* Asks the worker to stop accepting, finish its connections within grace_ms, and leave
+ * its loop. Any thread. */
+void be_worker_stop(be_worker_t *w, be_msec_t grace_ms);
+
+/* Joins the thread and closes the worker's connections (cancelling their waits). Other
+ * threads may still post to the mailbox afterwards. Thread: main. */
+void be_worker_join(be_worker_t *w);
+
+/* Runs the tasks queued in the mailbox now, on the calling thread; returns how many ran.
+ * Used by the loop, and at shutdown by main once every worker is joined. */
+int be_worker_run_mailbox(be_worker_t *w);
+
+/* Joins if needed, frees the origin client, runs the mailbox once more, frees the rest.
+ * *wp = NULL. Thread: main, once no other worker can post to this one. */
+void be_worker_free(be_worker_t **wp);
+
+/* Queues fn(arg) to run on w's loop. BE_OK, or BE_ERROR when out of memory. Any thread. */
+int be_worker_post(be_worker_t *w, be_task_fn fn, void *arg);
+
+/* The worker's loop clock: milliseconds, read once per loop turn (monotonic). */
+be_msec_t be_worker_now(be_worker_t *w);
+
+/* The current HTTP Date header value, e.g. "Sun, 22 Nov 2026 10:00:00 GMT". */
+const char *be_worker_date(be_worker_t *w);
+
+/* The worker the calling thread runs, or NULL on the main thread. */
+be_worker_t *be_worker_self(void);
+
+/* Called by conn.c when a connection is closed while stopping: leaves the loop once the
+ * last connection is gone. Thread: the worker. */
+void be_worker_conn_gone(be_worker_t *w);
+
+#endif

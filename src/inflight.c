@@ -1,0 +1,203 @@
+/*
+ * inflight.c - the in-flight table: coalesces concurrent misses into one origin fetch.
+ *
+ * Entries live in a hash table keyed by digest, under one mutex (misses are rare next to
+ * hits, and the critical sections are a few pointer moves). A waiter belongs to the table
+ * while linked to an entry; complete() detaches all of an entry's waiters under the lock,
+ * then posts each to its worker. Cancellation and delivery both run on the waiter's own
+ * worker, so the `cancelled` flag needs no lock: cancel either unlinks the waiter (still
+ * attached) or marks it (already posted), and delivery frees a marked waiter silently.
+ *
+ * Lock order: inflight -> memcache shard (join re-checks the memory tier under the lock).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "blockedge/inflight.h"
+#include "blockedge/log.h"
+#include "blockedge/memcache.h"
+#include "blockedge/worker.h"
+
+typedef struct entry_s entry_t;
+
+struct be_waiter_s {
+    be_waiter_t *next;
+    entry_t *entry; /* NULL once detached by complete() */
+    be_worker_t *worker;
+    be_waiter_cb cb;
+    void *arg;
+    int cancelled;
+    be_fetch_status_t status;
+    be_block_t *block;
+};
+
+struct entry_s {
+    entry_t *hnext;
+    be_key_t key;
+    be_waiter_t *waiters;
+};
+
+struct be_inflight_s {
+    pthread_mutex_t lock;
+    entry_t **buckets;
+    size_t nbuckets;
+    unsigned count;
+};
+
+be_inflight_t *
+be_inflight_new(void)
+{
+    be_inflight_t *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->nbuckets = 1024;
+    t->buckets = calloc(t->nbuckets, sizeof(entry_t *));
+    if (t->buckets == NULL) {
+        free(t);
+        return NULL;
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+void
+be_inflight_free(be_inflight_t **tp)
+{
+    be_inflight_t *t = *tp;
+    if (t == NULL)
+        return;
+    *tp = NULL;
+    if (t->count != 0)
+        be_log(BE_LOG_ALERT, "%u fetches still in flight at exit", t->count);
+    free(t->buckets);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static entry_t **
+find_locked(be_inflight_t *t, const be_key_t *key)
+{
+    entry_t **pp = &t->buckets[be_key_hash(key) & (t->nbuckets - 1)];
+    while (*pp != NULL && !be_key_equal(&(*pp)->key, key))
+        pp = &(*pp)->hnext;
+    return pp;
+}
+
+int
+be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w,
+                 be_waiter_cb cb, void *arg, be_waiter_t **wp, be_block_t **hit, be_msec_t now)
+{
+    *wp = NULL;
+    *hit = NULL;
+    be_waiter_t *wt = calloc(1, sizeof(*wt));
+    if (wt == NULL)
+        return BE_ERROR;
+    wt->worker = w;
+    wt->cb = cb;
+    wt->arg = arg;
+
+    int rc;
+    pthread_mutex_lock(&t->lock);
+    entry_t **pp = find_locked(t, key);
+    entry_t *e = *pp;
+    if (e == NULL) {
+        *hit = be_memcache_lookup(mc, key, now);
+        if (*hit != NULL) {
+            pthread_mutex_unlock(&t->lock);
+            free(wt);
+            return BE_DECLINED;
+        }
+        e = calloc(1, sizeof(*e));
+        if (e == NULL) {
+            pthread_mutex_unlock(&t->lock);
+            free(wt);
+            return BE_ERROR;
+        }
+        e->key = *key;
+        *pp = e;
+        t->count++;
+        rc = BE_OK;
+    } else {
+        rc = BE_AGAIN;
+    }
+    wt->entry = e;
+    wt->next = e->waiters;
+    e->waiters = wt;
+    pthread_mutex_unlock(&t->lock);
+    *wp = wt;
+    return rc;
+}
+
+static void
+deliver(void *arg)
+{
+    be_waiter_t *wt = arg;
+    if (!wt->cancelled)
+        wt->cb(wt->arg, wt->status, wt->block); /* the callee owns the reference */
+    else
+        be_block_unref(&wt->block);
+    free(wt);
+}
+
+void
+be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t status,
+                     be_block_t *block)
+{
+    pthread_mutex_lock(&t->lock);
+    entry_t **pp = find_locked(t, key);
+    entry_t *e = *pp;
+    be_waiter_t *list = NULL;
+    if (e != NULL) {
+        *pp = e->hnext;
+        t->count--;
+        list = e->waiters;
+        for (be_waiter_t *wt = list; wt != NULL; wt = wt->next) {
+            wt->entry = NULL;
+            wt->status = status;
+            wt->block = block != NULL ? be_block_ref(block) : NULL;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    free(e);
+
+    while (list != NULL) {
+        be_waiter_t *next = list->next;
+        if (be_worker_post(list->worker, deliver, list) != BE_OK) {
+            /* Out of memory: the request would wait forever, so fail loudly. */
+            be_log(BE_LOG_CRIT, "cannot post a fetch result to worker %d", list->worker->id);
+            abort();
+        }
+        list = next;
+    }
+}
+
+void
+be_inflight_cancel(be_inflight_t *t, be_waiter_t **wp)
+{
+    be_waiter_t *wt = *wp;
+    if (wt == NULL)
+        return;
+    *wp = NULL;
+    pthread_mutex_lock(&t->lock);
+    entry_t *e = wt->entry;
+    if (e != NULL) {
+        be_waiter_t **pp = &e->waiters;
+        while (*pp != wt)
+            pp = &(*pp)->next;
+        *pp = wt->next;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (e != NULL)
+        free(wt); /* still attached: nobody else will see it */
+    else
+        wt->cancelled = 1; /* posted: deliver() frees it */
+}
+
+unsigned
+be_inflight_count(be_inflight_t *t)
+{
+    pthread_mutex_lock(&t->lock);
+    unsigned n = t->count;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}

@@ -1,0 +1,418 @@
+/*
+ * request.c - one block request, whatever the protocol: route, key, tier look-up,
+ * conditional (If-None-Match, If-Range) and range logic, and the response head.
+ *
+ * Must not know about sockets, parsing or framing. Invariant: a block is only ever
+ * attached to a request after it was verified (the cache holds nothing else), and the
+ * bytes a request sends are exactly block[body_off, body_off + body_len).
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "blockedge/cache.h"
+#include "blockedge/request.h"
+#include "blockedge/stats.h"
+#include "blockedge/worker.h"
+
+#define BLOCKS_PREFIX "/blocks/"
+
+void
+be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn on_ready, void *ctx)
+{
+    memset(r, 0, offsetof(be_request_t, vbuf));
+    r->magic = BE_REQUEST_MAGIC;
+    r->w = w;
+    r->proto = proto;
+    r->on_ready = on_ready;
+    r->ctx = ctx;
+    r->tier = -1;
+    r->step = BE_STEP_NEW;
+    r->started_us = be_monotonic_usec();
+}
+
+static int
+name_is(const char *name, size_t nlen, const char *want)
+{
+    return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
+}
+
+static int
+keep(char *dst, size_t cap, const char *v, size_t vlen, int append)
+{
+    size_t used = append ? strlen(dst) : 0;
+    size_t need = vlen + (append ? 2 : 0);
+    if (used + need + 1 > cap)
+        return BE_ERROR;
+    if (append) {
+        memcpy(dst + used, ", ", 2);
+        used += 2;
+    }
+    memcpy(dst + used, v, vlen);
+    dst[used + vlen] = '\0';
+    return BE_OK;
+}
+
+int
+be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    if (name_is(name, nlen, "if-none-match")) {
+        int rc =
+            keep(r->if_none_match, sizeof(r->if_none_match), value, vlen, r->has_if_none_match);
+        r->has_if_none_match = 1;
+        return rc;
+    }
+    if (name_is(name, nlen, "range")) {
+        if (r->has_range) {
+            r->range_repeated = 1; /* two Range fields: ignore both */
+            return BE_OK;
+        }
+        r->has_range = keep(r->range, sizeof(r->range), value, vlen, 0) == BE_OK;
+        return BE_OK; /* an over-long range is ignored, not an error */
+    }
+    if (name_is(name, nlen, "if-range")) {
+        r->has_if_range = 1;
+        if (keep(r->if_range, sizeof(r->if_range), value, vlen, 0) != BE_OK)
+            r->if_range[0] = '\0'; /* cannot match: the full block is sent */
+        return BE_OK;
+    }
+    return BE_OK;
+}
+
+void
+be_request_fail(be_request_t *r, int status, const char *why)
+{
+    be_block_unref(&r->block);
+    r->status = status;
+    r->error = why;
+    r->step = BE_STEP_READY;
+}
+
+/* ---- conditionals and ranges ------------------------------------------------------- */
+
+/* RFC 9110 13.1.2: weak comparison of each listed entity-tag against ours. */
+static int
+none_match(const be_request_t *r)
+{
+    const char *p = r->if_none_match;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            return 0;
+        if (*p == '*')
+            return 1;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            return 0; /* malformed list: no match, send the block */
+        const char *end = strchr(p + 1, '"');
+        if (end == NULL)
+            return 0;
+        if ((size_t)(end - p - 1) == BE_KEY_HEX_LEN && memcmp(p + 1, r->hex, BE_KEY_HEX_LEN) == 0)
+            return 1;
+        p = end + 1;
+    }
+}
+
+static int
+parse_u64(const char **pp, uint64_t *out)
+{
+    const char *p = *pp;
+    uint64_t v = 0;
+    if (!isdigit((unsigned char)*p))
+        return 0;
+    while (isdigit((unsigned char)*p)) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*p - '0');
+        p++;
+    }
+    *pp = p;
+    *out = v;
+    return 1;
+}
+
+/* Returns 1 with [*first, *last] for one satisfiable range, 0 to send the whole block
+ * (no range, several ranges, or one that does not parse), -1 for 416. */
+static int
+pick_range(const be_request_t *r, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    if (!r->has_range || r->range_repeated)
+        return 0;
+    if (r->has_if_range) {
+        char want[BE_KEY_HEX_LEN + 3];
+        snprintf(want, sizeof(want), "\"%s\"", r->hex);
+        if (strcmp(r->if_range, want) != 0)
+            return 0;
+    }
+    const char *p = r->range;
+    if (strncasecmp(p, "bytes=", 6) != 0)
+        return 0;
+    p += 6;
+    while (*p == ' ')
+        p++;
+    if (strchr(p, ',') != NULL)
+        return 0; /* multipart answers are not worth it: send all the bytes */
+    uint64_t a, b;
+    if (*p == '-') {
+        p++;
+        if (!parse_u64(&p, &b) || *p != '\0')
+            return 0;
+        if (b == 0 || size == 0)
+            return -1;
+        *first = b >= size ? 0 : size - b;
+        *last = size - 1;
+        return 1;
+    }
+    if (!parse_u64(&p, &a) || *p != '-')
+        return 0;
+    p++;
+    if (*p == '\0') {
+        b = UINT64_MAX;
+    } else if (!parse_u64(&p, &b) || *p != '\0' || b < a) {
+        return 0;
+    }
+    if (a >= size)
+        return -1;
+    *first = a;
+    *last = b >= size ? size - 1 : b;
+    return 1;
+}
+
+/* With the block in hand: 304, 206, 416 or 200. */
+static void
+answer_with_block(be_request_t *r)
+{
+    uint64_t size = r->block->size;
+    r->step = BE_STEP_READY;
+    r->content_length = size;
+    r->body_off = 0;
+    r->body_len = size;
+    r->status = 200;
+    if (r->has_if_none_match && none_match(r)) {
+        r->status = 304;
+        r->body_len = 0;
+        r->content_length = 0;
+        return;
+    }
+    uint64_t first = 0, last = 0;
+    int rc = pick_range(r, size, &first, &last);
+    if (rc < 0) {
+        r->status = 416;
+        r->error = "range not satisfiable";
+        r->body_len = 0;
+        return;
+    }
+    if (rc > 0) {
+        r->status = 206;
+        r->body_off = first;
+        r->body_len = last - first + 1;
+        r->content_length = r->body_len;
+    }
+    if (r->method == BE_METHOD_HEAD)
+        r->body_len = 0;
+}
+
+static void
+on_filled(void *arg, be_fetch_status_t status, be_block_t *block)
+{
+    be_request_t *r = arg;
+    r->waiter = NULL; /* delivered: the table has let go of it */
+    if (status == BE_FETCH_OK) {
+        r->block = block;
+        answer_with_block(r);
+    } else {
+        be_request_fail(r, be_fetch_http_status(status), be_fetch_message(status));
+    }
+    r->on_ready(r, r->ctx);
+}
+
+static int
+method_of(const char *m, size_t len)
+{
+    if (len == 3 && memcmp(m, "GET", 3) == 0)
+        return BE_METHOD_GET;
+    if (len == 4 && memcmp(m, "HEAD", 4) == 0)
+        return BE_METHOD_HEAD;
+    return BE_METHOD_OTHER;
+}
+
+int
+be_request_start(be_request_t *r, const char *method, size_t mlen, const char *path, size_t plen)
+{
+    r->method = method_of(method, mlen);
+    const char *q = memchr(path, '?', plen);
+    if (q != NULL)
+        plen = (size_t)(q - path);
+    size_t pre = sizeof(BLOCKS_PREFIX) - 1;
+    if (plen < pre || memcmp(path, BLOCKS_PREFIX, pre) != 0) {
+        be_request_fail(r, 404, "not found");
+        return BE_OK;
+    }
+    if (r->method == BE_METHOD_OTHER) {
+        be_request_fail(r, 405, "method not allowed: use GET or HEAD");
+        return BE_OK;
+    }
+    if (be_key_from_hex(path + pre, plen - pre, &r->key) != BE_OK) {
+        be_request_fail(r, 400, "invalid block key: expected /blocks/ and 64 hex digits");
+        return BE_OK;
+    }
+    be_key_to_hex(&r->key, r->hex);
+
+    int rc = be_cache_get(r->w, &r->key, on_filled, r, &r->waiter, &r->block, &r->tier);
+    if (rc == BE_OK) {
+        answer_with_block(r);
+        return BE_OK;
+    }
+    if (rc == BE_AGAIN) {
+        r->step = BE_STEP_WAIT;
+        return BE_AGAIN;
+    }
+    be_request_fail(r, 500, "out of memory");
+    return BE_OK;
+}
+
+/* ---- the response head ---------------------------------------------------------------- */
+
+const char *
+be_http_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 206:
+        return "Partial Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 414:
+        return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
+    }
+}
+
+static const char *
+x_cache(const be_request_t *r)
+{
+    switch (r->tier) {
+    case BE_TIER_MEMORY:
+        return "HIT-MEMORY";
+    case BE_TIER_DISK:
+        return "HIT-DISK";
+    default:
+        return "MISS";
+    }
+}
+
+int
+be_request_headers(be_request_t *r, be_header_t *h, int max)
+{
+    int n = 0;
+#define ADD(nm, val)                                                                               \
+    do {                                                                                           \
+        if (n < max) {                                                                             \
+            h[n].name = (nm);                                                                      \
+            h[n].value = (val);                                                                    \
+            n++;                                                                                   \
+        }                                                                                          \
+    } while (0)
+
+    ADD("server", "blockedge");
+    ADD("date", be_worker_date(r->w));
+    int ok = r->block != NULL && (r->status == 200 || r->status == 206 || r->status == 304);
+    if (ok) {
+        if (r->status != 304) {
+            ADD("content-type", "application/octet-stream");
+            snprintf(r->vbuf[0], sizeof(r->vbuf[0]), "%" PRIu64, r->content_length);
+            ADD("content-length", r->vbuf[0]);
+        }
+        snprintf(r->vbuf[1], sizeof(r->vbuf[1]), "\"%s\"", r->hex);
+        ADD("etag", r->vbuf[1]);
+        ADD("cache-control", "public, max-age=31536000, immutable");
+        ADD("accept-ranges", "bytes");
+        if (r->status == 206) {
+            snprintf(r->vbuf[2], sizeof(r->vbuf[2]), "bytes %" PRIu64 "-%" PRIu64 "/%zu",
+                     r->body_off, r->body_off + r->content_length - 1, r->block->size);
+            ADD("content-range", r->vbuf[2]);
+        }
+        ADD("x-cache", x_cache(r));
+        return n;
+    }
+
+    /* An error: a short text body naming the reason. */
+    const char *why = be_request_error_text(r);
+    r->content_length = strlen(why) + 1; /* + "\n" */
+    r->body_len = r->method == BE_METHOD_HEAD ? 0 : r->content_length;
+    ADD("content-type", "text/plain");
+    snprintf(r->vbuf[0], sizeof(r->vbuf[0]), "%" PRIu64, r->content_length);
+    ADD("content-length", r->vbuf[0]);
+    ADD("cache-control", "no-store");
+    if (r->status == 405)
+        ADD("allow", "GET, HEAD");
+    if (r->status == 416 && r->block != NULL) {
+        snprintf(r->vbuf[2], sizeof(r->vbuf[2]), "bytes */%zu", r->block->size);
+        ADD("content-range", r->vbuf[2]);
+        ADD("accept-ranges", "bytes");
+    }
+    if (r->tier >= 0)
+        ADD("x-cache", x_cache(r));
+    return n;
+#undef ADD
+}
+
+void
+be_request_done(be_request_t *r)
+{
+    if (r->step == BE_STEP_DONE)
+        return;
+    r->step = BE_STEP_DONE;
+    be_stats_t *s = &r->w->stats;
+    be_stats_request(s, r->proto, r->status);
+    if (r->block != NULL && r->body_len > 0)
+        be_stat_add(&s->ctr[BE_CTR_SENT_BYTES], r->body_len);
+    if (r->tier >= 0)
+        be_stats_observe(&s->request_duration[r->tier], be_monotonic_usec() - r->started_us);
+}
+
+void
+be_request_dispose(be_request_t *r)
+{
+    if (r->waiter != NULL)
+        be_cache_cancel(r->w, &r->waiter);
+    be_block_unref(&r->block);
+}
+
+int
+be_request_body_is_block(const be_request_t *r)
+{
+    return r->block != NULL && (r->status == 200 || r->status == 206);
+}
+
+const char *
+be_request_error_text(const be_request_t *r)
+{
+    return r->error != NULL ? r->error : be_http_reason(r->status);
+}

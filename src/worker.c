@@ -1,0 +1,301 @@
+/*
+ * worker.c - worker threads, their loops, listeners and mailboxes.
+ *
+ * Owns: the event_base of each worker, its SO_REUSEPORT listeners, the mailbox through
+ * which other threads hand it work, the graceful stop, and the loop's cached clock.
+ * Knows nothing of HTTP: an accepted socket goes straight to be_conn_accept().
+ * Lock: mbox_lock guards only the task queue; no callback runs under it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include "blockedge/conn.h"
+#include "blockedge/log.h"
+#include "blockedge/origin.h"
+#include "blockedge/server.h"
+#include "blockedge/worker.h"
+
+struct be_task_s {
+    be_task_t *next;
+    be_task_fn fn;
+    void *arg;
+};
+
+static _Thread_local be_worker_t *self;
+
+be_worker_t *
+be_worker_self(void)
+{
+    return self;
+}
+
+int
+be_worker_run_mailbox(be_worker_t *w)
+{
+    int ran = 0;
+    pthread_mutex_lock(&w->mbox_lock);
+    be_task_t *t = w->mbox_head;
+    w->mbox_head = w->mbox_tail = NULL;
+    pthread_mutex_unlock(&w->mbox_lock);
+    while (t != NULL) {
+        be_task_t *next = t->next;
+        t->fn(t->arg);
+        free(t);
+        t = next;
+        ran++;
+    }
+    return ran;
+}
+
+static void
+on_mailbox(evutil_socket_t fd, short what, void *arg)
+{
+    BE_UNUSED(fd);
+    BE_UNUSED(what);
+    be_worker_run_mailbox(arg);
+}
+
+int
+be_worker_post(be_worker_t *w, be_task_fn fn, void *arg)
+{
+    be_task_t *t = malloc(sizeof(*t));
+    if (t == NULL)
+        return BE_ERROR;
+    t->next = NULL;
+    t->fn = fn;
+    t->arg = arg;
+    pthread_mutex_lock(&w->mbox_lock);
+    int was_empty = w->mbox_head == NULL;
+    if (w->mbox_tail != NULL)
+        w->mbox_tail->next = t;
+    else
+        w->mbox_head = t;
+    w->mbox_tail = t;
+    pthread_mutex_unlock(&w->mbox_lock);
+    if (was_empty)
+        event_active(w->mbox_ev, EV_READ, 0);
+    return BE_OK;
+}
+
+be_worker_t *
+be_worker_new(be_server_t *server, int id)
+{
+    be_worker_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->magic = BE_WORKER_MAGIC;
+    w->id = id;
+    w->server = server;
+    pthread_mutex_init(&w->mbox_lock, NULL);
+    w->base = event_base_new();
+    if (w->base == NULL)
+        goto fail;
+    w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mailbox, w);
+    if (w->mbox_ev == NULL)
+        goto fail;
+    int per_worker = server->cfg->max_connections / server->nworkers;
+    w->max_conns = per_worker > 0 ? per_worker : 1;
+    w->origin = be_origin_new(w);
+    if (w->origin == NULL)
+        goto fail;
+    return w;
+fail:
+    be_log(BE_LOG_EMERG, "cannot create worker %d", id);
+    be_worker_free(&w);
+    return NULL;
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    BE_UNUSED(l);
+    be_worker_t *w = arg;
+    be_conn_accept(w, fd, sa, (socklen_t)salen);
+}
+
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+    BE_UNUSED(l);
+    be_worker_t *w = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    /* EMFILE and friends: the listener stays; log and go on. */
+    be_log(BE_LOG_ERROR, "accept() failed (%d: %s) on worker %d", err, strerror(err), w->id);
+}
+
+int
+be_worker_listen(be_worker_t *w)
+{
+    const be_config_t *cfg = w->server->cfg;
+    for (int i = 0; i < cfg->nlisten && w->nlisteners < (int)BE_ARRAY_LEN(w->listeners); i++) {
+        const be_listen_t *ls = &cfg->listen[i];
+        unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                         LEV_OPT_CLOSE_ON_EXEC;
+        struct evconnlistener *l =
+            evconnlistener_new_bind(w->base, on_accept, w, flags, 511,
+                                    (const struct sockaddr *)&ls->addr, (int)ls->addrlen);
+        if (l == NULL) {
+            int err = errno;
+            be_log(BE_LOG_EMERG, "bind() to %s failed (%d: %s)", ls->text, err, strerror(err));
+            return BE_ERROR;
+        }
+        evconnlistener_set_error_cb(l, on_accept_error);
+        w->listeners[w->nlisteners++] = l;
+    }
+    return BE_OK;
+}
+
+static void *
+worker_main(void *arg)
+{
+    be_worker_t *w = arg;
+    self = w;
+    be_log_set_thread_id(w->id);
+    event_add(w->mbox_ev, NULL);
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+int
+be_worker_start(be_worker_t *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        be_log(BE_LOG_EMERG, "pthread_create() failed for worker %d", w->id);
+        return BE_ERROR;
+    }
+    w->started = 1;
+    return BE_OK;
+}
+
+static void
+on_grace_expired(evutil_socket_t fd, short what, void *arg)
+{
+    BE_UNUSED(fd);
+    BE_UNUSED(what);
+    be_worker_t *w = arg;
+    if (w->nconns > 0)
+        be_log(BE_LOG_NOTICE, "worker %d: %d connections still open after the grace period", w->id,
+               w->nconns);
+    event_base_loopbreak(w->base);
+}
+
+void
+be_worker_conn_gone(be_worker_t *w)
+{
+    if (w->stopping && w->nconns == 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+typedef struct {
+    be_worker_t *w;
+    be_msec_t grace;
+} stop_msg_t;
+
+static void
+do_stop(void *arg)
+{
+    stop_msg_t *m = arg;
+    be_worker_t *w = m->w;
+    struct timeval tv = {m->grace / 1000, (m->grace % 1000) * 1000};
+    free(m);
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_free(w->listeners[i]);
+    w->nlisteners = 0;
+    be_conn_shutdown_all(w);
+    if (w->nconns == 0) {
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    w->stop_timer = evtimer_new(w->base, on_grace_expired, w);
+    if (w->stop_timer == NULL || evtimer_add(w->stop_timer, &tv) != 0)
+        event_base_loopbreak(w->base);
+}
+
+void
+be_worker_stop(be_worker_t *w, be_msec_t grace_ms)
+{
+    stop_msg_t *m = malloc(sizeof(*m));
+    if (m == NULL || !w->started) {
+        free(m);
+        if (w->started)
+            event_base_loopbreak(w->base);
+        return;
+    }
+    m->w = w;
+    m->grace = grace_ms;
+    if (be_worker_post(w, do_stop, m) != BE_OK) {
+        free(m);
+        event_base_loopbreak(w->base);
+    }
+}
+
+void
+be_worker_join(be_worker_t *w)
+{
+    if (w->started) {
+        pthread_join(w->thread, NULL);
+        w->started = 0;
+    }
+    self = w;
+    be_conn_free_all(w); /* cancels what they wait for */
+    self = NULL;
+}
+
+void
+be_worker_free(be_worker_t **wp)
+{
+    be_worker_t *w = *wp;
+    if (w == NULL)
+        return;
+    *wp = NULL;
+    be_worker_join(w);
+    be_origin_free(&w->origin);
+    if (w->mbox_ev != NULL)
+        be_worker_run_mailbox(w);
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_free(w->listeners[i]);
+    if (w->stop_timer != NULL)
+        event_free(w->stop_timer);
+    if (w->mbox_ev != NULL)
+        event_free(w->mbox_ev);
+    if (w->base != NULL)
+        event_base_free(w->base);
+    pthread_mutex_destroy(&w->mbox_lock);
+    w->magic = 0;
+    free(w);
+}
+
+be_msec_t
+be_worker_now(be_worker_t *w)
+{
+    struct timeval tv;
+    if (w == NULL || event_base_gettimeofday_cached(w->base, &tv) != 0)
+        gettimeofday(&tv, NULL);
+    return (be_msec_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+const char *
+be_worker_date(be_worker_t *w)
+{
+    be_msec_t now = be_worker_now(w);
+    int64_t sec = now / 1000;
+    if (sec != w->date_sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        w->date_sec = sec;
+    }
+    return w->date;
+}
