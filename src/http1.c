@@ -23,20 +23,6 @@
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
 
-/* What parse_head() found out beyond what it handed to the request. */
-typedef struct head_s {
-    const char *method, *target;
-    size_t mlen, tlen;
-    int minor; /* HTTP/1.<minor> */
-    size_t head_len;
-    int hosts;
-    int content_lengths;
-    int64_t content_length;
-    int transfer_encoding;
-    int conn_close, conn_keepalive;
-    int fields;
-} head_t;
-
 static const be_config_t *
 cfg_of(const be_conn_t *c)
 {
@@ -79,7 +65,7 @@ has_token(const char *v, size_t len, const char *token)
 }
 
 static int
-parse_request_line(const char *p, size_t len, head_t *h)
+parse_request_line(const char *p, size_t len, be_http1_head_t *h)
 {
     int m = token_len(p, len);
     if (m == 0 || (size_t)m >= len || p[m] != ' ')
@@ -119,7 +105,7 @@ parse_content_length(const char *v, size_t len, int64_t *out)
 }
 
 static int
-parse_field(be_conn_t *c, const char *p, size_t len, head_t *h)
+parse_field(be_request_t *r, const char *p, size_t len, be_http1_head_t *h)
 {
     if (p[0] == ' ' || p[0] == '\t')
         return 400; /* obs-fold */
@@ -152,23 +138,16 @@ parse_field(be_conn_t *c, const char *p, size_t len, head_t *h)
     } else if (n == 10 && strncasecmp(p, "connection", 10) == 0) {
         h->conn_close |= has_token(v, vlen, "close");
         h->conn_keepalive |= has_token(v, vlen, "keep-alive");
-    } else if (be_request_header(&c->req, p, (size_t)n, v, vlen) != BE_OK) {
+    } else if (be_request_header(r, p, (size_t)n, v, vlen) != BE_OK) {
         return 431;
     }
     return 0;
 }
 
-/*
- * Parses one request head at the front of the input. Returns 0 with h filled, -1 when more
- * bytes are needed, or an HTTP status (400, 414, 431) for a head that must be refused.
- */
-static int
-parse_head(be_conn_t *c, head_t *h)
+int
+be_http1_parse_head(const char *p, size_t n, size_t avail, be_http1_head_t *h, be_request_t *r,
+                    be_worker_t *w)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
-    size_t avail = evbuffer_get_length(in);
-    size_t n = avail < BE_HTTP1_MAX_HEADER ? avail : BE_HTTP1_MAX_HEADER;
-    const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
     size_t pos = 0;
     int line_no = 0;
     memset(h, 0, sizeof(*h));
@@ -194,14 +173,14 @@ parse_head(be_conn_t *c, head_t *h)
             int st = parse_request_line(line, len, h);
             if (st != 0)
                 return st;
-            be_request_init(&c->req, c->w, BE_PROTO_HTTP1, NULL, c);
+            be_request_init(r, w, BE_PROTO_HTTP1, NULL, NULL);
         } else if (len == 0) {
             h->head_len = pos;
             return 0;
         } else {
             if (memchr(line, '\r', len) != NULL)
                 return 400; /* a CR inside a line */
-            int st = parse_field(c, line, len, h);
+            int st = parse_field(r, line, len, h);
             if (st != 0)
                 return st;
         }
@@ -210,7 +189,19 @@ parse_head(be_conn_t *c, head_t *h)
 }
 
 static int
-check_head(const head_t *h)
+parse_head(be_conn_t *c, be_http1_head_t *h)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t avail = evbuffer_get_length(in);
+    size_t n = avail < BE_HTTP1_MAX_HEADER ? avail : BE_HTTP1_MAX_HEADER;
+    const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
+    int st = be_http1_parse_head(p, n, avail, h, &c->req, c->w);
+    c->req.ctx = c;
+    return st;
+}
+
+static int
+check_head(const be_http1_head_t *h)
 {
     if (h->transfer_encoding && h->content_lengths)
         return 400;
@@ -316,7 +307,7 @@ one_request(be_conn_t *c)
         return WAIT;
     }
 
-    head_t h;
+    be_http1_head_t h;
     int st = parse_head(c, &h);
     if (st < 0) {
         if (c->eof) { /* the client will send no more: a partial head is dropped */
@@ -343,7 +334,8 @@ one_request(be_conn_t *c)
 
     c->in_header = 0;
     be_conn_set_timer(c, 0);
-    c->keepalive = !h.conn_close && (h.minor == 1 || h.conn_keepalive) && !c->closing;
+    c->keepalive = !h.conn_close && (h.minor == 1 || h.conn_keepalive) && !c->closing &&
+                   cfg->keepalive_timeout > 0;
     if (h.transfer_encoding || h.content_length > 0)
         c->keepalive = 0; /* not GET/HEAD: answered 405, and the body is not read */
     c->req.on_ready = on_ready;

@@ -3,7 +3,7 @@
  *
  * The key's first 8 bytes are a uniformly random hash: the low bits pick the shard, the
  * next bits the bucket. Each shard is a chained hash table over the blocks' own hnext
- * links (no separate nodes) and a doubly linked LRU list through lru_prev/lru_next, so an
+ * links (no separate nodes) and a doubly linked LRU list through the blocks' lru links, so an
  * entry costs nothing beyond the block header.
  *
  * Budget: `bytes` (atomic) counts every cached block's footprint plus every bucket array.
@@ -17,19 +17,22 @@
  * are unreferenced after the lock is dropped (a send may still hold them).
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blockedge/memcache.h"
 
-#define STAMP_EMPTY INT64_MAX
+#define STAMP_EMPTY    INT64_MAX
+
+#define BLOCK_OF(link) ((be_block_t *)((char *)(link)-offsetof(be_block_t, lru)))
 
 typedef struct shard_s {
     pthread_mutex_t lock;
     be_block_t **buckets;
     size_t nbuckets; /* power of two */
-    be_block_t lru;  /* sentinel: lru.lru_next is the most recent */
+    be_link_t lru;   /* sentinel: lru.next is the most recent block */
     uint64_t blocks;
     uint64_t evictions;
     uint64_t inserts;
@@ -87,7 +90,7 @@ be_memcache_new(uint64_t budget, unsigned nshards)
     for (unsigned i = 0; i < nshards; i++) {
         shard_t *s = &mc->shards[i];
         pthread_mutex_init(&s->lock, NULL);
-        s->lru.lru_next = s->lru.lru_prev = &s->lru;
+        s->lru.next = s->lru.prev = &s->lru;
         atomic_init(&s->tail_stamp, STAMP_EMPTY);
         s->nbuckets = 16;
         s->buckets = calloc(s->nbuckets, sizeof(be_block_t *));
@@ -108,12 +111,13 @@ be_memcache_free(be_memcache_t **mcp)
     *mcp = NULL;
     for (unsigned i = 0; i < mc->nshards; i++) {
         shard_t *s = &mc->shards[i];
-        be_block_t *b = s->lru.lru_next;
-        while (b != NULL && b != &s->lru) {
-            be_block_t *next = b->lru_next;
+        be_link_t *l = s->lru.next;
+        while (l != NULL && l != &s->lru) {
+            be_link_t *next = l->next;
+            be_block_t *b = BLOCK_OF(l);
             b->cached = 0;
             be_block_unref(&b);
-            b = next;
+            l = next;
         }
         free(s->buckets);
         pthread_mutex_destroy(&s->lock);
@@ -125,25 +129,26 @@ be_memcache_free(be_memcache_t **mcp)
 static void
 publish_tail_locked(shard_t *s)
 {
-    be_block_t *t = s->lru.lru_prev;
-    atomic_store_explicit(&s->tail_stamp, t == &s->lru ? STAMP_EMPTY : t->stamp,
+    be_link_t *t = s->lru.prev;
+    atomic_store_explicit(&s->tail_stamp, t == &s->lru ? STAMP_EMPTY : BLOCK_OF(t)->stamp,
                           memory_order_relaxed);
 }
 
 static void
 lru_unlink(be_block_t *b)
 {
-    b->lru_prev->lru_next = b->lru_next;
-    b->lru_next->lru_prev = b->lru_prev;
+    b->lru.prev->next = b->lru.next;
+    b->lru.next->prev = b->lru.prev;
+    b->lru.next = b->lru.prev = NULL;
 }
 
 static void
 lru_push_head(shard_t *s, be_block_t *b)
 {
-    b->lru_next = s->lru.lru_next;
-    b->lru_prev = &s->lru;
-    s->lru.lru_next->lru_prev = b;
-    s->lru.lru_next = b;
+    b->lru.next = s->lru.next;
+    b->lru.prev = &s->lru;
+    s->lru.next->prev = &b->lru;
+    s->lru.next = &b->lru;
 }
 
 static be_block_t **
@@ -162,7 +167,7 @@ be_memcache_lookup(be_memcache_t *mc, const be_key_t *key, be_msec_t now)
     pthread_mutex_lock(&s->lock);
     be_block_t *b = *find_slot_locked(mc, s, key);
     if (b != NULL) {
-        int was_tail = s->lru.lru_prev == b;
+        int was_tail = s->lru.prev == &b->lru;
         b->stamp = now;
         lru_unlink(b);
         lru_push_head(s, b);
@@ -182,7 +187,6 @@ detach_locked(be_memcache_t *mc, shard_t *s, be_block_t *b)
     *pp = b->hnext;
     b->hnext = NULL;
     lru_unlink(b);
-    b->lru_next = b->lru_prev = NULL;
     b->cached = 0;
     s->blocks--;
     publish_tail_locked(s);
@@ -206,11 +210,11 @@ evict_one(be_memcache_t *mc)
         if (victim == NULL)
             return 0;
         pthread_mutex_lock(&victim->lock);
-        be_block_t *b = victim->lru.lru_prev;
-        if (b == &victim->lru) {
+        if (victim->lru.prev == &victim->lru) {
             pthread_mutex_unlock(&victim->lock);
             continue; /* emptied meanwhile: look again */
         }
+        be_block_t *b = BLOCK_OF(victim->lru.prev);
         detach_locked(mc, victim, b);
         victim->evictions++;
         pthread_mutex_unlock(&victim->lock);

@@ -4,7 +4,7 @@
  * A block is immutable once published (inserted in the cache or handed to a waiter): its
  * bytes were verified against its key before that. Every holder owns one reference; the
  * last be_block_unref() frees it, on whichever thread that happens. The memory tier owns
- * the links below (hnext, lru_prev, lru_next); no other module touches them.
+ * the links below (hnext, lru, stamp, cached); no other module touches them.
  */
 #ifndef BLOCKEDGE_BLOCK_H
 #define BLOCKEDGE_BLOCK_H
@@ -19,6 +19,12 @@
 
 struct evbuffer;
 
+/* A link in a doubly linked list (the memory tier's LRU). */
+typedef struct be_link_s be_link_t;
+struct be_link_s {
+    be_link_t *prev, *next;
+};
+
 typedef struct be_block_s be_block_t;
 struct be_block_s {
     uint32_t magic;
@@ -28,8 +34,7 @@ struct be_block_s {
     be_key_t key;
     /* memory tier links, owned by memcache.c */
     be_block_t *hnext;
-    be_block_t *lru_prev;
-    be_block_t *lru_next;
+    be_link_t lru;
     int64_t stamp;   /* last use, for the memory tier */
     uint32_t cached; /* 1 while the memory tier holds it */
     unsigned char data[];
