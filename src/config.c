@@ -770,8 +770,8 @@ parse_file(be_conf_t *cf, const char *path)
 {
     const char *saved_file = cf->file;
     unsigned saved_line = cf->line;
-    char *buf, *name, **files;
-    size_t len;
+    char *buf = NULL, *name, **files;
+    size_t len = 0;
     lexer_t lx;
     int rc;
 
