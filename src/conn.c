@@ -153,7 +153,7 @@ be_conn_close(be_conn_t *c, int reason)
     bufferevent_free(c->bev);
     c->magic = 0;
     free(c);
-    be_worker_conn_gone(w);
+    be_worker_check_idle(w);
 }
 
 void

@@ -237,7 +237,7 @@ be_origin_free(be_origin_t **op)
 unsigned
 be_origin_active(const be_origin_t *o)
 {
-    return o->nactive;
+    return o != NULL ? o->nactive : 0;
 }
 
 /* ---- one fetch ----------------------------------------------------------------------- */
@@ -339,6 +339,7 @@ finish(fetch_t *f, be_fetch_status_t status, int retryable)
     f->block = NULL;
     f->cb(f->arg, status, b);
     free(f);
+    be_worker_check_idle(w);
 }
 
 static void
@@ -550,6 +551,7 @@ file_done(void *arg)
     f->block = NULL;
     f->cb(f->arg, st, b);
     free(f);
+    be_worker_check_idle(w);
 }
 
 static int

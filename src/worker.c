@@ -188,9 +188,9 @@ on_grace_expired(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-be_worker_conn_gone(be_worker_t *w)
+be_worker_check_idle(be_worker_t *w)
 {
-    if (w->stopping && w->nconns == 0)
+    if (w->stopping && w->nconns == 0 && be_origin_active(w->origin) == 0)
         event_base_loopexit(w->base, NULL);
 }
 
@@ -213,7 +213,7 @@ do_stop(void *arg)
         evconnlistener_free(w->listeners[i]);
     w->nlisteners = 0;
     be_conn_shutdown_all(w);
-    if (w->nconns == 0) {
+    if (w->nconns == 0 && be_origin_active(w->origin) == 0) {
         event_base_loopexit(w->base, NULL);
         return;
     }

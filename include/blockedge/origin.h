@@ -29,7 +29,7 @@ void be_origin_free(be_origin_t **op);
 /* Starts fetching key. BE_OK (cb will run once) or BE_ERROR (it will not). Thread: w's. */
 int be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg);
 
-/* Fetches under way on this client. */
+/* Fetches under way on this client (0 for NULL). */
 unsigned be_origin_active(const be_origin_t *o);
 
 /* Process-wide libcurl set-up and tear-down. Thread: main, before/after any worker. */

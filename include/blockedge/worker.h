@@ -95,8 +95,9 @@ const char *be_worker_date(be_worker_t *w);
 /* The worker the calling thread runs, or NULL on the main thread. */
 be_worker_t *be_worker_self(void);
 
-/* Called by conn.c when a connection is closed while stopping: leaves the loop once the
- * last connection is gone. Thread: the worker. */
-void be_worker_conn_gone(be_worker_t *w);
+/* Called when a connection closes or an origin fetch ends: while stopping, leaves the loop
+ * once the worker has neither connections nor fetches (which waiters on other workers may
+ * need). Thread: the worker. */
+void be_worker_check_idle(be_worker_t *w);
 
 #endif
