@@ -217,6 +217,37 @@ check_head(const be_http1_head_t *h)
 static void on_ready(be_request_t *r, void *ctx);
 static void process(be_conn_t *c);
 
+static size_t
+put(char *buf, size_t cap, size_t pos, const char *s, size_t len)
+{
+    if (pos + len > cap)
+        len = cap - pos; /* cannot happen with the head sizes here; truncate, never overflow */
+    memcpy(buf + pos, s, len);
+    return pos + len;
+}
+
+/* Serializes the status line and fields into buf; returns the length. No printf on the
+ * hit path: this runs for every response. */
+static size_t
+format_head(char *buf, size_t cap, int status, const be_header_t *hs, int n, int close)
+{
+    char line[48];
+    int ll = snprintf(line, sizeof(line), "HTTP/1.1 %03d ", status);
+    size_t pos = put(buf, cap, 0, line, (size_t)ll);
+    const char *reason = be_http_reason(status);
+    pos = put(buf, cap, pos, reason, strlen(reason));
+    pos = put(buf, cap, pos, "\r\n", 2);
+    for (int i = 0; i < n; i++) {
+        pos = put(buf, cap, pos, hs[i].name, strlen(hs[i].name));
+        pos = put(buf, cap, pos, ": ", 2);
+        pos = put(buf, cap, pos, hs[i].value, strlen(hs[i].value));
+        pos = put(buf, cap, pos, "\r\n", 2);
+    }
+    if (close)
+        return put(buf, cap, pos, "connection: close\r\n\r\n", 21);
+    return put(buf, cap, pos, "connection: keep-alive\r\n\r\n", 26);
+}
+
 static void
 write_response(be_conn_t *c)
 {
@@ -225,13 +256,9 @@ write_response(be_conn_t *c)
     be_header_t hs[BE_MAX_RESPONSE_HEADERS];
     int n = be_request_headers(r, hs, BE_MAX_RESPONSE_HEADERS);
 
-    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", r->status, be_http_reason(r->status));
-    for (int i = 0; i < n; i++)
-        evbuffer_add_printf(out, "%s: %s\r\n", hs[i].name, hs[i].value);
-    if (c->closing || !c->keepalive)
-        evbuffer_add(out, "connection: close\r\n\r\n", 21);
-    else
-        evbuffer_add(out, "connection: keep-alive\r\n\r\n", 26);
+    char head[4096];
+    size_t len = format_head(head, sizeof(head), r->status, hs, n, c->closing || !c->keepalive);
+    evbuffer_add(out, head, len);
 
     if (r->body_len > 0) {
         if (be_request_body_is_block(r)) {
