@@ -39,6 +39,15 @@ it_cleanup() {
         kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
+    # A sanitizer report from any blockedge we started fails the test, even one that passed.
+    for f in "$T"/*.stderr; do
+        [ -e "$f" ] || continue
+        if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$f"; then
+            echo "FAIL [$IT_NAME]: sanitizer report in $f:" >&2
+            head -n 60 "$f" >&2
+            rc=1
+        fi
+    done
     if [ "$rc" -ne 0 ] && [ -n "${BE_KEEP_TMP:-}" ]; then
         echo "[$IT_NAME] kept $T" >&2
     else
