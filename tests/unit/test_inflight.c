@@ -1,0 +1,355 @@
+/*
+ * test_inflight.c - the in-flight table: one leader per key, delivery to every waiter
+ * exactly once and only through its own worker's mailbox, cancellation before and after
+ * completion, failure fan-out, and the memory tier re-check in join.
+ *
+ * The server is built by hand: default config with one file:// origin, a small memory
+ * tier, the table, and two workers that are never started. The test plays each worker's
+ * thread by running its mailbox with be_worker_run_mailbox(); `running` names the worker
+ * whose mailbox runs, so a callback can tell on which "thread" it ran. Blocks' refcounts
+ * prove that every reference handed out is given back (ASan checks the rest).
+ */
+#include <string.h>
+
+#include "blockedge/config.h"
+#include "blockedge/inflight.h"
+#include "blockedge/memcache.h"
+#include "blockedge/origin.h"
+#include "blockedge/server.h"
+#include "blockedge/worker.h"
+#include "test.h"
+
+#define NWORKERS 2
+
+static be_config_t cfg;
+static be_server_t srv;
+static be_worker_t *workers[NWORKERS];
+static be_worker_t *running; /* the worker whose mailbox the test is running */
+
+typedef struct got_s {
+    int calls;
+    be_fetch_status_t status;
+    be_block_t *block;
+    be_worker_t *ran_on;
+} got_t;
+
+static void
+on_result(void *arg, be_fetch_status_t status, be_block_t *block)
+{
+    got_t *g = arg;
+    g->calls++;
+    g->status = status;
+    be_block_unref(&g->block); /* a second delivery would be counted, not leaked */
+    g->block = block;
+    g->ran_on = running;
+}
+
+static int
+run(be_worker_t *w)
+{
+    running = w;
+    int n = be_worker_run_mailbox(w);
+    running = NULL;
+    return n;
+}
+
+static void
+setup(void)
+{
+    be_config_defaults(&cfg);
+    cfg.nservers = 1;
+    cfg.servers[0].kind = BE_ORIGIN_FILE;
+    snprintf(cfg.servers[0].url, sizeof(cfg.servers[0].url), "file:///tmp/x/");
+    snprintf(cfg.servers[0].path, sizeof(cfg.servers[0].path), "/tmp/x/");
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg = &cfg;
+    srv.memcache = be_memcache_new(64 * 1024, 4);
+    srv.inflight = be_inflight_new();
+    srv.workers = workers;
+    srv.nworkers = NWORKERS;
+    for (int i = 0; i < NWORKERS; i++)
+        workers[i] = be_worker_new(&srv, i + 1);
+    if (srv.memcache == NULL || srv.inflight == NULL || workers[0] == NULL || workers[1] == NULL) {
+        fprintf(stderr, "test_inflight: cannot build the server\n");
+        exit(1);
+    }
+}
+
+/* Runs what is left in the mailboxes, then frees in the server's order. */
+static void
+teardown(void)
+{
+    for (int i = 0; i < NWORKERS; i++)
+        run(workers[i]);
+    for (int i = 0; i < NWORKERS; i++)
+        be_worker_free(&workers[i]);
+    be_memcache_free(&srv.memcache);
+    be_inflight_free(&srv.inflight);
+}
+
+static be_key_t
+key_of(uint8_t id)
+{
+    be_key_t k;
+    memset(&k, id, sizeof(k));
+    return k;
+}
+
+static be_block_t *
+make_block(uint8_t id)
+{
+    be_key_t k = key_of(id);
+    be_block_t *b = be_block_new(&k, 16);
+    if (b == NULL)
+        exit(1);
+    memset(b->data, id, 16);
+    b->size = 16;
+    return b;
+}
+
+static int
+join(be_worker_t *w, const be_key_t *k, got_t *g, be_waiter_t **wp, be_block_t **hit)
+{
+    return be_inflight_join(srv.inflight, srv.memcache, k, w, on_result, g, wp, hit, 1);
+}
+
+static void
+test_inflight_first_join_leads_next_joins_wait(void)
+{
+    be_key_t k = key_of(1), k2 = key_of(2);
+    got_t g[4] = {0};
+    be_waiter_t *wt[4];
+    be_block_t *hit = (be_block_t *)&hit; /* must be reset to NULL */
+
+    setup();
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(join(workers[0], &k, &g[0], &wt[0], &hit), BE_OK);
+    BE_CHECK(wt[0] != NULL);
+    BE_CHECK(hit == NULL);
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 1);
+    BE_CHECK_INT(join(workers[0], &k, &g[1], &wt[1], &hit), BE_AGAIN);
+    BE_CHECK_INT(join(workers[1], &k, &g[2], &wt[2], &hit), BE_AGAIN);
+    BE_CHECK(wt[1] != NULL && wt[2] != NULL && wt[1] != wt[2]);
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 1);
+    BE_CHECK_INT(join(workers[1], &k2, &g[3], &wt[3], &hit), BE_OK); /* another key leads */
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 2);
+
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_NOT_FOUND, NULL);
+    be_inflight_complete(srv.inflight, &k2, BE_FETCH_NOT_FOUND, NULL);
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(run(workers[0]), 2);
+    BE_CHECK_INT(run(workers[1]), 2);
+    for (int i = 0; i < 4; i++)
+        BE_CHECK_INT(g[i].calls, 1);
+    /* after completion the key starts over with a new leader */
+    BE_CHECK_INT(join(workers[0], &k, &g[0], &wt[0], &hit), BE_OK);
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_NOT_FOUND, NULL);
+    teardown();
+}
+
+static void
+test_inflight_complete_delivers_once_to_each_waiter_on_its_mailbox(void)
+{
+    be_key_t k = key_of(1);
+    got_t g[3] = {0};
+    be_waiter_t *wt[3];
+    be_block_t *hit;
+    be_block_t *b = make_block(1);
+
+    setup();
+    for (int i = 0; i < 3; i++)
+        BE_CHECK_INT(join(workers[0], &k, &g[i], &wt[i], &hit), i == 0 ? BE_OK : BE_AGAIN);
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(atomic_load(&b->refs), 1 + 3); /* ours + one per waiter */
+    for (int i = 0; i < 3; i++)
+        BE_CHECK_INT(g[i].calls, 0);  /* nothing runs inside complete() */
+    BE_CHECK_INT(run(workers[1]), 0); /* nor on another worker */
+    for (int i = 0; i < 3; i++)
+        BE_CHECK_INT(g[i].calls, 0);
+
+    BE_CHECK_INT(run(workers[0]), 3);
+    for (int i = 0; i < 3; i++) {
+        BE_CHECK_INT(g[i].calls, 1);
+        BE_CHECK_INT(g[i].status, BE_FETCH_OK);
+        BE_CHECK(g[i].block == b);
+        BE_CHECK(g[i].ran_on == workers[0]);
+    }
+    BE_CHECK_INT(run(workers[0]), 0);                       /* exactly once */
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b); /* unknown key now: no-op */
+    BE_CHECK_INT(run(workers[0]), 0);
+    for (int i = 0; i < 3; i++) {
+        BE_CHECK_INT(g[i].calls, 1);
+        be_block_unref(&g[i].block);
+    }
+    BE_CHECK_INT(atomic_load(&b->refs), 1);
+    be_block_unref(&b);
+    teardown();
+}
+
+static void
+test_inflight_waiters_on_two_workers_each_get_it_on_their_own(void)
+{
+    be_key_t k = key_of(3);
+    got_t g1 = {0}, g2 = {0};
+    be_waiter_t *w1, *w2;
+    be_block_t *hit;
+    be_block_t *b = make_block(3);
+
+    setup();
+    BE_CHECK_INT(join(workers[0], &k, &g1, &w1, &hit), BE_OK);
+    BE_CHECK_INT(join(workers[1], &k, &g2, &w2, &hit), BE_AGAIN);
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+
+    BE_CHECK_INT(run(workers[1]), 1);
+    BE_CHECK_INT(g1.calls, 0);
+    BE_CHECK_INT(g2.calls, 1);
+    BE_CHECK(g2.ran_on == workers[1]);
+    BE_CHECK(g2.block == b);
+
+    BE_CHECK_INT(run(workers[0]), 1);
+    BE_CHECK_INT(g1.calls, 1);
+    BE_CHECK(g1.ran_on == workers[0]);
+    BE_CHECK(g1.block == b);
+    BE_CHECK_INT(g2.calls, 1);
+
+    be_block_unref(&g1.block);
+    be_block_unref(&g2.block);
+    BE_CHECK_INT(atomic_load(&b->refs), 1);
+    be_block_unref(&b);
+    teardown();
+}
+
+static void
+test_inflight_cancelled_attached_waiter_gets_nothing(void)
+{
+    be_key_t k = key_of(4);
+    got_t g1 = {0}, g2 = {0};
+    be_waiter_t *w1, *w2;
+    be_block_t *hit;
+    be_block_t *b = make_block(4);
+
+    setup();
+    BE_CHECK_INT(join(workers[0], &k, &g1, &w1, &hit), BE_OK);
+    BE_CHECK_INT(join(workers[0], &k, &g2, &w2, &hit), BE_AGAIN);
+    be_inflight_cancel(srv.inflight, &w1); /* the leader's client went away */
+    BE_CHECK(w1 == NULL);
+    be_inflight_cancel(srv.inflight, &w1);            /* NULL-safe */
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 1); /* the fetch goes on */
+
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+    BE_CHECK_INT(atomic_load(&b->refs), 2); /* only the remaining waiter got one */
+    BE_CHECK_INT(run(workers[0]), 1);
+    BE_CHECK_INT(g1.calls, 0);
+    BE_CHECK_INT(g2.calls, 1);
+    be_block_unref(&g2.block);
+
+    /* every waiter cancelled: the entry stays until complete, which posts nothing */
+    BE_CHECK_INT(join(workers[1], &k, &g1, &w1, &hit), BE_OK);
+    be_inflight_cancel(srv.inflight, &w1);
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 1);
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(run(workers[1]), 0);
+    BE_CHECK_INT(g1.calls, 0);
+    BE_CHECK_INT(atomic_load(&b->refs), 1);
+    be_block_unref(&b);
+    teardown();
+}
+
+static void
+test_inflight_waiter_cancelled_after_complete_gets_nothing_and_leaks_nothing(void)
+{
+    be_key_t k = key_of(5);
+    got_t g1 = {0}, g2 = {0};
+    be_waiter_t *w1, *w2;
+    be_block_t *hit;
+    be_block_t *b = make_block(5);
+
+    setup();
+    BE_CHECK_INT(join(workers[0], &k, &g1, &w1, &hit), BE_OK);
+    BE_CHECK_INT(join(workers[1], &k, &g2, &w2, &hit), BE_AGAIN);
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+    BE_CHECK_INT(atomic_load(&b->refs), 3);
+    be_inflight_cancel(srv.inflight, &w1); /* posted but its mailbox has not run */
+    BE_CHECK(w1 == NULL);
+    BE_CHECK_INT(atomic_load(&b->refs), 3); /* released only when the task runs */
+
+    BE_CHECK_INT(run(workers[0]), 1); /* the task runs, frees the waiter, calls nobody */
+    BE_CHECK_INT(g1.calls, 0);
+    BE_CHECK_INT(atomic_load(&b->refs), 2);
+    BE_CHECK_INT(run(workers[1]), 1);
+    BE_CHECK_INT(g2.calls, 1);
+    BE_CHECK(g2.block == b);
+    be_block_unref(&g2.block);
+    BE_CHECK_INT(atomic_load(&b->refs), 1);
+    be_block_unref(&b);
+    teardown();
+}
+
+static void
+test_inflight_failure_status_reaches_every_waiter(void)
+{
+    be_key_t k = key_of(6);
+    got_t g[4] = {0};
+    be_waiter_t *wt[4];
+    be_block_t *hit;
+
+    setup();
+    for (int i = 0; i < 4; i++)
+        BE_CHECK_INT(join(workers[i % 2], &k, &g[i], &wt[i], &hit), i == 0 ? BE_OK : BE_AGAIN);
+    be_inflight_complete(srv.inflight, &k, BE_FETCH_TIMEOUT, NULL);
+    BE_CHECK_INT(run(workers[0]), 2);
+    BE_CHECK_INT(run(workers[1]), 2);
+    for (int i = 0; i < 4; i++) {
+        BE_CHECK_INT(g[i].calls, 1);
+        BE_CHECK_INT(g[i].status, BE_FETCH_TIMEOUT);
+        BE_CHECK(g[i].block == NULL);
+        BE_CHECK(g[i].ran_on == workers[i % 2]);
+    }
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    teardown();
+}
+
+static void
+test_inflight_join_rechecks_memory_tier(void)
+{
+    be_key_t k = key_of(7);
+    got_t g = {0};
+    be_waiter_t *wt = (be_waiter_t *)&wt; /* must be reset to NULL */
+    be_block_t *hit = NULL;
+    be_block_t *b = make_block(7);
+    be_memcache_stats_t st;
+
+    setup();
+    BE_CHECK_INT(be_memcache_insert(srv.memcache, b, 1), BE_OK);
+    BE_CHECK_INT(join(workers[0], &k, &g, &wt, &hit), BE_DECLINED);
+    BE_CHECK(hit == b);
+    BE_CHECK(wt == NULL);
+    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(atomic_load(&b->refs), 3); /* ours, the cache's, the hit */
+    be_memcache_stats(srv.memcache, &st);
+    BE_CHECK_INT(st.blocks, 1);
+    BE_CHECK_INT(run(workers[0]), 0);
+    BE_CHECK_INT(g.calls, 0);
+    be_block_unref(&hit);
+    teardown();
+    BE_CHECK_INT(atomic_load(&b->refs), 1);
+    be_block_unref(&b);
+}
+
+int
+main(void)
+{
+    if (be_origin_global_init() != BE_OK)
+        return 1;
+    BE_RUN(test_inflight_first_join_leads_next_joins_wait);
+    BE_RUN(test_inflight_complete_delivers_once_to_each_waiter_on_its_mailbox);
+    BE_RUN(test_inflight_waiters_on_two_workers_each_get_it_on_their_own);
+    BE_RUN(test_inflight_cancelled_attached_waiter_gets_nothing);
+    BE_RUN(test_inflight_waiter_cancelled_after_complete_gets_nothing_and_leaks_nothing);
+    BE_RUN(test_inflight_failure_status_reaches_every_waiter);
+    BE_RUN(test_inflight_join_rechecks_memory_tier);
+    be_origin_global_cleanup();
+    BE_TEST_EXIT();
+}
