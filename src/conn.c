@@ -106,6 +106,7 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->magic = BE_CONN_MAGIC;
     c->w = w;
+    c->close_reason = -1;
     format_peer(sa, c->peer, sizeof(c->peer));
     c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->timer = evtimer_new(w->base, on_timer, c);

@@ -275,7 +275,7 @@ write_response(be_conn_t *c)
     c->req_active = 0;
     if (!c->keepalive) {
         c->closing = 1;
-        if (c->close_reason == 0)
+        if (c->close_reason < 0)
             c->close_reason = BE_CLOSE_DONE;
     }
 }
@@ -301,7 +301,7 @@ close_if_drained(be_conn_t *c)
 {
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
         return 0;
-    be_conn_close(c, c->close_reason ? c->close_reason : BE_CLOSE_DONE);
+    be_conn_close(c, c->close_reason >= 0 ? c->close_reason : BE_CLOSE_DONE);
     return 1;
 }
 

@@ -44,7 +44,8 @@ struct be_memcache_s {
     unsigned nshards;
     unsigned shift; /* hash bits used for the shard */
     uint64_t budget;
-    _Atomic uint64_t bytes;
+    _Atomic uint64_t bytes;       /* blocks + index, <= budget */
+    _Atomic uint64_t index_bytes; /* bucket arrays alone: eviction cannot free them */
     shard_t *shards;
 };
 
@@ -98,6 +99,7 @@ be_memcache_new(uint64_t budget, unsigned nshards)
             be_memcache_free(&mc);
             return NULL;
         }
+        atomic_fetch_add(&mc->index_bytes, s->nbuckets * sizeof(be_block_t *));
     }
     return mc;
 }
@@ -249,22 +251,34 @@ grow_locked(be_memcache_t *mc, shard_t *s)
     free(s->buckets);
     s->buckets = nb;
     s->nbuckets = n;
+    atomic_fetch_add(&mc->index_bytes, extra);
+}
+
+static int
+present(be_memcache_t *mc, shard_t *s, const be_key_t *key)
+{
+    pthread_mutex_lock(&s->lock);
+    int found = *find_slot_locked(mc, s, key) != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return found;
 }
 
 int
 be_memcache_insert(be_memcache_t *mc, be_block_t *b, be_msec_t now)
 {
     uint64_t need = be_block_footprint(b);
-    if (need > mc->budget)
-        return BE_DECLINED;
+    shard_t *s = shard_of(mc, be_key_hash(&b->key));
+    if (present(mc, s, &b->key))
+        return BE_OK; /* same key, same bytes: nothing to make room for */
+    if (need + atomic_load(&mc->index_bytes) > mc->budget)
+        return BE_DECLINED; /* no eviction could make room: evict nothing */
     while (!reserve(mc, need))
         if (!evict_one(mc))
             return BE_DECLINED;
 
-    shard_t *s = shard_of(mc, be_key_hash(&b->key));
     pthread_mutex_lock(&s->lock);
     be_block_t **slot = find_slot_locked(mc, s, &b->key);
-    if (*slot != NULL) { /* same key, same bytes: keep the one we have */
+    if (*slot != NULL) { /* another thread inserted it meanwhile */
         pthread_mutex_unlock(&s->lock);
         atomic_fetch_sub(&mc->bytes, need);
         return BE_OK;

@@ -391,7 +391,7 @@ be_request_done(be_request_t *r)
     r->step = BE_STEP_DONE;
     be_stats_t *s = &r->w->stats;
     be_stats_request(s, r->proto, r->status);
-    if (r->block != NULL && r->body_len > 0)
+    if (be_request_body_is_block(r) && r->body_len > 0)
         be_stat_add(&s->ctr[BE_CTR_SENT_BYTES], r->body_len);
     if (r->tier >= 0)
         be_stats_observe(&s->request_duration[r->tier], be_monotonic_usec() - r->started_us);

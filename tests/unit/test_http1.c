@@ -646,6 +646,23 @@ test_http1_half_close_after_request_answers_then_closes(void)
     teardown();
 }
 
+static void
+test_http1_client_close_counts_client_closed(void)
+{
+    client_t c;
+    resp_t r;
+
+    setup();
+    client_open(&c);
+    client_send(&c, get_req, strlen(get_req));
+    BE_CHECK(next_response(&c, &r, 0));
+    client_close(&c); /* the client hangs up an idle keep-alive connection */
+    BE_CHECK_INT(w->nconns, 0);
+    BE_CHECK_INT(closed(BE_CLOSE_CLIENT), 1);
+    BE_CHECK_INT(closed(BE_CLOSE_DONE), 0);
+    teardown();
+}
+
 int
 main(void)
 {
@@ -663,5 +680,6 @@ main(void)
     BE_RUN(test_http1_head_split_across_reads_answered_once);
     BE_RUN(test_http1_half_close_after_request_answers_then_closes);
     be_origin_global_cleanup();
+    BE_RUN(test_http1_client_close_counts_client_closed);
     BE_TEST_EXIT();
 }

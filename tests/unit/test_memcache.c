@@ -411,6 +411,56 @@ test_memcache_evictions_counter_counts_each_eviction(void)
     be_memcache_free(&mc);
 }
 
+static void
+test_memcache_duplicate_insert_when_full_evicts_nothing(void)
+{
+    uint64_t base = index_cost(1), fp = footprint(SIZE);
+    be_memcache_t *mc = be_memcache_new(base + 2 * fp, 1);
+    be_memcache_stats_t st;
+    be_block_t *a = make_block(0, 1, SIZE);
+    be_block_t *b = make_block(0, 2, SIZE);
+
+    BE_CHECK(mc != NULL);
+    BE_CHECK_INT(be_memcache_insert(mc, a, 1), BE_OK);
+    BE_CHECK_INT(be_memcache_insert(mc, b, 2), BE_OK); /* full: A is the oldest */
+    BE_CHECK_INT(be_memcache_insert(mc, b, 3), BE_OK); /* B again: nothing to make room for */
+    be_memcache_stats(mc, &st);
+    BE_CHECK_INT(st.evictions, 0);
+    BE_CHECK_INT(st.blocks, 2);
+    BE_CHECK_INT(st.bytes, base + 2 * fp);
+    BE_CHECK(present(mc, 0, 1, 4));
+    BE_CHECK(present(mc, 0, 2, 5));
+    be_memcache_free(&mc);
+    be_block_unref(&a);
+    be_block_unref(&b);
+}
+
+static void
+test_memcache_declined_block_evicts_nothing(void)
+{
+    /* fits the budget on its own but never beside the index: declined, and A stays */
+    uint64_t base = index_cost(1), fp = footprint(SIZE);
+    const uint64_t budget = base + 3 * fp;
+    be_memcache_t *mc = be_memcache_new(budget, 1);
+    be_memcache_stats_t st;
+    be_block_t *a = make_block(0, 1, SIZE);
+    be_block_t *big = make_block(0, 2, budget - footprint(0));
+
+    BE_CHECK(mc != NULL);
+    BE_CHECK_INT(be_block_footprint(big), budget);
+    BE_CHECK_INT(be_memcache_insert(mc, a, 1), BE_OK);
+    BE_CHECK_INT(be_memcache_insert(mc, big, 2), BE_DECLINED);
+    BE_CHECK_INT(atomic_load(&big->refs), 1);
+    be_memcache_stats(mc, &st);
+    BE_CHECK_INT(st.evictions, 0);
+    BE_CHECK_INT(st.blocks, 1);
+    BE_CHECK_INT(st.bytes, base + fp);
+    BE_CHECK(present(mc, 0, 1, 3));
+    be_memcache_free(&mc);
+    be_block_unref(&a);
+    be_block_unref(&big);
+}
+
 int
 main(void)
 {
@@ -424,5 +474,7 @@ main(void)
     BE_RUN(test_memcache_remove_drops_block_and_bytes);
     BE_RUN(test_memcache_evicted_block_stays_valid_while_sender_holds_it);
     BE_RUN(test_memcache_evictions_counter_counts_each_eviction);
+    BE_RUN(test_memcache_duplicate_insert_when_full_evicts_nothing);
+    BE_RUN(test_memcache_declined_block_evicts_nothing);
     BE_TEST_EXIT();
 }
