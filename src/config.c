@@ -522,23 +522,6 @@ lex(be_conf_t *cf, lexer_t *lx, char **word)
 
 /* ---- parser ------------------------------------------------------------------------------ */
 
-static const char *
-ctx_name(unsigned ctx)
-{
-    switch (ctx) {
-    case BE_CTX_HTTP:
-        return "http";
-    case BE_CTX_CACHE:
-        return "cache";
-    case BE_CTX_ORIGIN:
-        return "origin";
-    case BE_CTX_ADMIN:
-        return "admin";
-    default:
-        return "main";
-    }
-}
-
 static const be_directive_t *
 find_directive(const char *name, unsigned ctx)
 {
@@ -685,7 +668,7 @@ handle(be_conf_t *cf, lexer_t *lx, char **argv, int argc, int is_block)
     }
     if (cf->seen[idx] > 0 && (d->not_yet & BE_NY_MULTI)) {
         return be_conf_error(cf, "multiple %s \"%s\" directives are not yet supported",
-                             ctx_name(cf->ctx), name);
+                             be_conf_context_name(cf->ctx), name);
     }
     if (d->not_yet & BE_NY_DIRECTIVE) {
         return be_conf_error(cf, "\"%s\" directive is not yet supported", name);

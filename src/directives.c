@@ -627,8 +627,8 @@ const size_t be_directives_count = BE_ARRAY_LEN(be_directives);
 
 /* ---- -T ---------------------------------------------------------------------------------- */
 
-static const char *
-context_text(unsigned ctx)
+const char *
+be_conf_context_name(unsigned ctx)
 {
     switch (ctx) {
     case BE_CTX_MAIN:
@@ -696,7 +696,7 @@ be_config_dump_directives(FILE *out)
 
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
-        int n = (int)strlen(d->name), c = (int)strlen(context_text(d->ctx));
+        int n = (int)strlen(d->name), c = (int)strlen(be_conf_context_name(d->ctx));
         int a = (int)strlen(d->args), df = (int)strlen(default_text(d));
         wn = n > wn ? n : wn;
         wc = c > wc ? c : wc;
@@ -708,7 +708,7 @@ be_config_dump_directives(FILE *out)
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
         not_yet_text(d, ny, sizeof(ny));
-        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s%s\n", wn, d->name, wc, context_text(d->ctx), wa,
-                d->args, wd, default_text(d), d->help, ny);
+        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s%s\n", wn, d->name, wc,
+                be_conf_context_name(d->ctx), wa, d->args, wd, default_text(d), d->help, ny);
     }
 }

@@ -116,6 +116,18 @@ worker_count(const be_config_t *cfg)
     return n > 0 ? (int)n : 1;
 }
 
+/* Runs every worker's mailbox on this thread until none has a task left (tasks may post). */
+static void
+run_mailboxes_until_quiet(be_server_t *srv)
+{
+    for (int ran = 1; ran > 0;) {
+        ran = 0;
+        for (int i = 0; i < srv->nworkers; i++)
+            if (srv->workers[i] != NULL)
+                ran += be_worker_run_mailbox(srv->workers[i]);
+    }
+}
+
 /*
  * Teardown order: stop and join every worker thread and close its connections (which
  * cancels their waits); drain the I/O pool (its completions land in mailboxes); run the
@@ -132,21 +144,11 @@ stop_everything(be_server_t *srv)
         if (srv->workers[i] != NULL)
             be_worker_join(srv->workers[i]);
     be_iopool_free(&srv->iopool);
-    for (int ran = 1; ran > 0;) {
-        ran = 0;
-        for (int i = 0; i < srv->nworkers; i++)
-            if (srv->workers[i] != NULL)
-                ran += be_worker_run_mailbox(srv->workers[i]);
-    }
+    run_mailboxes_until_quiet(srv);
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i] != NULL)
             be_origin_free(&srv->workers[i]->origin);
-    for (int ran = 1; ran > 0;) {
-        ran = 0;
-        for (int i = 0; i < srv->nworkers; i++)
-            if (srv->workers[i] != NULL)
-                ran += be_worker_run_mailbox(srv->workers[i]);
-    }
+    run_mailboxes_until_quiet(srv);
     for (int i = 0; i < srv->nworkers; i++)
         be_worker_free(&srv->workers[i]);
     free(srv->workers);

@@ -310,6 +310,27 @@ unlink_fetch(fetch_t *f)
     o->nactive--;
 }
 
+/* The one end of every fetch, http or file: account it, hand the outcome over, free it. */
+static void
+complete(fetch_t *f, be_fetch_status_t status)
+{
+    be_origin_t *o = f->o;
+    be_worker_t *w = o->w;
+    unlink_fetch(f);
+    be_stats_observe(&w->stats.fetch_duration, be_monotonic_usec() - f->started_us);
+    if (status != BE_FETCH_OK) {
+        be_stat_add(&w->stats.origin_errors[status], 1);
+        if (status != BE_FETCH_DIGEST_MISMATCH && status != BE_FETCH_NOT_FOUND)
+            warn_limited(o, status, f);
+        be_block_unref(&f->block);
+    }
+    be_block_t *b = f->block;
+    f->block = NULL;
+    f->cb(f->arg, status, b);
+    free(f);
+    be_worker_check_idle(w);
+}
+
 static void
 finish(fetch_t *f, be_fetch_status_t status, int retryable)
 {
@@ -327,19 +348,7 @@ finish(fetch_t *f, be_fetch_status_t status, int retryable)
             return;
     }
 
-    unlink_fetch(f);
-    be_stats_observe(&w->stats.fetch_duration, be_monotonic_usec() - f->started_us);
-    if (status != BE_FETCH_OK) {
-        be_stat_add(&w->stats.origin_errors[status], 1);
-        if (status != BE_FETCH_DIGEST_MISMATCH && status != BE_FETCH_NOT_FOUND)
-            warn_limited(o, status, f);
-        be_block_unref(&f->block);
-    }
-    be_block_t *b = f->block;
-    f->block = NULL;
-    f->cb(f->arg, status, b);
-    free(f);
-    be_worker_check_idle(w);
+    complete(f, status);
 }
 
 static void
@@ -532,26 +541,8 @@ file_done(void *arg)
     }
     if (f->file_errno != 0)
         snprintf(f->errbuf, sizeof(f->errbuf), "%s", strerror(f->file_errno));
-    be_fetch_status_t st = f->status;
-    /* verify() already ran on the pool thread; only a clean block counts as OK here. */
-    if (st == BE_FETCH_OK)
-        f->declared = (int64_t)f->block->size;
     release_transfer(f);
-    be_origin_t *o = f->o;
-    be_worker_t *w = o->w;
-    unlink_fetch(f);
-    be_stats_observe(&w->stats.fetch_duration, be_monotonic_usec() - f->started_us);
-    if (st != BE_FETCH_OK) {
-        be_stat_add(&w->stats.origin_errors[st], 1);
-        if (st != BE_FETCH_DIGEST_MISMATCH && st != BE_FETCH_NOT_FOUND)
-            warn_limited(o, st, f);
-        be_block_unref(&f->block);
-    }
-    be_block_t *b = f->block;
-    f->block = NULL;
-    f->cb(f->arg, st, b);
-    free(f);
-    be_worker_check_idle(w);
+    complete(f, f->status); /* verify() already ran on the pool thread */
 }
 
 static int

@@ -80,6 +80,9 @@ struct be_directive_s {
 extern const be_directive_t be_directives[];
 extern const size_t be_directives_count;
 
+/* The name of one context bit: "main", "http", "cache", "origin", "admin" ("any" else). */
+const char *be_conf_context_name(unsigned ctx);
+
 /* Writes "<message> in FILE:LINE" (the directive being parsed) into the caller's buffer.
  * Returns BE_ERROR so a setter can `return be_conf_error(...)`. */
 int be_conf_error(be_conf_t *cf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

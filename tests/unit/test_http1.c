@@ -28,6 +28,7 @@
 #include "blockedge/origin.h"
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
+#include "fixture.h"
 #include "test.h"
 
 #define SIZE       100
@@ -61,45 +62,20 @@ typedef struct resp_s {
 static void
 setup(void)
 {
-    be_key_t key;
-
-    be_config_defaults(&cfg);
-    cfg.nservers = 1;
-    cfg.servers[0].kind = BE_ORIGIN_FILE;
-    snprintf(cfg.servers[0].url, sizeof(cfg.servers[0].url), "file:///tmp/x/");
-    snprintf(cfg.servers[0].path, sizeof(cfg.servers[0].path), "/tmp/x/");
-    memset(&srv, 0, sizeof(srv));
-    srv.cfg = &cfg;
-    srv.memcache = be_memcache_new(64 * 1024, 4);
-    srv.inflight = be_inflight_new();
-    srv.workers = workers;
-    srv.nworkers = 1;
-    w = workers[0] = be_worker_new(&srv, 1);
-    if (srv.memcache == NULL || srv.inflight == NULL || w == NULL) {
-        fprintf(stderr, "test_http1: cannot build the server\n");
-        exit(1);
-    }
+    fixture_up(&cfg, &srv, workers, 1, "test_http1");
+    w = workers[0];
     for (int i = 0; i < SIZE; i++)
         data[i] = (unsigned char)(255 - i); /* high bytes and a NUL: a text bug shows */
     data[50] = '\0';
-    be_sha256(data, SIZE, &key);
-    be_block_t *b = be_block_new(&key, SIZE);
-    memcpy(b->data, data, SIZE);
-    b->size = SIZE;
-    be_memcache_insert(srv.memcache, b, 0);
-    be_block_unref(&b);
-    be_key_to_hex(&key, hex);
+    fixture_cache_block(&srv, data, SIZE, hex);
     snprintf(get_req, sizeof(get_req), "GET /blocks/%s HTTP/1.1\r\nHost: edge\r\n\r\n", hex);
 }
 
 static void
 teardown(void)
 {
-    be_worker_run_mailbox(w);
-    be_worker_free(&workers[0]);
+    fixture_down(&srv);
     w = NULL;
-    be_memcache_free(&srv.memcache);
-    be_inflight_free(&srv.inflight);
 }
 
 static int

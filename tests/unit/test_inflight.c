@@ -17,6 +17,7 @@
 #include "blockedge/origin.h"
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
+#include "fixture.h"
 #include "test.h"
 
 #define NWORKERS 2
@@ -56,23 +57,7 @@ run(be_worker_t *w)
 static void
 setup(void)
 {
-    be_config_defaults(&cfg);
-    cfg.nservers = 1;
-    cfg.servers[0].kind = BE_ORIGIN_FILE;
-    snprintf(cfg.servers[0].url, sizeof(cfg.servers[0].url), "file:///tmp/x/");
-    snprintf(cfg.servers[0].path, sizeof(cfg.servers[0].path), "/tmp/x/");
-    memset(&srv, 0, sizeof(srv));
-    srv.cfg = &cfg;
-    srv.memcache = be_memcache_new(64 * 1024, 4);
-    srv.inflight = be_inflight_new();
-    srv.workers = workers;
-    srv.nworkers = NWORKERS;
-    for (int i = 0; i < NWORKERS; i++)
-        workers[i] = be_worker_new(&srv, i + 1);
-    if (srv.memcache == NULL || srv.inflight == NULL || workers[0] == NULL || workers[1] == NULL) {
-        fprintf(stderr, "test_inflight: cannot build the server\n");
-        exit(1);
-    }
+    fixture_up(&cfg, &srv, workers, NWORKERS, "test_inflight");
 }
 
 /* Runs what is left in the mailboxes, then frees in the server's order. */
@@ -81,10 +66,7 @@ teardown(void)
 {
     for (int i = 0; i < NWORKERS; i++)
         run(workers[i]);
-    for (int i = 0; i < NWORKERS; i++)
-        be_worker_free(&workers[i]);
-    be_memcache_free(&srv.memcache);
-    be_inflight_free(&srv.inflight);
+    fixture_down(&srv);
 }
 
 static be_key_t

@@ -17,6 +17,7 @@
 #include "blockedge/request.h"
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
+#include "fixture.h"
 #include "test.h"
 
 #define SIZE 100
@@ -39,34 +40,12 @@ static void
 setup(void)
 {
     unsigned char data[SIZE];
-    be_key_t key;
 
-    be_config_defaults(&cfg);
-    cfg.nservers = 1;
-    cfg.servers[0].kind = BE_ORIGIN_FILE;
-    snprintf(cfg.servers[0].url, sizeof(cfg.servers[0].url), "file:///tmp/x/");
-    snprintf(cfg.servers[0].path, sizeof(cfg.servers[0].path), "/tmp/x/");
-    memset(&srv, 0, sizeof(srv));
-    srv.cfg = &cfg;
-    srv.memcache = be_memcache_new(64 * 1024, 4);
-    srv.inflight = be_inflight_new();
-    srv.workers = workers;
-    srv.nworkers = 1;
-    w = workers[0] = be_worker_new(&srv, 1);
-    if (srv.memcache == NULL || srv.inflight == NULL || w == NULL) {
-        fprintf(stderr, "test_request: cannot build the server\n");
-        exit(1);
-    }
-
+    fixture_up(&cfg, &srv, workers, 1, "test_request");
+    w = workers[0];
     for (int i = 0; i < SIZE; i++)
         data[i] = (unsigned char)(i * 3 + 1);
-    be_sha256(data, SIZE, &key);
-    be_block_t *b = be_block_new(&key, SIZE);
-    memcpy(b->data, data, SIZE);
-    b->size = SIZE;
-    be_memcache_insert(srv.memcache, b, 0);
-    be_block_unref(&b);
-    be_key_to_hex(&key, hex);
+    fixture_cache_block(&srv, data, SIZE, hex);
     for (int i = 0; i < BE_KEY_HEX_LEN + 1; i++)
         upper[i] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 'A' : hex[i]);
 }
@@ -74,11 +53,8 @@ setup(void)
 static void
 teardown(void)
 {
-    be_worker_run_mailbox(w);
-    be_worker_free(&workers[0]);
+    fixture_down(&srv);
     w = NULL;
-    be_memcache_free(&srv.memcache);
-    be_inflight_free(&srv.inflight);
 }
 
 static const char *
