@@ -1,9 +1,10 @@
 /*
- * conn.c - an accepted socket's life: bufferevent, timers, limits, and one close path.
+ * conn.c - an accepted socket's life: TLS or plain bufferevent, the protocol choice (ALPN,
+ * or a sniff for the HTTP/2 preface), timers, limits, and one close path.
  *
  * Owns the worker's connection list and the close-reason accounting. Hands bytes to the
- * protocol (http1.c) and never parses them. Invariant: be_conn_close() is the only place a
- * connection is freed, and after it returns the caller must not touch the connection.
+ * protocol (http1.c or http2.c) and never parses them. Invariant: be_conn_close() is the
+ * only place a connection is freed; after it returns the caller must not touch it.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,27 +15,95 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "blockedge/config.h"
 #include "blockedge/conn.h"
 #include "blockedge/http1.h"
+#include "blockedge/http2.h"
 #include "blockedge/log.h"
 #include "blockedge/server.h"
+#include "blockedge/tls.h"
 #include "blockedge/worker.h"
+
+static const be_config_t *
+cfg_of(const be_conn_t *c)
+{
+    return c->w->server->cfg;
+}
+
+/* Moves a connection to HTTP/1.1 or HTTP/2 and hands it the bytes it already has. */
+static void
+choose(be_conn_t *c, int h2)
+{
+    be_conn_set_timer(c, 0);
+    if (!h2) {
+        c->state = BE_CONN_HTTP1;
+        be_conn_set_timer(c, cfg_of(c)->keepalive_timeout);
+        be_http1_on_read(c);
+        return;
+    }
+    c->state = BE_CONN_HTTP2;
+    if (be_http2_start(c) != BE_OK) {
+        be_conn_close(c, BE_CLOSE_IO_ERROR);
+        return;
+    }
+    be_http2_on_read(c);
+}
+
+/* Plain listener: the 24-byte client preface means HTTP/2 (prior knowledge). */
+static void
+sniff(be_conn_t *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t len = evbuffer_get_length(in);
+    size_t n = len < BE_H2_PREFACE_LEN ? len : BE_H2_PREFACE_LEN;
+    const unsigned char *p = evbuffer_pullup(in, (ssize_t)n);
+    if (n > 0 && memcmp(p, BE_H2_PREFACE, n) != 0)
+        choose(c, 0);
+    else if (n == BE_H2_PREFACE_LEN)
+        choose(c, 1);
+    /* else: a prefix of the preface so far; wait for more */
+}
 
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
     BE_UNUSED(bev);
-    be_http1_on_read(arg);
+    be_conn_t *c = arg;
+    switch (c->state) {
+    case BE_CONN_SNIFF:
+        sniff(c);
+        break;
+    case BE_CONN_HTTP1:
+        be_http1_on_read(c);
+        break;
+    case BE_CONN_HTTP2:
+        be_http2_on_read(c);
+        break;
+    default:
+        break;
+    }
 }
 
 static void
 on_write(struct bufferevent *bev, void *arg)
 {
     BE_UNUSED(bev);
-    be_http1_on_drained(arg);
+    be_conn_t *c = arg;
+    if (c->state == BE_CONN_HTTP1)
+        be_http1_on_drained(c);
+    else if (c->state == BE_CONN_HTTP2)
+        be_http2_on_drained(c);
+}
+
+static void
+handshake_done(be_conn_t *c)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    choose(c, be_tls_alpn_is_h2(ssl));
 }
 
 static void
@@ -42,12 +111,19 @@ on_event(struct bufferevent *bev, short what, void *arg)
 {
     BE_UNUSED(bev);
     be_conn_t *c = arg;
-    if (what & BEV_EVENT_TIMEOUT) {
+    if (what & BEV_EVENT_CONNECTED) {
+        handshake_done(c);
+    } else if (what & BEV_EVENT_TIMEOUT) {
         be_conn_close(c, BE_CLOSE_SEND_TIMEOUT);
     } else if (what & BEV_EVENT_ERROR) {
-        be_conn_close(c, BE_CLOSE_IO_ERROR);
+        be_conn_close(c, c->state == BE_CONN_HANDSHAKE ? BE_CLOSE_TLS_ERROR : BE_CLOSE_IO_ERROR);
     } else if (what & BEV_EVENT_EOF) {
-        be_http1_on_eof(c);
+        if (c->state == BE_CONN_HTTP1)
+            be_http1_on_eof(c);
+        else if (c->state == BE_CONN_HTTP2)
+            be_http2_on_eof(c);
+        else
+            be_conn_close(c, BE_CLOSE_CLIENT);
     }
 }
 
@@ -56,7 +132,18 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 {
     BE_UNUSED(fd);
     BE_UNUSED(what);
-    be_http1_on_timer(arg);
+    be_conn_t *c = arg;
+    switch (c->state) {
+    case BE_CONN_HTTP1:
+        be_http1_on_timer(c);
+        break;
+    case BE_CONN_HTTP2:
+        be_http2_on_timer(c);
+        break;
+    default: /* no handshake or first bytes in time */
+        be_conn_close(c, BE_CLOSE_HEADER_TIMEOUT);
+        break;
+    }
 }
 
 void
@@ -87,8 +174,25 @@ format_peer(const struct sockaddr *sa, char *out, size_t len)
     snprintf(out, len, "%s:%d", host, port);
 }
 
+static struct bufferevent *
+new_bev(be_worker_t *w, int fd, int tls)
+{
+    if (!tls)
+        return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    SSL *ssl = SSL_new(w->server->tls_ctx);
+    if (ssl == NULL)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL)
+        SSL_free(ssl);
+    else
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 void
-be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen)
+be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls)
 {
     BE_UNUSED(salen);
     const be_config_t *cfg = w->server->cfg;
@@ -107,8 +211,11 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen)
     c->magic = BE_CONN_MAGIC;
     c->w = w;
     c->close_reason = -1;
+    c->tls = tls;
+    c->state = tls ? BE_CONN_HANDSHAKE : BE_CONN_SNIFF;
+    c->accepted = be_worker_now(w);
     format_peer(sa, c->peer, sizeof(c->peer));
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = new_bev(w, fd, tls);
     c->timer = evtimer_new(w->base, on_timer, c);
     if (c->bev == NULL || c->timer == NULL) {
         if (c->bev != NULL)
@@ -132,7 +239,8 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen)
     bufferevent_set_timeouts(c->bev, NULL, &send_tv);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    be_conn_set_timer(c, cfg->keepalive_timeout);
+    /* The handshake or the first bytes must come within the header timeout. */
+    be_conn_set_timer(c, cfg->client_header_timeout);
 }
 
 void
@@ -140,6 +248,8 @@ be_conn_close(be_conn_t *c, int reason)
 {
     be_worker_t *w = c->w;
     be_log_debug("client %s: closed (%d)", c->peer, reason);
+    if (c->h2 != NULL)
+        be_http2_free(c);
     be_request_dispose(&c->req);
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -163,8 +273,11 @@ be_conn_shutdown_all(be_worker_t *w)
     be_conn_t *c = w->conns;
     while (c != NULL) {
         be_conn_t *next = c->next;
-        if (!c->req_active && !c->in_header &&
-            evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        if (c->state == BE_CONN_HTTP2) {
+            be_http2_shutdown(c);
+        } else if (c->state != BE_CONN_HTTP1 ||
+                   (!c->req_active && !c->in_header &&
+                    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)) {
             be_conn_close(c, BE_CLOSE_SHUTDOWN);
         } else {
             c->closing = 1;

@@ -28,6 +28,7 @@
 #include "blockedge/memcache.h"
 #include "blockedge/origin.h"
 #include "blockedge/server.h"
+#include "blockedge/tls.h"
 #include "blockedge/worker.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -158,9 +159,9 @@ stop_everything(be_server_t *srv)
 }
 
 static int
-serve(const be_config_t *cfg)
+serve(const be_config_t *cfg, SSL_CTX *tls_ctx)
 {
-    be_server_t srv = {.cfg = cfg};
+    be_server_t srv = {.cfg = cfg, .tls_ctx = tls_ctx};
     control_t ctl = {
         .srv = &srv, .error_log = cfg->error_log_path, .error_log_level = cfg->error_log_level};
     be_admin_t *admin = NULL;
@@ -283,10 +284,23 @@ main(int argc, char **argv)
             fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
         return 1;
     }
+    SSL_CTX *tls_ctx = NULL;
+    if (be_tls_wanted(&cfg)) {
+        tls_ctx = be_tls_ctx_new(&cfg, err, sizeof(err));
+        if (tls_ctx == NULL) {
+            fprintf(stderr, "blockedge: [emerg] %s\n", err);
+            if (test)
+                fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
+            return 1;
+        }
+    }
     if (test) {
+        be_tls_ctx_free(&tls_ctx);
         fprintf(stderr, "blockedge: the configuration file %s syntax is ok\n", conf);
         fprintf(stderr, "blockedge: configuration file %s test is successful\n", conf);
         return 0;
     }
-    return serve(&cfg);
+    int rc = serve(&cfg, tls_ctx);
+    be_tls_ctx_free(&tls_ctx);
+    return rc;
 }

@@ -117,15 +117,15 @@ static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     BE_UNUSED(l);
-    be_worker_t *w = arg;
-    be_conn_accept(w, fd, sa, (socklen_t)salen);
+    be_listener_t *lc = arg;
+    be_conn_accept(lc->w, fd, sa, (socklen_t)salen, lc->tls);
 }
 
 static void
 on_accept_error(struct evconnlistener *l, void *arg)
 {
     BE_UNUSED(l);
-    be_worker_t *w = arg;
+    be_worker_t *w = ((be_listener_t *)arg)->w;
     int err = EVUTIL_SOCKET_ERROR();
     /* EMFILE and friends: the listener stays; log and go on. */
     be_log(BE_LOG_ERROR, "accept() failed (%d: %s) on worker %d", err, strerror(err), w->id);
@@ -139,8 +139,11 @@ be_worker_listen(be_worker_t *w)
         const be_listen_t *ls = &cfg->listen[i];
         unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
                          LEV_OPT_CLOSE_ON_EXEC;
+        be_listener_t *lc = &w->lctx[w->nlisteners];
+        lc->w = w;
+        lc->tls = ls->tls;
         struct evconnlistener *l =
-            evconnlistener_new_bind(w->base, on_accept, w, flags, 511,
+            evconnlistener_new_bind(w->base, on_accept, lc, flags, 511,
                                     (const struct sockaddr *)&ls->addr, (int)ls->addrlen);
         if (l == NULL) {
             int err = errno;

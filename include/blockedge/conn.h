@@ -19,6 +19,15 @@ struct bufferevent;
 struct event;
 typedef struct be_worker_s be_worker_t;
 
+typedef struct be_http2_s be_http2_t;
+
+enum be_conn_state {
+    BE_CONN_HANDSHAKE, /* TLS handshake under way */
+    BE_CONN_SNIFF,     /* plain: waiting for enough bytes to tell h2's preface from HTTP/1 */
+    BE_CONN_HTTP1,
+    BE_CONN_HTTP2,
+};
+
 typedef struct be_conn_s be_conn_t;
 struct be_conn_s {
     uint32_t magic;
@@ -27,6 +36,10 @@ struct be_conn_s {
     struct bufferevent *bev;
     struct event *timer; /* idle or header deadline */
     char peer[64];
+    int state; /* enum be_conn_state */
+    int tls;
+    be_http2_t *h2; /* set in BE_CONN_HTTP2 */
+    be_msec_t accepted;
 
     /* HTTP/1.1 state, owned by http1.c */
     be_request_t req;
@@ -40,8 +53,10 @@ struct be_conn_s {
     int close_reason;        /* enum be_close_reason once closing */
 };
 
-/* Takes an accepted socket (non-blocking) and starts serving it. Thread: w's. */
-void be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen);
+/* Takes an accepted socket (non-blocking) and starts serving it: a TLS handshake first when
+ * tls is set (ALPN then picks the protocol), otherwise a sniff of the first bytes for the
+ * HTTP/2 client preface. Thread: w's. */
+void be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls);
 
 /* The one teardown: cancels what the connection waits for, frees it. Thread: w's. */
 void be_conn_close(be_conn_t *c, int reason);

@@ -12,12 +12,14 @@ typedef struct be_memcache_s be_memcache_t;
 typedef struct be_inflight_s be_inflight_t;
 typedef struct be_iopool_s be_iopool_t;
 typedef struct be_worker_s be_worker_t;
+typedef struct ssl_ctx_st SSL_CTX;
 
 typedef struct be_server_s {
     const be_config_t *cfg;
     be_memcache_t *memcache;
     be_inflight_t *inflight;
     be_iopool_t *iopool;
+    SSL_CTX *tls_ctx; /* NULL when no listener has "tls" */
     be_worker_t **workers;
     int nworkers;
 } be_server_t;

@@ -27,6 +27,12 @@ typedef void (*be_task_fn)(void *arg);
 
 typedef struct be_task_s be_task_t;
 
+/* What a listener's accept callback needs to know. */
+typedef struct be_listener_s {
+    struct be_worker_s *w;
+    int tls;
+} be_listener_t;
+
 typedef struct be_worker_s {
     uint32_t magic;
     int id; /* 1..N; 0 is the main thread */
@@ -41,6 +47,7 @@ typedef struct be_worker_s {
     struct event *mbox_ev;
 
     struct evconnlistener *listeners[16];
+    be_listener_t lctx[16];
     int nlisteners;
     struct event *stop_timer;
     int stopping;

@@ -102,7 +102,7 @@ client_open(client_t *c)
     sin.sin_family = AF_INET;
     sin.sin_port = htons(40000);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    be_conn_accept(w, sv[0], (struct sockaddr *)&sin, sizeof(sin));
+    be_conn_accept(w, sv[0], (struct sockaddr *)&sin, sizeof(sin), 0);
     c->fd = sv[1];
 }
 
