@@ -40,12 +40,13 @@ choose(be_conn_t *c, int h2)
 {
     be_conn_set_timer(c, 0);
     if (!h2) {
-        c->state = BE_CONN_HTTP1;
+        c->state = BE_CONN_HTTP1; /* http1.c writes directly, arming the event on demand */
         be_conn_set_timer(c, cfg_of(c)->keepalive_timeout);
         be_http1_on_read(c);
         return;
     }
     c->state = BE_CONN_HTTP2;
+    bufferevent_enable(c->bev, EV_WRITE);
     if (be_http2_start(c) != BE_OK) {
         be_conn_close(c, BE_CLOSE_IO_ERROR);
         return;
@@ -238,7 +239,8 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
     struct timeval send_tv = {cfg->send_timeout / 1000, (cfg->send_timeout % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, NULL, &send_tv);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    /* Plain sockets arm their write event only when a protocol needs it (see choose()). */
+    bufferevent_enable(c->bev, tls ? EV_READ | EV_WRITE : EV_READ);
     /* The handshake or the first bytes must come within the header timeout. */
     be_conn_set_timer(c, cfg->client_header_timeout);
 }

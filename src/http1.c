@@ -389,6 +389,27 @@ bound_input(be_conn_t *c)
     }
 }
 
+/*
+ * Writes what the responses queued, now, instead of arming a write event for the next loop
+ * turn: most answers leave in this one writev, and the epoll_ctl pair around a write event
+ * is saved. Only what the socket does not take arms the event (and send_timeout with it).
+ * TLS connections leave writing to their bufferevent.
+ */
+static void
+flush_now(be_conn_t *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (c->tls || evbuffer_get_length(out) == 0)
+        return;
+    /* A socket bufferevent keeps the front of its output frozen so that only it writes
+     * there; thaw it for this one write. Errors show up on the write event. */
+    evbuffer_unfreeze(out, 1);
+    evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(c->bev, EV_WRITE);
+}
+
 /* Answers requests in order until one must wait. The connection may be closed on return. */
 static void
 process(be_conn_t *c)
@@ -397,12 +418,16 @@ process(be_conn_t *c)
         if (c->req_active)
             break;
         if (c->closing) {
+            flush_now(c);
             close_if_drained(c);
             return;
         }
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) > BE_HTTP1_OUTPUT_HIGH) {
-            c->paused = 1;
-            break;
+            flush_now(c); /* the socket may take it all at once: then go on */
+            if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+                c->paused = 1; /* resumed by be_http1_on_drained() */
+                break;
+            }
         }
         int rc = one_request(c);
         if (rc == CLOSED)
@@ -410,6 +435,9 @@ process(be_conn_t *c)
         if (rc == WAIT)
             break;
     }
+    flush_now(c);
+    if (c->closing && !c->req_active && close_if_drained(c))
+        return;
     bound_input(c);
 }
 
@@ -428,6 +456,8 @@ be_http1_on_read(be_conn_t *c)
 void
 be_http1_on_drained(be_conn_t *c)
 {
+    if (!c->tls) /* back to writing directly (see flush_now) */
+        bufferevent_disable(c->bev, EV_WRITE);
     if (c->closing && !c->req_active) {
         close_if_drained(c);
         return;
@@ -443,7 +473,9 @@ be_http1_on_timer(be_conn_t *c)
 {
     if (c->in_header) {
         refuse(c, 408, BE_CLOSE_HEADER_TIMEOUT);
-        return; /* closed once the 408 has left */
+        flush_now(c);
+        close_if_drained(c); /* or once the 408 has left */
+        return;
     }
     if (!c->req_active)
         be_conn_close(c, BE_CLOSE_IDLE_TIMEOUT);
