@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -602,6 +603,18 @@ be_origin_active(const be_origin_t *o)
 
 /* ---- one fetch ----------------------------------------------------------------------- */
 
+/* After a bad answer the connection may hold the rest of it (bytes past a lying
+ * Content-Length, an unread body): shut it down so libcurl's pool drops it instead of
+ * reading that garbage as the next answer. */
+static void
+poison_connection(fetch_t *f)
+{
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (f->easy != NULL && curl_easy_getinfo(f->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+        fd != CURL_SOCKET_BAD)
+        shutdown(fd, SHUT_RDWR);
+}
+
 static void
 release_transfer(fetch_t *f)
 {
@@ -736,6 +749,8 @@ attempt_end(fetch_t *f, be_fetch_status_t status, int transient)
             report(o, p, status, f->hex, detail);
         }
     }
+    if (status != BE_FETCH_OK && status != BE_FETCH_NOT_FOUND)
+        poison_connection(f);
     release_transfer(f);
 
     if (status != BE_FETCH_OK && transient && f->attempts <= o->cfg->retries && !f->expired &&

@@ -234,7 +234,8 @@ expect_origin_count() {
 
 # be_conf ORIGIN_URL [NAME]: the standard config text, listening on $HTTP_PORT and $ADMIN_PORT.
 # Overrides: CONF_WORKERS CONF_MEMORY_SIZE CONF_MAX_BLOCK_SIZE CONF_CONNECT_TIMEOUT
-# CONF_READ_TIMEOUT CONF_RETRIES CONF_LOG_LEVEL.
+# CONF_READ_TIMEOUT CONF_RETRIES CONF_LOG_LEVEL, and CONF_ORIGIN_EXTRA (lines added to origin { },
+# e.g. more "server" lines or "max_fails 0;").
 be_conf() {
     local origin=$1 name=${2:-be}
     cat <<EOF
@@ -255,6 +256,7 @@ origin {
     connect_timeout ${CONF_CONNECT_TIMEOUT:-5s};
     read_timeout ${CONF_READ_TIMEOUT:-30s};
     retries ${CONF_RETRIES:-1};
+${CONF_ORIGIN_EXTRA:-}
 }
 admin {
     listen 127.0.0.1:$ADMIN_PORT;
@@ -411,3 +413,25 @@ start_stall_origin() {
 }
 
 # The probe connection above shows up as an accepted socket without a request: harmless.
+
+# start_scripted_origin DIR [NAME] [PORT]: a Python origin serving DIR/<hex> at /blocks/, each
+# block answered as DIR/<hex>.mode says (ithelp.py SCRIPT_MODES: ok, chunked, http10, truncate,
+# cl_short, cl_long, redirect, oversize_cl, oversize_chunked, chunked_stall, chunked_close,
+# status500); no file: 404. Sets SCRIPT_PORT, SCRIPT_URL, SCRIPT_LOG (one request line each).
+start_scripted_origin() {
+    local dir=$1 name=${2:-scripted} port=${3:-} i
+    [ -n "$port" ] || port=$(free_port) || fail "no free port for the scripted origin"
+    SCRIPT_LOG="$T/$name.requests"
+    : >"$SCRIPT_LOG"
+    "$PY" "$IT_HELP" scripted-origin "$port" "$dir" "$SCRIPT_LOG" 240 >"$T/$name.stderr" 2>&1 &
+    track "$!"
+    IT_LOGS+=("$T/$name.stderr")
+    for ((i = 0; i < 50; i++)); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/blocks/$(printf '0%.0s' {1..64})")" = 404 ] && break
+        sleep 0.1
+    done
+    [ "$i" -lt 50 ] || fail "scripted origin did not answer on $port"
+    SCRIPT_PORT=$port
+    SCRIPT_URL="http://127.0.0.1:$port/blocks/"
+}
+
