@@ -361,7 +361,8 @@ pick_class(be_origin_t *o, fetch_t *f, int backup, int fresh, be_msec_t now)
             continue;
         if (fresh && (f->tried & (1u << p->index)))
             continue;
-        o->rr[backup] = (unsigned)p->index + 1;
+        if (f->attempts == 0) /* a retry leaves the cursor: first attempts stay even */
+            o->rr[backup] = (unsigned)p->index + 1;
         return p;
     }
     return NULL;
@@ -405,7 +406,7 @@ peer_outcome(be_origin_t *o, peer_t *p, int failed)
         p->down_until = now + o->cfg->fail_timeout;
         if (!was_down) {
             be_stats_inc(&o->w->stats, ORIGIN_MARKED_DOWN);
-            be_log(BE_LOG_WARN, "origin \"%s\": %d consecutive failures, marked down for %s",
+            be_log(BE_LOG_WARN, "origin \"%s\": %d failure(s) in a row, marked down for %s",
                    p->srv->url, p->fails, iv);
         }
     }
