@@ -4,6 +4,12 @@
 # block asked of both edges, one after the other and at the same time, reaches the store once.
 source "$(dirname "$0")/lib.sh"
 
+# The sample shield and edge configs are valid.
+for c in shield edge; do
+    "$BLOCKEDGE" -t -c "$BE_SOURCE_DIR/conf/$c.conf" >"$T/t.$c" 2>&1 ||
+        fail "conf/$c.conf does not pass -t: $(cat "$T/t.$c")"
+done
+
 gen_blocks "$T/blocks" 20 4k-64k 3501
 mapfile -t KEYS < <(keys_of "$T/blocks")
 ABSENT=$(printf 'absent-%s' "$$" | sha256sum | cut -c1-64)
