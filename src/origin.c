@@ -48,6 +48,7 @@
 #define ORIGIN_MAGIC 0x6f726967u    /* "orig" */
 #define ERRBODY_MAX  4096           /* bytes of a non-200 answer kept for its S3 error code */
 #define NO_PEER      BE_MAX_ORIGINS /* summary slot for "no live server" */
+#define ORIGIN_POOL  256            /* idle origin connections kept per worker */
 
 typedef struct fetch_s fetch_t;
 
@@ -542,6 +543,9 @@ be_origin_new(be_worker_t *w)
     curl_multi_setopt(o->multi, CURLMOPT_SOCKETDATA, o);
     curl_multi_setopt(o->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(o->multi, CURLMOPT_TIMERDATA, o);
+    /* libcurl sizes its idle pool from the handles added at the moment (4 each): with a few
+     * fetches under way it would close connections a burst needs again next time */
+    curl_multi_setopt(o->multi, CURLMOPT_MAXCONNECTS, (long)ORIGIN_POOL);
     return o;
 }
 
