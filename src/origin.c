@@ -608,15 +608,20 @@ be_origin_active(const be_origin_t *o)
 
 /* ---- one fetch ----------------------------------------------------------------------- */
 
-/* After a bad answer the connection may hold the rest of it (bytes past a lying
+/* After a bad HTTP/1 answer the connection may hold the rest of it (bytes past a lying
  * Content-Length, an unread body): shut it down so libcurl's pool drops it instead of
- * reading that garbage as the next answer. */
+ * reading that garbage as the next answer. HTTP/2 frames each stream, and its connection
+ * carries other fetches: it is left alone. */
 static void
 poison_connection(fetch_t *f)
 {
     curl_socket_t fd = CURL_SOCKET_BAD;
-    if (f->easy != NULL && curl_easy_getinfo(f->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
-        fd != CURL_SOCKET_BAD)
+    long version = 0;
+    if (f->easy == NULL ||
+        curl_easy_getinfo(f->easy, CURLINFO_HTTP_VERSION, &version) != CURLE_OK ||
+        (version != CURL_HTTP_VERSION_1_0 && version != CURL_HTTP_VERSION_1_1))
+        return;
+    if (curl_easy_getinfo(f->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
         shutdown(fd, SHUT_RDWR);
 }
 

@@ -5,6 +5,7 @@
 # Content-Length that says less or more than is sent, a redirect (not followed), a length over
 # max_block_size, a chunked body that never ends (endless, stalled, or cut without its last
 # chunk), a 500. Clean answers (Content-Length, chunked, HTTP/1.0 ended by close) still work.
+# An https origin whose certificate nobody trusts is refused (TLS is verified).
 source "$(dirname "$0")/lib.sh"
 
 # mode -> expected status and reason ("" for 200)
@@ -75,4 +76,14 @@ done
 if grep -qF '?moved' "$SCRIPT_LOG"; then
     fail "blockedge followed the origin's redirect"
 fi
+
+# An https origin with a self-signed certificate: 502, and the log says why.
+NGINX_ORIGIN_TLS=1 start_nginx_origin "$T/blocks" tls
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+start_blockedge "$(be_conf "$ORIGIN_URL" be-tls)" be-tls
+check_eq "$(http_get "$BE_URL/blocks/${KEY_OF[ok]}")" 502 "GET from an https origin nobody trusts"
+grep -F '[error]' "$BE_ERRLOG" | grep -F "$ORIGIN_URL" | grep -qiF 'certificate' ||
+    fail "no [error] line naming the certificate problem"
+check_eq "$(origin_total)" 0 "requests the untrusted origin answered"
 log "ok"

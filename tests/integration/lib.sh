@@ -154,13 +154,22 @@ sha_of() {
 
 # start_nginx_origin DIR [NAME] [EXTRA]: nginx serving DIR at /blocks/ on a free port; EXTRA is
 # inserted into the /blocks/ location (e.g. "limit_rate 128k;"). Sets ORIGIN_PORT, ORIGIN_URL,
-# ORIGIN_LOG (access log: "METHOD URI STATUS BYTES" per line) and ORIGIN_PID.
+# ORIGIN_LOG (access log: "METHOD URI STATUS BYTES" per line) and ORIGIN_PID. With
+# NGINX_ORIGIN_TLS=1 it serves https with a fresh self-signed certificate (nobody trusts it).
 start_nginx_origin() {
-    local dir=$1 name=${2:-origin} extra=${3:-} port pfx token pid i got=""
+    local dir=$1 name=${2:-origin} extra=${3:-} port pfx token pid i got="" scheme=http tls=""
     port=$(free_port) || fail "no free port for nginx"
     pfx="$T/$name"
     token="probe-$name-$$-$RANDOM"
     mkdir -p "$pfx/tmp"
+    if [ "${NGINX_ORIGIN_TLS:-0}" = 1 ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+            -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+            -keyout "$pfx/key.pem" -out "$pfx/cert.pem" >"$pfx/openssl.out" 2>&1 ||
+            fail "openssl could not make a certificate: $(cat "$pfx/openssl.out")"
+        scheme=https
+        tls="ssl; ssl_certificate $pfx/cert.pem; ssl_certificate_key $pfx/key.pem"
+    fi
     cat >"$pfx/nginx.conf" <<EOF
 daemon off;
 master_process off;
@@ -179,7 +188,7 @@ http {
     default_type application/octet-stream;
     keepalive_requests 100000;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port $tls;
         location = /__probe { return 200 "$token"; }
         location /blocks/ { alias $dir/; $extra }
     }
@@ -191,14 +200,14 @@ EOF
     track "$pid"
     IT_LOGS+=("$pfx/stderr" "$pfx/error.log")
     for ((i = 0; i < 100; i++)); do
-        got=$(curl -s --max-time 1 "http://127.0.0.1:$port/__probe" 2>/dev/null)
+        got=$(curl -sk --max-time 1 "$scheme://127.0.0.1:$port/__probe" 2>/dev/null)
         [ "$got" = "$token" ] && break
         kill -0 "$pid" 2>/dev/null || fail "nginx origin $name exited at start"
         sleep 0.1
     done
     [ "$got" = "$token" ] || fail "nginx origin $name did not answer its probe on port $port"
     ORIGIN_PORT=$port
-    ORIGIN_URL="http://127.0.0.1:$port/blocks/"
+    ORIGIN_URL="$scheme://127.0.0.1:$port/blocks/"
     ORIGIN_LOG="$pfx/access.log"
     ORIGIN_PID=$pid
 }
