@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,9 +58,10 @@ typedef struct peer_s {
     int index;
     char base[1400]; /* what the hex is appended to: URL, or the directory for file:// */
     /* circuit breaker */
-    int fails;            /* consecutive failures */
-    be_msec_t down_until; /* 0: up */
-    int probing;          /* down, and one fetch is probing it */
+    int fails;               /* consecutive failures */
+    be_msec_t down_until;    /* 0: up */
+    int probing;             /* down, and one fetch is probing it */
+    _Atomic int marked_down; /* mirror of the breaker for /metrics (read by the admin thread) */
     /* error summaries */
     be_msec_t reported[BE_FETCH_NSTATUS]; /* when a line was last written */
     unsigned pending[BE_FETCH_NSTATUS];   /* errors since */
@@ -393,6 +395,7 @@ peer_outcome(be_origin_t *o, peer_t *p, int failed)
     if (!failed) {
         if (was_down)
             be_log(BE_LOG_NOTICE, "origin \"%s\" answers again: marked up", p->srv->url);
+        atomic_store_explicit(&p->marked_down, 0, memory_order_relaxed);
         p->fails = 0;
         p->down_until = 0;
         return;
@@ -405,6 +408,7 @@ peer_outcome(be_origin_t *o, peer_t *p, int failed)
         char iv[32];
         interval_text(o->cfg->fail_timeout, iv, sizeof(iv));
         p->down_until = now + o->cfg->fail_timeout;
+        atomic_store_explicit(&p->marked_down, 1, memory_order_relaxed);
         if (!was_down) {
             be_stats_inc(&o->w->stats, ORIGIN_MARKED_DOWN);
             be_log(BE_LOG_WARN, "origin \"%s\": %d failure(s) in a row, marked down for %s",
@@ -598,6 +602,32 @@ be_origin_free(be_origin_t **op)
     forget_secret(&o->secret_key);
     o->magic = 0;
     free(o);
+}
+
+void
+be_origin_render_metrics(be_server_t *srv, struct evbuffer *out)
+{
+    const be_config_t *cfg = srv->cfg;
+    char labels[1200];
+    be_stats_render_family(out, "blockedge_origin_server_marked_down", "gauge",
+                           "Workers whose circuit breaker has this origin server marked down now "
+                           "(0: up everywhere).");
+    for (int i = 0; i < cfg->nservers; i++) {
+        int down = 0;
+        for (int k = 0; k < srv->nworkers; k++) {
+            be_origin_t *o = srv->workers[k] != NULL ? srv->workers[k]->origin : NULL;
+            if (o != NULL)
+                down += atomic_load_explicit(&o->peers[i].marked_down, memory_order_relaxed);
+        }
+        size_t n = (size_t)snprintf(labels, sizeof(labels), "server=\"");
+        for (const char *c = cfg->servers[i].url; *c != '\0' && n + 3 < sizeof(labels); c++) {
+            if (*c == '"' || *c == '\\')
+                labels[n++] = '\\';
+            labels[n++] = *c;
+        }
+        snprintf(labels + n, sizeof(labels) - n, "\"");
+        be_stats_render_sample(out, "blockedge_origin_server_marked_down", labels, (double)down);
+    }
 }
 
 unsigned

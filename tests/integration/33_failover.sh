@@ -37,6 +37,10 @@ for k in "${KEYS[@]:0:12}"; do
     check_eq "$(sha_of "$T/last.body")" "$k" "body of ${k:0:16}…"
 done
 check_eq "$(metric blockedge_origin_marked_down_total)" 1 "servers marked down"
+check_eq "$(metric "blockedge_origin_server_marked_down{server=\"http://127.0.0.1:$CLOSED_PORT/blocks/\"}")" \
+    1 "workers with the refusing server marked down"
+check_eq "$(metric "blockedge_origin_server_marked_down{server=\"$GOOD_URL\"}")" 0 \
+    "workers with the good server marked down"
 check_eq "$(metric blockedge_origin_retries_total)" 2 "retries (until the breaker opened)"
 check_eq "$(metric blockedge_origin_requests_total)" 14 "origin attempts: 12 + 2 retries"
 check_eq "$(metric 'blockedge_origin_errors_total{reason="connect"}')" 0 "fetches failed"
@@ -141,6 +145,8 @@ for k in "${KEYS[@]:17:4}"; do
     expect_origin_count "$k" 0 "$ORIGIN_LOG"
 done
 check_eq "$(grep -c /blocks/ "$SCRIPT_LOG")" 4 "requests to the primary once it is back"
+check_eq "$(metric "blockedge_origin_server_marked_down{server=\"http://127.0.0.1:$PRIMARY_PORT/blocks/\"}")" \
+    0 "workers with the primary marked down once it is back"
 grep -F '[notice]' "$BE_ERRLOG" | grep -F "127.0.0.1:$PRIMARY_PORT" | grep -qF 'marked up' ||
     fail "no [notice] line saying the primary was marked up"
 log "ok"
