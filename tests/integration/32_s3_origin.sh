@@ -36,6 +36,23 @@ s3_conf() {
 }
 CONF_RETRIES=0
 
+# --- Without credentials (no file, nothing in the environment), or with a file without the
+# [default] keys, blockedge does not start, and says why.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+printf '[other]\naws_access_key_id = x\naws_secret_access_key = y\n' >"$T/nodefault"
+n=0
+for line in "" "s3_credentials_file $T/nodefault;" "s3_credentials_file $T/missing;"; do
+    n=$((n + 1))
+    HTTP_PORT=$(free_port)
+    ADMIN_PORT=$(free_port)
+    s3_conf "$line" "nocred$n" >"$T/nocred$n.conf"
+    timeout 10 "$BLOCKEDGE" -c "$T/nocred$n.conf" >"$T/nocred$n.out" 2>&1
+    rc=$?
+    check_eq "$rc" 1 "exit status without usable credentials (case $n)"
+    grep -F '[emerg]' "$T/nocred$n.error.log" | grep -qE 'without credentials|no aws_access_key_id|open\(\) ".*missing" failed' ||
+        fail "no [emerg] line saying what is wrong with the credentials (case $n): $(cat "$T/nocred$n.error.log")"
+done
+
 # --- A: credentials from the file.
 HTTP_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
