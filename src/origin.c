@@ -15,17 +15,21 @@
  * longest silence within one attempt (a stall timer re-armed by every byte, as nginx).
  *
  * http(s)/s3: one CURLM per worker driven by the worker's event_base through the
- * multi-socket API, so connections are pooled and reused per worker and no thread blocks.
- * Bytes stream into a block sized from Content-Length (grown when there is none) while
- * SHA-256 runs over them; more than max_block_size aborts. Only a transfer libcurl calls
- * complete (a 200 whose framing ended cleanly: Content-Length reached or the last chunk
- * seen) whose bytes hash to the key becomes a block. A non-200 answer's small body is kept
- * so an S3 error <Code> can be logged. file://: read and verified on the I/O pool.
+ * multi-socket API, so connections are pooled (up to ORIGIN_POOL idle) and reused per
+ * worker and no thread blocks; an HTTP/1 connection that carried a bad answer is shut down
+ * rather than pooled, since it may hold the rest of that answer. Bytes stream into a block sized
+ * from Content-Length (grown when there is none) while SHA-256 runs over them; more than
+ * max_block_size aborts. Only a transfer libcurl calls complete (a 200 whose framing ended cleanly:
+ * Content-Length reached or the last chunk seen) whose bytes hash to the key becomes a block. A
+ * non-200 answer's small body is kept so an S3 error <Code> can be logged. file://: read and
+ * verified on the I/O pool.
  *
- * Errors reach the log summarized: the first of a kind per peer is logged with its detail,
- * the next ones within error_summary_interval are counted and logged as one line per peer
- * and reason ("origin X: 1532 timeouts in the last 10 s"). Completions run from the event
- * loop, never inside a libcurl callback.
+ * Errors reach the log summarized, per worker like the breakers: the first of a kind per
+ * peer is logged with its detail, the next ones within error_summary_interval are counted
+ * and logged as one line per peer and reason ("origin X: 1532 timeouts in the last 10 s").
+ * 404s are not errors. Completions run from the event loop, never inside a libcurl
+ * callback. Nothing here locks: a client and its peers belong to one worker; the admin
+ * thread reads only the atomic marked_down flags.
  */
 #include <errno.h>
 #include <fcntl.h>
