@@ -94,13 +94,15 @@ grep -F '[error]' "$BE_ERRLOG" | grep -F "s3://$S3_BUCKET/blocks/" | grep -F "$K
 for i in 1 2 3 4; do
     check_eq "$(http_get "$BE_URL/blocks/$K")" 502 "GET with a wrong secret (#$((i + 1)))"
 done
-# The four repeats make no line each: one summary once the 1 s interval has passed.
+# The repeats make no line each: a summary once the 1 s interval has passed (5 failures on 2
+# workers: one worker saw at least 3).
 for ((i = 0; i < 40; i++)); do
     grep -qF 'bad answers in the last 1 s' "$BE_ERRLOG" && break
     sleep 0.1
 done
 grep -F 'bad answers in the last 1 s (last: S3 error SignatureDoesNotMatch, HTTP 403)' "$BE_ERRLOG" |
     grep -qF "origin \"s3://$S3_BUCKET/blocks/\"" || fail "no summary line for the repeated 403s"
+# Summaries are per worker (like the breakers): at most a detail line and a summary line each.
 n=$(grep -cF 'SignatureDoesNotMatch' "$BE_ERRLOG")
-check_num "$n" -le 3 "error-log lines naming SignatureDoesNotMatch for 5 failures"
+check_num "$n" -le 4 "error-log lines naming SignatureDoesNotMatch for 5 failures on 2 workers"
 log "ok"
