@@ -606,8 +606,9 @@ const be_directive_t be_directives[] = {
      .lo = 1,
      .args = "TIME",
      .dflt = "30s",
-     .help = "longest wait between two reads from an origin, then 504 to every waiter; "
-             "shorter frees waiters sooner, too short fails large blocks on slow links"},
+     .help = "longest wait between two reads from an origin, then the attempt has timed out "
+             "(retried, or 504 to every waiter); shorter frees waiters sooner, too short fails "
+             "large blocks on slow links"},
     {.name = "retries",
      .ctx = BE_CTX_ORIGIN,
      .nmin = 1,
