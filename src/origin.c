@@ -43,6 +43,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "blockedge/breaker.h"
 #include "blockedge/config.h"
 #include "blockedge/iopool.h"
 #include "blockedge/log.h"
@@ -61,10 +62,7 @@ typedef struct peer_s {
     const be_origin_server_t *srv;
     int index;
     char base[1400]; /* what the hex is appended to: URL, or the directory for file:// */
-    /* circuit breaker */
-    int fails;               /* consecutive failures */
-    be_msec_t down_until;    /* 0: up */
-    int probing;             /* down, and one fetch is probing it */
+    be_breaker_t breaker;
     _Atomic int marked_down; /* mirror of the breaker for /metrics (read by the admin thread) */
     /* error summaries */
     be_msec_t reported[BE_FETCH_NSTATUS]; /* when a line was last written */
@@ -350,21 +348,13 @@ report(be_origin_t *o, peer_t *p, be_fetch_status_t st, const char *hex, const c
 
 /* ---- peers and the circuit breaker ----------------------------------------------------- */
 
-static int
-peer_usable(const be_origin_t *o, const peer_t *p, be_msec_t now)
-{
-    if (o->cfg->max_fails == 0 || p->fails < o->cfg->max_fails)
-        return 1;
-    return !p->probing && now >= p->down_until;
-}
-
 /* Round robin over one class (0 primaries, 1 backups); untried peers first when `fresh`. */
 static peer_t *
 pick_class(be_origin_t *o, fetch_t *f, int backup, int fresh, be_msec_t now)
 {
     for (int n = 0; n < o->npeers; n++) {
         peer_t *p = &o->peers[(o->rr[backup] + (unsigned)n) % (unsigned)o->npeers];
-        if (p->srv->backup != backup || !peer_usable(o, p, now))
+        if (p->srv->backup != backup || !be_breaker_usable(&p->breaker, o->cfg->max_fails, now))
             continue;
         if (fresh && (f->tried & (1u << p->index)))
             continue;
@@ -393,31 +383,23 @@ pick_peer(be_origin_t *o, fetch_t *f, be_msec_t now)
 static void
 peer_outcome(be_origin_t *o, peer_t *p, int failed)
 {
-    be_msec_t now = be_worker_now(o->w);
-    int was_down = o->cfg->max_fails > 0 && p->fails >= o->cfg->max_fails;
-    p->probing = 0;
-    if (!failed) {
-        if (was_down)
-            be_log(BE_LOG_NOTICE, "origin \"%s\" answers again: marked up", p->srv->url);
-        atomic_store_explicit(&p->marked_down, 0, memory_order_relaxed);
-        p->fails = 0;
-        p->down_until = 0;
-        return;
-    }
-    if (o->cfg->max_fails == 0)
-        return;
-    if (p->fails < o->cfg->max_fails)
-        p->fails++;
-    if (p->fails >= o->cfg->max_fails) {
-        char iv[32];
-        interval_text(o->cfg->fail_timeout, iv, sizeof(iv));
-        p->down_until = now + o->cfg->fail_timeout;
+    const be_config_t *cfg = o->cfg;
+    char iv[32];
+    switch (be_breaker_outcome(&p->breaker, failed, cfg->max_fails, cfg->fail_timeout,
+                               be_worker_now(o->w))) {
+    case BE_BREAKER_TRIPPED:
         atomic_store_explicit(&p->marked_down, 1, memory_order_relaxed);
-        if (!was_down) {
-            be_stats_inc(&o->w->stats, ORIGIN_MARKED_DOWN);
-            be_log(BE_LOG_WARN, "origin \"%s\": %d failure(s) in a row, marked down for %s",
-                   p->srv->url, p->fails, iv);
-        }
+        be_stats_inc(&o->w->stats, ORIGIN_MARKED_DOWN);
+        interval_text(cfg->fail_timeout, iv, sizeof(iv));
+        be_log(BE_LOG_WARN, "origin \"%s\": %d failure(s) in a row, marked down for %s",
+               p->srv->url, p->breaker.fails, iv);
+        break;
+    case BE_BREAKER_RECOVERED:
+        atomic_store_explicit(&p->marked_down, 0, memory_order_relaxed);
+        be_log(BE_LOG_NOTICE, "origin \"%s\" answers again: marked up", p->srv->url);
+        break;
+    default:
+        break;
     }
 }
 
@@ -1080,14 +1062,13 @@ start_attempt(fetch_t *f)
     f->tried |= 1u << p->index;
     f->attempts++;
     f->declared = -1;
-    if (o->cfg->max_fails > 0 && p->fails >= o->cfg->max_fails)
-        p->probing = 1; /* half-open: this attempt decides */
+    be_breaker_begin(&p->breaker, o->cfg->max_fails); /* half-open: a probe decides */
     snprintf(f->url, sizeof(f->url), "%s%s", p->base, f->hex);
     if (be_sha256_init(&f->sha) != BE_OK)
         return BE_ERROR;
     int rc = p->srv->kind == BE_ORIGIN_FILE ? start_file(f) : start_http(f);
     if (rc != BE_OK) {
-        p->probing = 0;
+        be_breaker_cancel(&p->breaker);
         be_sha256_free(&f->sha);
         return BE_ERROR;
     }
