@@ -117,9 +117,10 @@ struct fetch_s {
     char *errbody;    /* first bytes of a non-200 answer */
     size_t errlen;
     be_fetch_status_t status;
-    int failed;   /* status set by a callback */
-    int verified; /* status already includes verify() */
-    char errbuf[CURL_ERROR_SIZE];
+    int failed;                   /* status set by a callback */
+    int verified;                 /* status already includes verify() */
+    char errbuf[CURL_ERROR_SIZE]; /* libcurl's words */
+    char why[256];                /* ours, which libcurl cannot overwrite */
 
     int file_errno; /* file:// */
 };
@@ -672,15 +673,15 @@ verify(fetch_t *f)
             return BE_FETCH_STATUS;
     }
     if (f->declared >= 0 && (uint64_t)f->declared != f->block->size) {
-        snprintf(f->errbuf, sizeof(f->errbuf), "%zu bytes where Content-Length said %lld",
-                 f->block->size, (long long)f->declared);
+        snprintf(f->why, sizeof(f->why), "%zu bytes where Content-Length said %lld", f->block->size,
+                 (long long)f->declared);
         return BE_FETCH_STATUS;
     }
     if (be_sha256_final(&f->sha, &got) != BE_OK)
         return BE_FETCH_STATUS;
     if (!be_key_equal(&got, &f->key)) {
         char hex[BE_KEY_HEX_LEN + 1];
-        snprintf(f->errbuf, sizeof(f->errbuf), "sent %zu bytes whose SHA-256 is %s: not cached",
+        snprintf(f->why, sizeof(f->why), "sent %zu bytes whose SHA-256 is %s: not cached",
                  f->block->size, be_key_to_hex(&got, hex));
         return BE_FETCH_DIGEST_MISMATCH;
     }
@@ -745,11 +746,14 @@ static void
 describe(const fetch_t *f, be_fetch_status_t st, char *buf, size_t len)
 {
     char code[64];
+    int answer = st != BE_FETCH_DIGEST_MISMATCH && st != BE_FETCH_TIMEOUT;
     s3_error_code(f, code, sizeof(code));
-    if (st != BE_FETCH_DIGEST_MISMATCH && code[0] != '\0')
+    if (answer && code[0] != '\0')
         snprintf(buf, len, "S3 error %s, HTTP %ld", code, f->code);
-    else if (st != BE_FETCH_DIGEST_MISMATCH && f->code != 0 && f->code != 200)
+    else if (answer && f->code != 0 && f->code != 200)
         snprintf(buf, len, "HTTP %ld", f->code);
+    else if (f->why[0] != '\0')
+        snprintf(buf, len, "%s", f->why);
     else if (f->errbuf[0] != '\0')
         snprintf(buf, len, "%s", f->errbuf);
     else
@@ -785,6 +789,7 @@ attempt_end(fetch_t *f, be_fetch_status_t status, int transient)
         f->failed = 0;
         f->code = 0;
         f->errbuf[0] = '\0';
+        f->why[0] = '\0';
         if (start_attempt(f) == BE_OK) {
             be_stats_inc(&w->stats, ORIGIN_RETRIES);
             return;
@@ -799,7 +804,7 @@ on_stall(evutil_socket_t fd, short kind, void *arg)
     BE_UNUSED(fd);
     BE_UNUSED(kind);
     fetch_t *f = arg;
-    snprintf(f->errbuf, sizeof(f->errbuf), "no data for %lld ms (read_timeout)",
+    snprintf(f->why, sizeof(f->why), "no data for %lld ms (read_timeout)",
              (long long)f->o->cfg->read_timeout);
     attempt_end(f, BE_FETCH_TIMEOUT, 1);
 }
@@ -819,7 +824,7 @@ on_fetch_timer(evutil_socket_t fd, short kind, void *arg)
     f->expired = 1;
     if (f->easy == NULL)
         return; /* a file read on the pool: it ends by itself */
-    snprintf(f->errbuf, sizeof(f->errbuf), "fetch_timeout of %lld ms passed",
+    snprintf(f->why, sizeof(f->why), "fetch_timeout of %lld ms passed",
              (long long)f->o->cfg->fetch_timeout);
     attempt_end(f, BE_FETCH_TIMEOUT, 1);
 }
@@ -846,8 +851,7 @@ take_first_bytes(fetch_t *f)
     curl_easy_getinfo(f->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
     f->declared = cl;
     if (cl > (curl_off_t)f->o->cfg->max_block_size) {
-        snprintf(f->errbuf, sizeof(f->errbuf), "Content-Length %lld over max_block_size",
-                 (long long)cl);
+        snprintf(f->why, sizeof(f->why), "Content-Length %lld over max_block_size", (long long)cl);
         fail_in_callback(f, BE_FETCH_TOO_LARGE);
         return BE_ERROR;
     }
@@ -894,13 +898,13 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
         return 0;
     be_block_t *b = f->block;
     if (b->size + n > f->o->cfg->max_block_size) {
-        snprintf(f->errbuf, sizeof(f->errbuf), "more than max_block_size (%llu bytes) sent",
+        snprintf(f->why, sizeof(f->why), "more than max_block_size (%llu bytes) sent",
                  (unsigned long long)f->o->cfg->max_block_size);
         fail_in_callback(f, BE_FETCH_TOO_LARGE);
         return 0;
     }
     if (f->declared >= 0 && b->size + n > (uint64_t)f->declared) {
-        snprintf(f->errbuf, sizeof(f->errbuf), "more bytes than Content-Length %lld",
+        snprintf(f->why, sizeof(f->why), "more bytes than Content-Length %lld",
                  (long long)f->declared);
         fail_in_callback(f, BE_FETCH_STATUS);
         return 0;
@@ -1033,7 +1037,7 @@ file_done(void *arg)
         return;
     }
     if (f->file_errno != 0)
-        snprintf(f->errbuf, sizeof(f->errbuf), "%s", strerror(f->file_errno));
+        snprintf(f->why, sizeof(f->why), "%s", strerror(f->file_errno));
     f->verified = 1; /* verify() already ran on the pool thread */
     attempt_end(f, f->status, 0);
 }
