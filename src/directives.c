@@ -644,7 +644,8 @@ const be_directive_t be_directives[] = {
      .args = "N",
      .dflt = "3",
      .help = "consecutive connect errors, 5xx or timeouts after which a server is marked down "
-             "(per worker) for fail_timeout; lower fails over sooner, 0 never marks it down"},
+             "(per worker) for fail_timeout; lower fails over sooner, 0 never marks it down; a "
+             "lone server is never marked down"},
     {.name = "fail_timeout",
      .ctx = BE_CTX_ORIGIN,
      .nmin = 1,

@@ -7,7 +7,8 @@
  * already tried for this fetch. Each peer has a circuit breaker (per worker, as nginx's
  * upstreams without a zone): max_fails consecutive connect errors, 5xx or timeouts mark it
  * down for fail_timeout; then one fetch probes it (half-open) and its outcome closes the
- * breaker or opens it again. A fetch with no live peer ends at once with "connect" (502).
+ * breaker or opens it again; a lone server has no breaker. A fetch with no live peer ends at
+ * once with "connect" (502).
  *
  * Attempts. A connect error, a 5xx, a timeout or a broken transfer is retried `retries`
  * times, on a peer not yet tried when there is one, within the fetch's deadline
@@ -84,6 +85,7 @@ struct be_origin_s {
     peer_t peers[BE_MAX_ORIGINS + 1]; /* the last is the "no live server" summary slot */
     int npeers;
     unsigned rr[2]; /* round-robin cursors: primaries, backups */
+    int max_fails;  /* the breaker's threshold; 0 (off) for a lone server, as in nginx */
 
     /* s3:// */
     char *access_key, *secret_key;
@@ -355,7 +357,7 @@ pick_class(be_origin_t *o, fetch_t *f, int backup, int fresh, be_msec_t now)
 {
     for (int n = 0; n < o->npeers; n++) {
         peer_t *p = &o->peers[(o->rr[backup] + (unsigned)n) % (unsigned)o->npeers];
-        if (p->srv->backup != backup || !be_breaker_usable(&p->breaker, o->cfg->max_fails, now))
+        if (p->srv->backup != backup || !be_breaker_usable(&p->breaker, o->max_fails, now))
             continue;
         if (fresh && (f->tried & (1u << p->index)))
             continue;
@@ -386,7 +388,7 @@ peer_outcome(be_origin_t *o, peer_t *p, int failed)
 {
     const be_config_t *cfg = o->cfg;
     char iv[32];
-    switch (be_breaker_outcome(&p->breaker, failed, cfg->max_fails, cfg->fail_timeout,
+    switch (be_breaker_outcome(&p->breaker, failed, o->max_fails, cfg->fail_timeout,
                                be_worker_now(o->w))) {
     case BE_BREAKER_TRIPPED:
         atomic_store_explicit(&p->marked_down, 1, memory_order_relaxed);
@@ -508,6 +510,10 @@ be_origin_new(be_worker_t *w)
     }
     int s3 = 0;
     o->npeers = o->cfg->nservers;
+    /* A lone server is never marked down (nginx does the same): with nowhere else to send a
+     * miss, skipping it would only turn its errors into ours, and an S3 hiccup into 502s
+     * for fail_timeout. */
+    o->max_fails = o->npeers > 1 ? o->cfg->max_fails : 0;
     for (int i = 0; i <= NO_PEER; i++)
         o->peers[i].index = i;
     for (int i = 0; i < o->npeers; i++) {
@@ -1066,7 +1072,7 @@ start_attempt(fetch_t *f)
     f->tried |= 1u << p->index;
     f->attempts++;
     f->declared = -1;
-    be_breaker_begin(&p->breaker, o->cfg->max_fails); /* half-open: a probe decides */
+    be_breaker_begin(&p->breaker, o->max_fails); /* half-open: a probe decides */
     snprintf(f->url, sizeof(f->url), "%s%s", p->base, f->hex);
     if (be_sha256_init(&f->sha) != BE_OK)
         return BE_ERROR;

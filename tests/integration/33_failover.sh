@@ -6,7 +6,8 @@
 # asking either. (C) a stalled origin next to a good one: the retry on the other server answers
 # 200 after one read_timeout. (D) one stalled origin and retries to spare: 504 when fetch_timeout
 # (the deadline) passes, not after every retry. (E) a backup is used only when the primary is
-# down, and a primary marked down is probed again after fail_timeout and marked up.
+# down, and a primary marked down is probed again after fail_timeout and marked up. (F) a lone
+# server has no breaker.
 source "$(dirname "$0")/lib.sh"
 
 gen_blocks "$T/blocks" 24 4k-16k 3301
@@ -151,4 +152,17 @@ check_eq "$(metric "blockedge_origin_server_marked_down{server=\"http://127.0.0.
     0 "workers with the primary marked down once it is back"
 grep -F '[notice]' "$BE_ERRLOG" | grep -F "127.0.0.1:$PRIMARY_PORT" | grep -qF 'marked up' ||
     fail "no [notice] line saying the primary was marked up"
+
+# --- F: a lone server is never marked down (as in nginx): every miss still asks it.
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+CONF_RETRIES=0
+CONF_ORIGIN_EXTRA="max_fails 1;"
+start_blockedge "$(be_conf "http://127.0.0.1:$CLOSED_PORT/blocks/" be-f)" be-f
+for k in "${KEYS[@]:0:3}"; do
+    check_eq "$(http_get "$BE_URL/blocks/$k")" 502 "GET from a lone refusing server"
+done
+check_eq "$(metric blockedge_origin_requests_total)" 3 "attempts on the lone server"
+check_eq "$(metric blockedge_origin_marked_down_total)" 0 "lone server marked down"
+check_eq "$(metric blockedge_origin_unavailable_total)" 0 "fetches refused without asking"
 log "ok"
