@@ -3,8 +3,8 @@
 # becomes a cached block, even when the bytes it carried hash to the key, and maps to the
 # contract's reasons. A scripted origin answers each key its own way: a truncated body, a
 # Content-Length that says less or more than is sent, a redirect (not followed), a length over
-# max_block_size, a chunked body that never ends (endless, stalled, or cut without its last
-# chunk), a 500. Clean answers (Content-Length, chunked, HTTP/1.0 ended by close) still work.
+# max_block_size, a chunked body that never ends (endless, stalled, cut without its last chunk,
+# or trickling a byte at a time, never silent for read_timeout: fetch_timeout ends it), a 500. Clean answers (Content-Length, chunked, HTTP/1.0 ended by close) still work.
 # An https origin whose certificate nobody trusts is refused (TLS is verified).
 source "$(dirname "$0")/lib.sh"
 
@@ -13,10 +13,11 @@ declare -A WANT=(
     [ok]="200 -" [chunked]="200 -" [http10]="200 -"
     [truncate]="502 status" [cl_short]="502 digest_mismatch" [cl_long]="504 timeout"
     [redirect]="502 status" [oversize_cl]="502 too_large" [oversize_chunked]="502 too_large"
-    [chunked_stall]="504 timeout" [chunked_close]="502 status" [status500]="502 status"
+    [chunked_stall]="504 timeout" [chunked_close]="502 status" [trickle]="504 timeout"
+    [status500]="502 status"
 )
 MODES=(ok chunked http10 truncate cl_short cl_long redirect oversize_cl oversize_chunked
-    chunked_stall chunked_close status500)
+    chunked_stall chunked_close trickle status500)
 gen_blocks "$T/blocks" "${#MODES[@]}" 20k-60k 3401
 mapfile -t KEYS < <(keys_of "$T/blocks")
 declare -A KEY_OF
@@ -32,7 +33,9 @@ check_eq "$(sha_of "$T/last.body")" "${KEY_OF[ok]}" "the scripted origin's clean
 HTTP_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 # retries 0 and no circuit breaker: one origin request per client request, whatever the answer
-CONF_RETRIES=0 CONF_MAX_BLOCK_SIZE=64k CONF_READ_TIMEOUT=1s CONF_ORIGIN_EXTRA="max_fails 0;"
+CONF_RETRIES=0 CONF_MAX_BLOCK_SIZE=64k CONF_READ_TIMEOUT=1s
+CONF_ORIGIN_EXTRA="max_fails 0;
+    fetch_timeout 2500ms;"
 start_blockedge "$(be_conf "$SCRIPT_URL")"
 
 declare -A REASONS=()
@@ -49,6 +52,9 @@ for mode in "${MODES[@]}"; do
         el=$(($(now_ms) - t0))
         check_eq "$got" "$code" "answer to the \"$mode\" origin (#$i)"
         check_num "$el" -lt 4000 "ms to answer the \"$mode\" case"
+        if [ "$mode" = trickle ]; then
+            check_num "$el" -ge 2300 "ms until the trickle's 504 (fetch_timeout 2500ms)"
+        fi
         if [ "$code" = 200 ]; then
             check_eq "$(sha_of "$T/last.body")" "$k" "body of the \"$mode\" block"
             check_eq "$(hdr X-Cache)" "$([ "$i" = 1 ] && echo MISS || echo HIT-MEMORY)" \

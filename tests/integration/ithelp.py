@@ -248,7 +248,8 @@ def stall_origin(port, log_path, lifetime):
 # A scripted origin: each block answered in a chosen, possibly broken, way
 
 SCRIPT_MODES = ("ok", "chunked", "http10", "truncate", "cl_short", "cl_long", "redirect",
-                "oversize_cl", "oversize_chunked", "chunked_stall", "chunked_close", "status500")
+                "oversize_cl", "oversize_chunked", "chunked_stall", "chunked_close", "trickle",
+                "status500")
 
 
 def scripted_answer(conn, data, mode, hexkey, lifetime_end):
@@ -288,6 +289,13 @@ def scripted_answer(conn, data, mode, hexkey, lifetime_end):
         conn.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode() + body)
         if mode == "chunked_stall":
             hold(conn, lifetime_end)
+    elif mode == "trickle":  # a chunked body, one byte every 100 ms: never silent, never done
+        conn.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+        for i in range(n):
+            if time.monotonic() > lifetime_end:
+                break
+            conn.sendall(chunk(data[i:i + 1]))
+            time.sleep(0.1)
     elif mode == "status500":
         conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops\n")
 

@@ -426,7 +426,7 @@ start_stall_origin() {
 # start_scripted_origin DIR [NAME] [PORT]: a Python origin serving DIR/<hex> at /blocks/, each
 # block answered as DIR/<hex>.mode says (ithelp.py SCRIPT_MODES: ok, chunked, http10, truncate,
 # cl_short, cl_long, redirect, oversize_cl, oversize_chunked, chunked_stall, chunked_close,
-# status500); no file: 404. Sets SCRIPT_PORT, SCRIPT_URL, SCRIPT_LOG (one request line each).
+# trickle, status500); no file: 404. Sets SCRIPT_PORT, SCRIPT_URL, SCRIPT_LOG (one request line each).
 start_scripted_origin() {
     local dir=$1 name=${2:-scripted} port=${3:-} i
     [ -n "$port" ] || port=$(free_port) || fail "no free port for the scripted origin"
