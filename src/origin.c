@@ -52,10 +52,11 @@
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
 
-#define ORIGIN_MAGIC 0x6f726967u    /* "orig" */
-#define ERRBODY_MAX  4096           /* bytes of a non-200 answer kept for its S3 error code */
-#define NO_PEER      BE_MAX_ORIGINS /* summary slot for "no live server" */
-#define ORIGIN_POOL  256            /* idle origin connections kept per worker */
+#define ORIGIN_MAGIC       0x6f726967u    /* "orig" */
+#define ERRBODY_MAX        4096           /* bytes of a non-200 answer kept for its S3 error code */
+#define NO_PEER            BE_MAX_ORIGINS /* summary slot for "no live server" */
+#define ORIGIN_POOL        256            /* idle origin connections kept per worker */
+#define ORIGIN_READ_BUFFER (64 * 1024)    /* libcurl's receive buffer per transfer */
 
 typedef struct fetch_s fetch_t;
 
@@ -970,6 +971,9 @@ start_http(fetch_t *f)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 0 ? left : 1));
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->cfg->max_block_size);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "blockedge/" BE_VERSION);
+    /* 64 KiB reads instead of 16: ~13% less CPU per GB filled (bench/origin-fill, 1 MiB
+     * blocks); 256 KiB gained nothing more and costs that much per fetch in flight */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)ORIGIN_READ_BUFFER);
     if (f->peer->srv->kind == BE_ORIGIN_S3) {
         /* user and secret apart: an access key may hold ':' (Swift's "account:user") */
         curl_easy_setopt(e, CURLOPT_USERNAME, o->access_key);
