@@ -20,6 +20,7 @@
 #include "blockedge/inflight.h"
 #include "blockedge/log.h"
 #include "blockedge/memcache.h"
+#include "blockedge/origin.h"
 #include "blockedge/stats.h"
 #include "blockedge/worker.h"
 
@@ -71,6 +72,7 @@ be_admin_render_metrics(be_server_t *srv, struct evbuffer *out)
                            "Origin fetches under way now.");
     be_stats_render_sample(out, "blockedge_inflight_fetches", NULL,
                            (double)be_inflight_count(srv->inflight));
+    be_origin_render_metrics(srv, out);
 
     uint64_t allocated, resident;
     if (be_alloc_stats(&allocated, &resident) == BE_OK) {

@@ -285,6 +285,38 @@ set_deny(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, cha
     return add_acl_rule(cf, cfg, argv[0], 0);
 }
 
+/* An http:// or https:// URL with a host; a trailing "/" is dropped (the bucket follows). */
+static int
+set_s3_endpoint(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
+                char *const *argv)
+{
+    const char *url = argv[0], *host = NULL, *p;
+    size_t len;
+
+    if (has_prefix(url, "http://") || has_prefix(url, "https://")) {
+        host = strstr(url, "://") + 3;
+    }
+    if (host == NULL || *host == '\0' || *host == '/') {
+        return be_conf_error(cf,
+                             "invalid URL \"%s\" in \"%s\" directive (expected "
+                             "http://host[:port] or https://host[:port])",
+                             url, d->name);
+    }
+    for (p = url; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#') {
+            return be_conf_error(cf, "invalid URL \"%s\" in \"%s\" directive", url, d->name);
+        }
+    }
+    if (be_conf_set_str(cf, d, cfg, argc, argv) != BE_OK) {
+        return BE_ERROR;
+    }
+    len = strlen(cfg->s3_endpoint);
+    while (len > 0 && cfg->s3_endpoint[len - 1] == '/') {
+        cfg->s3_endpoint[--len] = '\0';
+    }
+    return BE_OK;
+}
+
 static const be_conf_enum_t memory_policies[] = {
     {"lru", BE_POLICY_LRU},
     {NULL, 0},
@@ -513,7 +545,6 @@ const be_directive_t be_directives[] = {
     {.name = "server",
      .ctx = BE_CTX_ORIGIN,
      .flags = BE_DIR_MULTI,
-     .not_yet = BE_NY_S3 | BE_NY_BACKUP | BE_NY_MULTI,
      .nmin = 1,
      .nmax = 2,
      .set = set_server,
@@ -521,35 +552,37 @@ const be_directive_t be_directives[] = {
      .count_offset = offsetof(be_config_t, nservers),
      .args = "URL [backup]",
      .help = "origin base URL ending in /: http://, https://, file:///dir/ or "
-             "s3://bucket/prefix/; a block is URL + hex digest; required"},
+             "s3://bucket/prefix/; a block is URL + hex digest; repeat for round robin; backup "
+             "servers are used only when every primary is down; required"},
     {.name = "s3_endpoint",
      .ctx = BE_CTX_ORIGIN,
-     .not_yet = BE_NY_DIRECTIVE,
      .nmin = 1,
      .nmax = 1,
-     .set = be_conf_set_str,
+     .set = set_s3_endpoint,
      BE_CONF_FIELD(s3_endpoint),
      .args = "URL",
-     .help = "S3-compatible endpoint for s3:// servers, for stores other than AWS"},
+     .help = "http:// or https:// endpoint of s3:// servers, reached path-style "
+             "(ENDPOINT/bucket/prefix/hex); none = https://s3.REGION.amazonaws.com; https "
+             "verifies the certificate"},
     {.name = "s3_region",
      .ctx = BE_CTX_ORIGIN,
-     .not_yet = BE_NY_DIRECTIVE,
      .nmin = 1,
      .nmax = 1,
      .set = be_conf_set_str,
      BE_CONF_FIELD(s3_region),
      .args = "REGION",
+     .dflt = "us-east-1",
      .help = "region named in the AWS Signature V4 of s3:// requests"},
     {.name = "s3_credentials_file",
      .ctx = BE_CTX_ORIGIN,
-     .not_yet = BE_NY_DIRECTIVE,
      .nmin = 1,
      .nmax = 1,
      .set = be_conf_set_str,
      BE_CONF_FIELD(s3_credentials_file),
      .args = "PATH",
-     .help = "file holding the access key pair for s3:// servers; keeps secrets out of this "
-             "file"},
+     .help = "AWS shared-credentials file ([default] aws_access_key_id, "
+             "aws_secret_access_key) read at start-up; none = AWS_ACCESS_KEY_ID and "
+             "AWS_SECRET_ACCESS_KEY from the environment; keeps secrets out of this file"},
     {.name = "connect_timeout",
      .ctx = BE_CTX_ORIGIN,
      .nmin = 1,
@@ -570,8 +603,9 @@ const be_directive_t be_directives[] = {
      .lo = 1,
      .args = "TIME",
      .dflt = "30s",
-     .help = "longest wait between two reads from an origin, then 504 to every waiter; "
-             "shorter frees waiters sooner, too short fails large blocks on slow links"},
+     .help = "longest wait between two reads from an origin, then the attempt has timed out "
+             "(retried, or 504 to every waiter); shorter frees waiters sooner, too short fails "
+             "large blocks on slow links"},
     {.name = "retries",
      .ctx = BE_CTX_ORIGIN,
      .nmin = 1,
@@ -582,8 +616,55 @@ const be_directive_t be_directives[] = {
      .hi = 10,
      .args = "N",
      .dflt = "1",
-     .help = "extra attempts after a failed fetch; more hides transient errors but keeps "
-             "clients waiting longer and adds origin load"},
+     .help = "extra attempts after a connect error, a 5xx or a timeout, each on another "
+             "server when there is one; more hides transient errors but keeps clients waiting "
+             "longer and adds origin load"},
+    {.name = "fetch_timeout",
+     .ctx = BE_CTX_ORIGIN,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_msec,
+     BE_CONF_FIELD(fetch_timeout),
+     .lo = 1,
+     .args = "TIME",
+     .dflt = "60s",
+     .help = "deadline of one block fetch, retries included, then 504 to every waiter; "
+             "shorter bounds client waits, too short fails large blocks on slow links"},
+    {.name = "max_fails",
+     .ctx = BE_CTX_ORIGIN,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_num,
+     BE_CONF_FIELD(max_fails),
+     .lo = 0,
+     .hi = 1000,
+     .args = "N",
+     .dflt = "3",
+     .help = "consecutive connect errors, 5xx or timeouts after which a server is marked down "
+             "(per worker) for fail_timeout; lower fails over sooner, 0 never marks it down; a "
+             "lone server is never marked down"},
+    {.name = "fail_timeout",
+     .ctx = BE_CTX_ORIGIN,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_msec,
+     BE_CONF_FIELD(fail_timeout),
+     .lo = 1,
+     .args = "TIME",
+     .dflt = "10s",
+     .help = "how long a server marked down is skipped before one request probes it again; "
+             "shorter finds a recovered server sooner but sends more requests to a dead one"},
+    {.name = "error_summary_interval",
+     .ctx = BE_CTX_ORIGIN,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_msec,
+     BE_CONF_FIELD(error_summary_interval),
+     .lo = 1,
+     .args = "TIME",
+     .dflt = "10s",
+     .help = "origin errors after the first one of a kind are counted and logged as one line "
+             "per server and reason per interval; shorter reports sooner, longer logs less"},
 
     /* admin { } */
     {.name = "listen",

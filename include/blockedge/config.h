@@ -92,9 +92,13 @@ typedef struct be_config_s {
     char s3_endpoint[1024];
     char s3_region[64];
     char s3_credentials_file[1024];
-    be_msec_t connect_timeout; /* default 5s */
-    be_msec_t read_timeout;    /* default 30s */
-    int retries;               /* default 1 */
+    be_msec_t connect_timeout;        /* default 5s */
+    be_msec_t read_timeout;           /* default 30s */
+    int retries;                      /* default 1 */
+    be_msec_t fetch_timeout;          /* one fetch, retries included; default 60s */
+    int max_fails;                    /* consecutive failures that mark a server down; 0 = never */
+    be_msec_t fail_timeout;           /* how long a server stays down before a probe; default 10s */
+    be_msec_t error_summary_interval; /* origin errors are summarized per interval */
 
     /* admin { } */
     be_listen_t admin_listen[BE_MAX_LISTEN];

@@ -1,7 +1,7 @@
 """ithelp.py - Python helpers for blockedge's integration tests.
 
 Used two ways: as a command (`ithelp.py free-port FILE`, `metric QUERY`, `lint-metrics`,
-`gen-blocks`, `stall-origin`) from lib.sh, and as a module imported by test scripts that speak
+`gen-blocks`, `stall-origin`, `scripted-origin`) from lib.sh, and as a module imported by test scripts that speak
 raw HTTP/1.1 over a socket (`read_responses`, `parse_responses`). Knows nothing of the server
 beyond its wire formats: HTTP/1.1 framing and the Prometheus text format 0.0.4.
 Every loop here is bounded by a count or a deadline.
@@ -245,6 +245,128 @@ def stall_origin(port, log_path, lifetime):
 
 
 # ---------------------------------------------------------------------------------------------
+# A scripted origin: each block answered in a chosen, possibly broken, way
+
+SCRIPT_MODES = ("ok", "chunked", "http10", "truncate", "cl_short", "cl_long", "redirect",
+                "oversize_cl", "oversize_chunked", "chunked_stall", "chunked_close", "trickle",
+                "status500")
+
+
+def scripted_answer(conn, data, mode, hexkey, lifetime_end):
+    """Write the answer MODE makes of DATA (the block's bytes) to CONN."""
+    n = len(data)
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    chunk = lambda b: b"%x\r\n" % len(b) + b + b"\r\n"
+    if mode == "ok":
+        conn.sendall((head + f"Content-Length: {n}\r\n\r\n").encode() + data)
+    elif mode == "chunked":
+        body = b"".join(chunk(data[i:i + 1000]) for i in range(0, n, 1000)) + b"0\r\n\r\n"
+        conn.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode() + body)
+    elif mode == "http10":  # no length: the body ends when the connection closes
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n" + data)
+    elif mode == "truncate":  # half the promised bytes, then close
+        conn.sendall((head + f"Content-Length: {n}\r\n\r\n").encode() + data[:n // 2])
+    elif mode == "cl_short":  # announces fewer bytes than it sends
+        conn.sendall((head + f"Content-Length: {n - 16}\r\n\r\n").encode() + data)
+    elif mode == "cl_long":  # announces more bytes than it sends, and keeps the connection
+        conn.sendall((head + f"Content-Length: {n + 16}\r\n\r\n").encode() + data)
+        hold(conn, lifetime_end)
+    elif mode == "redirect":
+        conn.sendall((f"HTTP/1.1 302 Found\r\nLocation: /blocks/{hexkey}?moved\r\n"
+                      "Content-Length: 0\r\n\r\n").encode())
+    elif mode == "oversize_cl":
+        conn.sendall((head + f"Content-Length: {1 << 30}\r\n\r\n").encode() + data)
+        hold(conn, lifetime_end)
+    elif mode == "oversize_chunked":  # a chunked body that never ends
+        conn.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+        piece = chunk(b"x" * 4096)
+        for _ in range(1 << 18):
+            if time.monotonic() > lifetime_end:
+                break
+            conn.sendall(piece)
+    elif mode in ("chunked_stall", "chunked_close"):  # every byte, but never the last chunk
+        body = b"".join(chunk(data[i:i + 1000]) for i in range(0, n, 1000))
+        conn.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode() + body)
+        if mode == "chunked_stall":
+            hold(conn, lifetime_end)
+    elif mode == "trickle":  # a chunked body, one byte every 100 ms: never silent, never done
+        conn.sendall((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+        for i in range(n):
+            if time.monotonic() > lifetime_end:
+                break
+            conn.sendall(chunk(data[i:i + 1]))
+            time.sleep(0.1)
+    elif mode == "status500":
+        conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops\n")
+
+
+def hold(conn, lifetime_end):
+    """Keep CONN open, silent, until the peer closes it or the lifetime ends."""
+    conn.settimeout(0.2)
+    while time.monotonic() < lifetime_end:
+        try:
+            if not conn.recv(4096):
+                return
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+
+
+def scripted_origin(port, directory, log_path, lifetime):
+    """Serve GET /blocks/<hex> from DIRECTORY/<hex>, answered as DIRECTORY/<hex>.mode says.
+
+    One request per connection (the connection is closed after the answer). A key with no file
+    gets 404. Each request line is appended to LOG_PATH. Runs LIFETIME seconds at most.
+    """
+    end = time.monotonic() + lifetime
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(64)
+    srv.settimeout(0.2)
+    lock = threading.Lock()
+
+    def serve(conn):
+        try:
+            conn.settimeout(5)
+            req = b""
+            while b"\r\n\r\n" not in req and len(req) < 65536:
+                got = conn.recv(4096)
+                if not got:
+                    return
+                req += got
+            line = req.split(b"\r\n", 1)[0].decode("latin-1")
+            with lock:
+                with open(log_path, "a") as f:
+                    f.write(line + "\n")
+            m = re.match(r"GET /blocks/([0-9a-f]{64}) HTTP/1\.1$", line)
+            path = os.path.join(directory, m.group(1)) if m else None
+            if path is None or not os.path.isfile(path):
+                conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                return
+            with open(path, "rb") as f:
+                data = f.read()
+            mode = "ok"
+            if os.path.exists(path + ".mode"):
+                with open(path + ".mode") as f:
+                    mode = f.read().strip()
+            scripted_answer(conn, data, mode, m.group(1), end)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    while time.monotonic() < end:
+        try:
+            conn, _ = srv.accept()
+        except socket.timeout:
+            continue
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    srv.close()
+
+
+# ---------------------------------------------------------------------------------------------
 # Raw HTTP/1.1 responses
 
 
@@ -413,10 +535,12 @@ def main(argv):
         gen_blocks(argv[2], int(argv[3]), argv[4], argv[5])
     elif cmd == "stall-origin":
         stall_origin(int(argv[2]), argv[3], float(argv[4]))
+    elif cmd == "scripted-origin":
+        scripted_origin(int(argv[2]), argv[3], argv[4], float(argv[5]))
     else:
         print("usage: ithelp.py free-port FILE | metric QUERY | metric-sum NAME | "
               "lint-metrics FAMILY:TYPE... | gen-blocks DIR N SIZE SEED | "
-              "stall-origin PORT LOG LIFETIME", file=sys.stderr)
+              "stall-origin PORT LOG LIFETIME | scripted-origin PORT DIR LOG LIFETIME", file=sys.stderr)
         return 2
     return 0
 

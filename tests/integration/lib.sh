@@ -154,13 +154,22 @@ sha_of() {
 
 # start_nginx_origin DIR [NAME] [EXTRA]: nginx serving DIR at /blocks/ on a free port; EXTRA is
 # inserted into the /blocks/ location (e.g. "limit_rate 128k;"). Sets ORIGIN_PORT, ORIGIN_URL,
-# ORIGIN_LOG (access log: "METHOD URI STATUS BYTES" per line) and ORIGIN_PID.
+# ORIGIN_LOG (access log: "METHOD URI STATUS BYTES" per line) and ORIGIN_PID. With
+# NGINX_ORIGIN_TLS=1 it serves https with a fresh self-signed certificate (nobody trusts it).
 start_nginx_origin() {
-    local dir=$1 name=${2:-origin} extra=${3:-} port pfx token pid i got=""
+    local dir=$1 name=${2:-origin} extra=${3:-} port pfx token pid i got="" scheme=http tls=""
     port=$(free_port) || fail "no free port for nginx"
     pfx="$T/$name"
     token="probe-$name-$$-$RANDOM"
     mkdir -p "$pfx/tmp"
+    if [ "${NGINX_ORIGIN_TLS:-0}" = 1 ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+            -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+            -keyout "$pfx/key.pem" -out "$pfx/cert.pem" >"$pfx/openssl.out" 2>&1 ||
+            fail "openssl could not make a certificate: $(cat "$pfx/openssl.out")"
+        scheme=https
+        tls="ssl; ssl_certificate $pfx/cert.pem; ssl_certificate_key $pfx/key.pem"
+    fi
     cat >"$pfx/nginx.conf" <<EOF
 daemon off;
 master_process off;
@@ -179,7 +188,7 @@ http {
     default_type application/octet-stream;
     keepalive_requests 100000;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port $tls;
         location = /__probe { return 200 "$token"; }
         location /blocks/ { alias $dir/; $extra }
     }
@@ -191,14 +200,14 @@ EOF
     track "$pid"
     IT_LOGS+=("$pfx/stderr" "$pfx/error.log")
     for ((i = 0; i < 100; i++)); do
-        got=$(curl -s --max-time 1 "http://127.0.0.1:$port/__probe" 2>/dev/null)
+        got=$(curl -sk --max-time 1 "$scheme://127.0.0.1:$port/__probe" 2>/dev/null)
         [ "$got" = "$token" ] && break
         kill -0 "$pid" 2>/dev/null || fail "nginx origin $name exited at start"
         sleep 0.1
     done
     [ "$got" = "$token" ] || fail "nginx origin $name did not answer its probe on port $port"
     ORIGIN_PORT=$port
-    ORIGIN_URL="http://127.0.0.1:$port/blocks/"
+    ORIGIN_URL="$scheme://127.0.0.1:$port/blocks/"
     ORIGIN_LOG="$pfx/access.log"
     ORIGIN_PID=$pid
 }
@@ -234,7 +243,8 @@ expect_origin_count() {
 
 # be_conf ORIGIN_URL [NAME]: the standard config text, listening on $HTTP_PORT and $ADMIN_PORT.
 # Overrides: CONF_WORKERS CONF_MEMORY_SIZE CONF_MAX_BLOCK_SIZE CONF_CONNECT_TIMEOUT
-# CONF_READ_TIMEOUT CONF_RETRIES CONF_LOG_LEVEL.
+# CONF_READ_TIMEOUT CONF_RETRIES CONF_LOG_LEVEL, and CONF_ORIGIN_EXTRA (lines added to origin { },
+# e.g. more "server" lines or "max_fails 0;").
 be_conf() {
     local origin=$1 name=${2:-be}
     cat <<EOF
@@ -255,6 +265,7 @@ origin {
     connect_timeout ${CONF_CONNECT_TIMEOUT:-5s};
     read_timeout ${CONF_READ_TIMEOUT:-30s};
     retries ${CONF_RETRIES:-1};
+${CONF_ORIGIN_EXTRA:-}
 }
 admin {
     listen 127.0.0.1:$ADMIN_PORT;
@@ -411,3 +422,25 @@ start_stall_origin() {
 }
 
 # The probe connection above shows up as an accepted socket without a request: harmless.
+
+# start_scripted_origin DIR [NAME] [PORT]: a Python origin serving DIR/<hex> at /blocks/, each
+# block answered as DIR/<hex>.mode says (ithelp.py SCRIPT_MODES: ok, chunked, http10, truncate,
+# cl_short, cl_long, redirect, oversize_cl, oversize_chunked, chunked_stall, chunked_close,
+# trickle, status500); no file: 404. Sets SCRIPT_PORT, SCRIPT_URL, SCRIPT_LOG (one request line each).
+start_scripted_origin() {
+    local dir=$1 name=${2:-scripted} port=${3:-} i
+    [ -n "$port" ] || port=$(free_port) || fail "no free port for the scripted origin"
+    SCRIPT_LOG="$T/$name.requests"
+    : >"$SCRIPT_LOG"
+    "$PY" "$IT_HELP" scripted-origin "$port" "$dir" "$SCRIPT_LOG" 240 >"$T/$name.stderr" 2>&1 &
+    track "$!"
+    IT_LOGS+=("$T/$name.stderr")
+    for ((i = 0; i < 50; i++)); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port/blocks/$(printf '0%.0s' {1..64})")" = 404 ] && break
+        sleep 0.1
+    done
+    [ "$i" -lt 50 ] || fail "scripted origin did not answer on $port"
+    SCRIPT_PORT=$port
+    SCRIPT_URL="http://127.0.0.1:$port/blocks/"
+}
+

@@ -771,9 +771,6 @@ test_rejects_not_yet_supported_directives(void)
         {"cache", "disk_path /var/cache/blockedge;"},
         {"cache", "disk_size 10g;"},
         {"cache", "disk_segment_size 256m;"},
-        {"origin", "s3_endpoint https://s3.example/;"},
-        {"origin", "s3_region eu-west-1;"},
-        {"origin", "s3_credentials_file /etc/blockedge/s3.key;"},
     };
     char name[64];
     size_t i;
@@ -808,30 +805,52 @@ test_rejects_access_log_file_not_yet_supported(void)
 }
 
 static void
-test_rejects_s3_server_not_yet_supported(void)
+test_accepts_s3_server_with_endpoint_region_credentials(void)
 {
-    const char *e = load_error("origin { server s3://bucket/prefix/; }\n");
-    BE_CHECK_STR(e, msg("\"server s3://...\" is not yet supported in %s:1", last_path));
-    e = load_error("origin { server s3:///prefix/; }\n");
+    BE_CHECK_STR(load_error("origin {\n    server s3://bucket/prefix/;\n"
+                            "    s3_endpoint http://127.0.0.1:39080/;\n    s3_region eu-west-1;\n"
+                            "    s3_credentials_file /etc/blockedge/s3.key;\n}\n"),
+                 "(loaded)");
+    BE_CHECK_INT(cfg.servers[0].kind, BE_ORIGIN_S3);
+    BE_CHECK_STR(cfg.servers[0].path, "bucket/prefix/");
+    BE_CHECK_STR(cfg.s3_endpoint, "http://127.0.0.1:39080");
+    BE_CHECK_STR(cfg.s3_region, "eu-west-1");
+    BE_CHECK_STR(cfg.s3_credentials_file, "/etc/blockedge/s3.key");
+    BE_CHECK_STR(load_error("origin { server s3://b/; }\n"), "(loaded)");
+    BE_CHECK_STR(cfg.s3_region, "us-east-1");
+    BE_CHECK_STR(cfg.s3_endpoint, "");
+    const char *e = load_error("origin { server s3:///prefix/; }\n");
     BE_CHECK_STR(e, msg("invalid URL \"s3:///prefix/\" in \"server\" directive (no bucket) in "
                         "%s:1",
+                        last_path));
+    e = load_error("origin { server s3://b/; s3_endpoint s3.example.com; }\n");
+    BE_CHECK_STR(e, msg("invalid URL \"s3.example.com\" in \"s3_endpoint\" directive (expected "
+                        "http://host[:port] or https://host[:port]) in %s:1",
                         last_path));
 }
 
 static void
-test_rejects_backup_server_not_yet_supported(void)
+test_accepts_several_servers_and_backups(void)
 {
-    const char *e = load_error("origin { server http://o.example/ backup; }\n");
-    BE_CHECK_STR(e, msg("\"server ... backup\" is not yet supported in %s:1", last_path));
-}
-
-static void
-test_rejects_second_origin_server_not_yet_supported(void)
-{
-    const char *e =
-        load_error("origin {\n    server http://a.example/;\n    server http://b.example/;\n}\n");
     BE_CHECK_STR(
-        e, msg("multiple origin \"server\" directives are not yet supported in %s:3", last_path));
+        load_error("origin {\n    server http://a.example/;\n    server http://b.example/;\n"
+                   "    server file:///srv/c/ backup;\n    max_fails 5;\n"
+                   "    fail_timeout 30s;\n    fetch_timeout 2s;\n"
+                   "    error_summary_interval 1m;\n}\n"),
+        "(loaded)");
+    BE_CHECK_INT(cfg.nservers, 3);
+    BE_CHECK_INT(cfg.servers[0].backup, 0);
+    BE_CHECK_INT(cfg.servers[1].backup, 0);
+    BE_CHECK_INT(cfg.servers[2].backup, 1);
+    BE_CHECK_INT(cfg.max_fails, 5);
+    BE_CHECK_INT(cfg.fail_timeout, 30000);
+    BE_CHECK_INT(cfg.fetch_timeout, 2000);
+    BE_CHECK_INT(cfg.error_summary_interval, 60000);
+    BE_CHECK_STR(load_error("origin { server http://a.example/; }\n"), "(loaded)");
+    BE_CHECK_INT(cfg.max_fails, 3);
+    BE_CHECK_INT(cfg.fail_timeout, 10000);
+    BE_CHECK_INT(cfg.fetch_timeout, 60000);
+    BE_CHECK_INT(cfg.error_summary_interval, 10000);
 }
 
 static void
@@ -1239,9 +1258,8 @@ main(void)
     BE_RUN(test_rejects_not_yet_supported_directives);
     BE_RUN(test_listen_tls_flag_and_certificate_paths);
     BE_RUN(test_rejects_access_log_file_not_yet_supported);
-    BE_RUN(test_rejects_s3_server_not_yet_supported);
-    BE_RUN(test_rejects_backup_server_not_yet_supported);
-    BE_RUN(test_rejects_second_origin_server_not_yet_supported);
+    BE_RUN(test_accepts_s3_server_with_endpoint_region_credentials);
+    BE_RUN(test_accepts_several_servers_and_backups);
     BE_RUN(test_rejects_block_directive_without_brace);
     BE_RUN(test_rejects_brace_after_simple_directive);
     BE_RUN(test_rejects_too_many_and_too_few_arguments);
