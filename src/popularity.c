@@ -578,6 +578,21 @@ counted_calloc(be_popularity_t *p, size_t n, size_t size)
     return calloc(n, size);
 }
 
+be_popularity_config_t
+be_popularity_config_from(const be_config_t *cfg, unsigned nworkers)
+{
+    be_popularity_config_t c = {
+        .top_k = (unsigned)cfg->popularity_top_k,
+        .sample_rate = cfg->mrc_sample_rate,
+        .mrc_max_keys = (unsigned)cfg->mrc_max_keys,
+        .half_life = cfg->popularity_half_life,
+        .memory_size = cfg->memory_size,
+        .nrings = nworkers,
+        .ring_capacity = BE_POPULARITY_RING,
+    };
+    return c;
+}
+
 be_popularity_t *
 be_popularity_new(const be_popularity_config_t *cfg)
 {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "blockedge/blockkey.h"
+#include "blockedge/config.h"
 #include "blockedge/defs.h"
 
 /* Points of the curve kept per octave, and octaves either side of the memory tier's size:
@@ -22,6 +23,10 @@
 #define BE_MRC_PER_OCTAVE 8
 #define BE_MRC_OCTAVES    3
 #define BE_MRC_POINTS     (2 * BE_MRC_OCTAVES * BE_MRC_PER_OCTAVE + 1)
+
+/* References a worker may buffer between two drains (every BE_POPULARITY_DRAIN_MS). */
+#define BE_POPULARITY_RING     16384
+#define BE_POPULARITY_DRAIN_MS 20
 
 typedef struct be_popularity_s be_popularity_t;
 
@@ -58,6 +63,9 @@ typedef struct be_popularity_info_s {
     uint64_t memory_bytes; /* every allocation of this module, rings included */
     uint64_t memory_size;  /* the reference size of the curve */
 } be_popularity_info_t;
+
+/* The tracker's settings from a loaded config's stats { } block, one ring per worker. */
+be_popularity_config_t be_popularity_config_from(const be_config_t *cfg, unsigned nworkers);
 
 /* A new, empty tracker; NULL on bad config or allocation failure. Thread: any. */
 be_popularity_t *be_popularity_new(const be_popularity_config_t *cfg);
