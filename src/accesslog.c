@@ -26,7 +26,7 @@
 #include "blockedge/worker.h"
 
 #define BUF_SIZE      (64 * 1024)
-#define LINE_MAX_LEN  2048
+#define LINE_MAX_LEN  4096 /* the longest escaped fields fit: never truncated */
 #define FLUSH_EVERY_S 1
 
 typedef struct slot_s {
