@@ -343,6 +343,26 @@ test_decay_halves_counts_each_half_life(void)
     be_popularity_free(&p);
 }
 
+/* A load that moves: the old hot block had far more requests in all, yet a few half-lives
+ * after the change the new one leads, in the ranking and in the curve's short distances. */
+static void
+test_decay_follows_a_changing_load(void)
+{
+    be_popularity_config_t c = config(16, 1.0, 1024, 1 << 20);
+    c.half_life = 1000;
+    be_popularity_t *p = be_popularity_new(&c);
+    be_key_t old_hot = item_key(1), new_hot = item_key(2);
+    for (int i = 0; i < 10000; i++)
+        be_popularity_access(p, &old_hot, 100, i / 10); /* 0..999 ms */
+    for (int i = 0; i < 500; i++)
+        be_popularity_access(p, &new_hot, 100, 10000 + i); /* ten half-lives later */
+    be_popularity_item_t top[2];
+    BE_CHECK_INT(be_popularity_top(p, top, 2), 2);
+    BE_CHECK(memcmp(&top[0].key, &new_hot, sizeof(new_hot)) == 0);
+    BE_CHECK(top[1].count < 20);
+    be_popularity_free(&p);
+}
+
 typedef struct {
     be_popularity_t *p;
     unsigned ring;
@@ -430,6 +450,7 @@ main(void)
     BE_RUN(test_shards_mrc_mae_below_002);
     BE_RUN(test_shards_key_bound_lowers_rate);
     BE_RUN(test_decay_halves_counts_each_half_life);
+    BE_RUN(test_decay_follows_a_changing_load);
     BE_RUN(test_rings_deliver_every_reference_or_count_a_drop);
     BE_RUN(test_bad_config_is_refused);
     return be_test_failed ? 1 : 0;
