@@ -6,13 +6,16 @@
  * sees digests, sizes and `now`. Invariants: only the producer of a ring writes its head
  * and drop count; only the consumer writes tails and touches the sketches; every
  * allocation is made in be_popularity_new(), so memory never grows after start-up.
- *
- * How a reference travels: a worker finishing a block request copies (digest, bytes)
+ */
+
+/*
+ * How a reference travels. A worker finishing a block request copies (digest, bytes)
  * into its own ring (a relaxed load, a 40-byte copy, a release store: no lock, no line
- * shared with another writer). The main thread drains the rings every few tens of
- * milliseconds and before each scrape, and feeds each reference to the top-K and, when
- * its hash is sampled, to SHARDS. A full ring drops the reference and counts the drop:
- * the sketches degrade, requests never wait.
+ * shared with another writer; 16.5 ns measured by tools/popbench.c). The main thread
+ * drains the rings every BE_POPULARITY_DRAIN_MS and before each scrape, and feeds each
+ * reference to the top-K and, when its key is sampled or pinned, to SHARDS (183 ns per
+ * reference on the main thread, same tool). A full ring drops the reference and counts
+ * the drop: the sketches degrade, requests never wait.
  */
 #include <math.h>
 #include <stdatomic.h>
