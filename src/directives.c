@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "blockedge/config.h"
@@ -70,6 +71,9 @@ set_access_log(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int arg
     }
     if (d->not_yet & BE_NY_LOG_FILE) {
         return be_conf_error(cf, "\"access_log PATH\" is not yet supported");
+    }
+    if (strcmp(argv[0], "stderr") == 0 || argv[0][0] == '\0') {
+        return be_conf_error(cf, "invalid parameter \"%s\"", argv[0]);
     }
     return be_conf_set_str(cf, d, cfg, argc, argv);
 }
@@ -317,6 +321,32 @@ set_s3_endpoint(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int ar
     return BE_OK;
 }
 
+static const be_conf_enum_t on_off[] = {
+    {"on", 1},
+    {"off", 0},
+    {NULL, 0},
+};
+
+/* A decimal in (0, 1]: strtod, the whole word, no sign games. */
+static int
+set_rate(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, char *const *argv)
+{
+    char *end = NULL;
+    double v;
+
+    BE_UNUSED(argc);
+    v = strtod(argv[0], &end);
+    if (end == argv[0] || *end != '\0' || !(v == v)) {
+        return be_conf_error(cf, "\"%s\" directive invalid value \"%s\"", d->name, argv[0]);
+    }
+    if (!(v > 0 && v <= 1)) {
+        return be_conf_error(cf, "\"%s\" directive value \"%s\" is out of range (0..1]", d->name,
+                             argv[0]);
+    }
+    *(double *)((char *)cfg + d->offset) = v;
+    return BE_OK;
+}
+
 static const be_conf_enum_t memory_policies[] = {
     {"lru", BE_POLICY_LRU},
     {NULL, 0},
@@ -376,6 +406,7 @@ const be_directive_t be_directives[] = {
     BLOCK("cache", BE_CTX_CACHE, "memory and disk tiers"),
     BLOCK("origin", BE_CTX_ORIGIN, "where misses are fetched from; required"),
     BLOCK("admin", BE_CTX_ADMIN, "the /metrics, /stats and /healthz listener and who may use it"),
+    BLOCK("stats", BE_CTX_STATS, "popularity statistics: top blocks, Zipf fit, miss-ratio curve"),
 
     /* http { } */
     {.name = "listen",
@@ -408,15 +439,15 @@ const be_directive_t be_directives[] = {
      .help = "PEM private key of tls_certificate; keep it readable by this user only"},
     {.name = "access_log",
      .ctx = BE_CTX_HTTP,
-     .not_yet = BE_NY_LOG_FILE,
      .nmin = 1,
      .nmax = 1,
      .set = set_access_log,
      BE_CONF_FIELD(access_log),
      .args = "PATH|off",
      .dflt = "off",
-     .help = "one line per request, buffered per worker; costs a write per buffer and disk "
-             "space, off saves both"},
+     .help = "one line per request (combined format plus cache status, tier, block bytes and "
+             "duration), buffered per worker, reopened on SIGUSR1; costs a write per 64 KiB or "
+             "second and disk space, off saves both"},
     {.name = "keepalive_timeout",
      .ctx = BE_CTX_HTTP,
      .nmin = 1,
@@ -699,6 +730,63 @@ const be_directive_t be_directives[] = {
      .count_offset = offsetof(be_config_t, nacl),
      .args = "CIDR|all",
      .help = "admin clients to refuse; with rules, a client no rule matches is refused"},
+
+    /* stats { } */
+    {.name = "popularity",
+     .ctx = BE_CTX_STATS,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_enum,
+     BE_CONF_FIELD(popularity),
+     .aux = on_off,
+     .args = "on|off",
+     .dflt = "on",
+     .help = "top blocks, Zipf exponent and miss-ratio curve from every block request; costs a "
+             "40-byte copy per request on the worker and a share of the main thread"},
+    {.name = "popularity_top_k",
+     .ctx = BE_CTX_STATS,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_num,
+     BE_CONF_FIELD(popularity_top_k),
+     .lo = 16,
+     .hi = 1048576,
+     .args = "N",
+     .dflt = "4096",
+     .help = "Space-Saving counters (about 80 bytes each); more keeps more blocks' counts exact "
+             "and fits the Zipf exponent over more ranks"},
+    {.name = "popularity_half_life",
+     .ctx = BE_CTX_STATS,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_msec,
+     BE_CONF_FIELD(popularity_half_life),
+     .args = "TIME",
+     .dflt = "5m",
+     .help = "counts and the curve halve this often, so they follow a changing load; shorter "
+             "reacts faster but rests on fewer requests; 0 never forgets"},
+    {.name = "mrc_sample_rate",
+     .ctx = BE_CTX_STATS,
+     .nmin = 1,
+     .nmax = 1,
+     .set = set_rate,
+     BE_CONF_FIELD(mrc_sample_rate),
+     .args = "R",
+     .dflt = "0.1",
+     .help = "SHARDS starting sample rate of keys, in (0, 1]; higher is more accurate on few "
+             "keys, and halves by itself when mrc_max_keys is reached"},
+    {.name = "mrc_max_keys",
+     .ctx = BE_CTX_STATS,
+     .nmin = 1,
+     .nmax = 1,
+     .set = be_conf_set_num,
+     BE_CONF_FIELD(mrc_max_keys),
+     .lo = 1024,
+     .hi = 16777216,
+     .args = "N",
+     .dflt = "32768",
+     .help = "bound on the keys SHARDS tracks (about 100 bytes each); more keeps a higher rate "
+             "on a large key space"},
 };
 
 const size_t be_directives_count = BE_ARRAY_LEN(be_directives);
@@ -719,6 +807,8 @@ be_conf_context_name(unsigned ctx)
         return "origin";
     case BE_CTX_ADMIN:
         return "admin";
+    case BE_CTX_STATS:
+        return "stats";
     default:
         return "any";
     }

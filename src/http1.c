@@ -197,6 +197,7 @@ parse_head(be_conn_t *c, be_http1_head_t *h)
     const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
     int st = be_http1_parse_head(p, n, avail, h, &c->req, c->w);
     c->req.ctx = c;
+    c->req.peer = c->peer;
     return st;
 }
 

@@ -19,6 +19,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 
+#include "blockedge/accesslog.h"
 #include "blockedge/admin.h"
 #include "blockedge/alloc.h"
 #include "blockedge/config.h"
@@ -27,6 +28,7 @@
 #include "blockedge/log.h"
 #include "blockedge/memcache.h"
 #include "blockedge/origin.h"
+#include "blockedge/popularity.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
 #include "blockedge/worker.h"
@@ -85,6 +87,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
                    ctl->error_log, errno, strerror(errno));
         else
             be_log(BE_LOG_NOTICE, "logs reopened");
+        if (ctl->srv->accesslog != NULL)
+            be_accesslog_reopen(ctl->srv->accesslog);
         break;
     case SIGHUP:
         be_log(BE_LOG_WARN, "SIGHUP: live reload is not supported yet; restart to apply a new "
@@ -150,10 +154,12 @@ stop_everything(be_server_t *srv)
         if (srv->workers[i] != NULL)
             be_origin_free(&srv->workers[i]->origin);
     run_mailboxes_until_quiet(srv);
+    be_accesslog_free(&srv->accesslog); /* before the loops its timers live on */
     for (int i = 0; i < srv->nworkers; i++)
         be_worker_free(&srv->workers[i]);
     free(srv->workers);
     srv->workers = NULL;
+    be_popularity_free(&srv->popularity);
     be_memcache_free(&srv->memcache);
     be_inflight_free(&srv->inflight);
 }
@@ -194,6 +200,16 @@ serve(const be_config_t *cfg, SSL_CTX *tls_ctx)
         srv.workers[i] = be_worker_new(&srv, i + 1);
         if (srv.workers[i] == NULL || be_worker_listen(srv.workers[i]) != BE_OK)
             goto out;
+    }
+    if (cfg->access_log[0] != '\0' && (srv.accesslog = be_accesslog_new(&srv)) == NULL)
+        goto out;
+    if (cfg->popularity) {
+        be_popularity_config_t pc = be_popularity_config_from(cfg, (unsigned)srv.nworkers);
+        srv.popularity = be_popularity_new(&pc);
+        if (srv.popularity == NULL) {
+            be_log(BE_LOG_EMERG, "out of memory while starting the popularity statistics");
+            goto out;
+        }
     }
     admin = be_admin_new(ctl.base, &srv);
     if (admin == NULL)

@@ -12,8 +12,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blockedge/accesslog.h"
 #include "blockedge/cache.h"
+#include "blockedge/popularity.h"
 #include "blockedge/request.h"
+#include "blockedge/server.h"
 #include "blockedge/stats.h"
 #include "blockedge/worker.h"
 
@@ -31,6 +34,14 @@ be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn 
     r->tier = -1;
     r->step = BE_STEP_NEW;
     r->started_us = be_monotonic_usec();
+    r->log_method[0] = r->log_path[0] = r->log_referer[0] = r->log_agent[0] = '\0';
+}
+
+/* The access log, when one is configured. */
+static be_accesslog_t *
+accesslog_of(const be_request_t *r)
+{
+    return r->w != NULL && r->w->server != NULL ? r->w->server->accesslog : NULL;
 }
 
 static int
@@ -58,6 +69,8 @@ keep(char *dst, size_t cap, const char *v, size_t vlen, int append)
 int
 be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value, size_t vlen)
 {
+    if (accesslog_of(r) != NULL)
+        be_accesslog_note_header(r, name, nlen, value, vlen);
     if (name_is(name, nlen, "if-none-match")) {
         int rc =
             keep(r->if_none_match, sizeof(r->if_none_match), value, vlen, r->has_if_none_match);
@@ -244,6 +257,8 @@ int
 be_request_start(be_request_t *r, const char *method, size_t mlen, const char *path, size_t plen)
 {
     r->method = method_of(method, mlen);
+    if (accesslog_of(r) != NULL)
+        be_accesslog_note_request(r, method, mlen, path, plen);
     const char *q = memchr(path, '?', plen);
     if (q != NULL)
         plen = (size_t)(q - path);
@@ -393,8 +408,15 @@ be_request_done(be_request_t *r)
     be_stats_request(s, r->proto, r->status);
     if (be_request_body_is_block(r) && r->body_len > 0)
         be_stat_add(&s->ctr[BE_CTR_SENT_BYTES], r->body_len);
+    uint64_t us = be_monotonic_usec() - r->started_us;
     if (r->tier >= 0)
-        be_stats_observe(&s->request_duration[r->tier], be_monotonic_usec() - r->started_us);
+        be_stats_observe(&s->request_duration[r->tier], us);
+    be_server_t *srv = r->w->server;
+    if (srv->popularity != NULL && r->block != NULL)
+        be_popularity_record(srv->popularity, (unsigned)(r->w->id - 1), &r->key,
+                             be_block_footprint(r->block));
+    if (srv->accesslog != NULL)
+        be_accesslog_write(srv->accesslog, r, us);
 }
 
 void

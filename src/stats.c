@@ -25,6 +25,12 @@ static const struct {
 #undef X
 };
 
+const char *
+be_stats_counter_name(int id)
+{
+    return id >= 0 && id < BE_CTR_N ? counters[id].name : "unknown";
+}
+
 static const char *const close_labels[BE_CLOSE_N] = {
 #define X(id, label) label,
 #include "blockedge/tbl/close_reasons.h"

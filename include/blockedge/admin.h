@@ -18,7 +18,8 @@ be_admin_t *be_admin_new(struct event_base *base, be_server_t *srv);
 /* Closes the listeners and any admin connection. *ap = NULL. */
 void be_admin_free(be_admin_t **ap);
 
-/* Appends the whole /metrics text for srv to out. Any thread. */
+/* Appends the whole /metrics text for srv to out. Thread: main (the popularity
+ * tracker's consumer: it drains the workers' rings first). */
 void be_admin_render_metrics(be_server_t *srv, struct evbuffer *out);
 
 #endif

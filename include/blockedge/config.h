@@ -105,6 +105,13 @@ typedef struct be_config_s {
     int nadmin_listen;
     be_acl_rule_t acl[BE_MAX_ACL];
     int nacl;
+
+    /* stats { } */
+    int popularity;                 /* 1 on (default), 0 off */
+    int popularity_top_k;           /* Space-Saving counters; default 4096 */
+    be_msec_t popularity_half_life; /* decay; 0 = never; default 5m */
+    double mrc_sample_rate;         /* SHARDS starting rate; default 0.1 */
+    int mrc_max_keys;               /* SHARDS key bound; default 32768 */
 } be_config_t;
 
 /* Fills cfg with every directive's default. */

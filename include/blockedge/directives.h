@@ -22,7 +22,8 @@
 #define BE_CTX_CACHE  0x04u
 #define BE_CTX_ORIGIN 0x08u
 #define BE_CTX_ADMIN  0x10u
-#define BE_CTX_ANY    0x1fu
+#define BE_CTX_STATS  0x20u
+#define BE_CTX_ANY    0x3fu
 
 /* be_directive_t.flags */
 #define BE_DIR_BLOCK   0x01u /* "name { ... }": opens the context in .block */

@@ -66,6 +66,15 @@ struct be_request_s {
     uint64_t content_length;
 
     char vbuf[4][80]; /* storage for header values built by be_request_headers() */
+
+    /* For the access log only (filled while one is configured). Not cleared per request
+     * by the memset in be_request_init(): peer is set by the protocol per request, the
+     * strings are emptied one byte each. */
+    const char *peer; /* client "addr:port", owned by the connection; NULL: unknown */
+    char log_method[16];
+    char log_path[256];
+    char log_referer[192];
+    char log_agent[192];
 };
 
 /* Prepares r for a new request on worker w. Thread: w's. */

@@ -13,6 +13,8 @@ typedef struct be_inflight_s be_inflight_t;
 typedef struct be_iopool_s be_iopool_t;
 typedef struct be_worker_s be_worker_t;
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct be_accesslog_s be_accesslog_t;
+typedef struct be_popularity_s be_popularity_t;
 
 typedef struct be_server_s {
     const be_config_t *cfg;
@@ -22,6 +24,8 @@ typedef struct be_server_s {
     SSL_CTX *tls_ctx; /* NULL when no listener has "tls" */
     be_worker_t **workers;
     int nworkers;
+    be_accesslog_t *accesslog;   /* NULL: access_log off */
+    be_popularity_t *popularity; /* NULL: popularity off; fed by workers, read by admin */
 } be_server_t;
 
 #endif

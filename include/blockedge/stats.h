@@ -89,6 +89,9 @@ be_monotonic_usec(void)
 
 #define be_stats_inc(s, id) be_stat_add(&(s)->ctr[BE_CTR_##id], 1)
 
+/* The Prometheus name of an unlabelled counter (tbl/counters.h). */
+const char *be_stats_counter_name(int id);
+
 /* Counts one finished request: proto, HTTP status. */
 void be_stats_request(be_stats_t *s, int proto, int status);
 

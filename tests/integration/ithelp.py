@@ -160,6 +160,59 @@ def lint_metrics(text, expected):
     return problems
 
 
+def series_key(name, labels):
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def duplicate_series(text):
+    """Problems: a series (name + label set, label order ignored) given twice."""
+    seen, problems = set(), []
+    for name, labels, _ in parse_samples(text):
+        key = series_key(name, labels)
+        if key in seen:
+            problems.append(f"duplicate series {key}")
+        seen.add(key)
+    return problems
+
+
+def counter_series(text):
+    """{series: value} of every counter, and of histogram _bucket/_sum/_count samples."""
+    types = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            parts = line.split()
+            if len(parts) == 4:
+                types[parts[2]] = parts[3]
+    out = {}
+    for name, labels, value in parse_samples(text):
+        fam = name
+        for suffix in ("_bucket", "_sum", "_count"):
+            if name.endswith(suffix) and types.get(name[: -len(suffix)]) == "histogram":
+                fam = name[: -len(suffix)]
+        if types.get(fam) in ("counter", "histogram"):
+            out[series_key(name, labels)] = float(value)
+    return out
+
+
+def counters_monotonic(paths):
+    """Problems: a counter series of one scrape that is lower (or gone) in a later one."""
+    problems = []
+    scrapes = []
+    for path in paths:
+        with open(path) as f:
+            scrapes.append(counter_series(f.read()))
+    for i in range(1, len(scrapes)):
+        for key, before in scrapes[i - 1].items():
+            after = scrapes[i].get(key)
+            if after is None:
+                problems.append(f"{key} vanished between scrape {i} and {i + 1}")
+            elif after < before:
+                problems.append(f"{key} went down: {before} -> {after} (scrape {i + 1})")
+    if not scrapes or not scrapes[0]:
+        problems.append("no counter series at all")
+    return problems
+
+
 # ---------------------------------------------------------------------------------------------
 # Blocks (used only when tools/blockgen is not built)
 
@@ -531,6 +584,14 @@ def main(argv):
         for p in problems:
             print(p)
         return 1 if problems else 0
+    elif cmd in ("dup-series", "monotonic"):
+        if cmd == "dup-series":
+            problems = duplicate_series(sys.stdin.read())
+        else:
+            problems = counters_monotonic(argv[2:])
+        for p in problems:
+            print(p)
+        return 1 if problems else 0
     elif cmd == "gen-blocks":
         gen_blocks(argv[2], int(argv[3]), argv[4], argv[5])
     elif cmd == "stall-origin":
@@ -539,7 +600,7 @@ def main(argv):
         scripted_origin(int(argv[2]), argv[3], argv[4], float(argv[5]))
     else:
         print("usage: ithelp.py free-port FILE | metric QUERY | metric-sum NAME | "
-              "lint-metrics FAMILY:TYPE... | gen-blocks DIR N SIZE SEED | "
+              "lint-metrics FAMILY:TYPE... | dup-series | monotonic SCRAPE... | gen-blocks DIR N SIZE SEED | "
               "stall-origin PORT LOG LIFETIME | scripted-origin PORT DIR LOG LIFETIME", file=sys.stderr)
         return 2
     return 0

@@ -798,10 +798,32 @@ test_listen_tls_flag_and_certificate_paths(void)
 }
 
 static void
-test_rejects_access_log_file_not_yet_supported(void)
+test_access_log_path_and_stats_block(void)
 {
-    const char *e = load_error("http { access_log /var/log/blockedge/access.log; }\n");
-    BE_CHECK_STR(e, msg("\"access_log PATH\" is not yet supported in %s:1", last_path));
+    BE_CHECK_STR(load_error("http { access_log /var/log/blockedge/access.log; }\n"
+                            "stats { popularity off; popularity_top_k 64;\n"
+                            "        popularity_half_life 0; mrc_sample_rate 0.25;\n"
+                            "        mrc_max_keys 2048; }\n"
+                            "origin { server http://o/; }\n"),
+                 "(loaded)");
+    BE_CHECK_STR(cfg.access_log, "/var/log/blockedge/access.log");
+    BE_CHECK_INT(cfg.popularity, 0);
+    BE_CHECK_INT(cfg.popularity_top_k, 64);
+    BE_CHECK_INT(cfg.popularity_half_life, 0);
+    BE_CHECK(cfg.mrc_sample_rate == 0.25);
+    BE_CHECK_INT(cfg.mrc_max_keys, 2048);
+    be_config_defaults(&cfg);
+    BE_CHECK_INT(cfg.popularity, 1);
+    BE_CHECK_INT(cfg.popularity_top_k, 4096);
+    BE_CHECK_INT(cfg.popularity_half_life, 300000);
+    BE_CHECK(cfg.mrc_sample_rate == 0.1);
+    BE_CHECK_INT(cfg.mrc_max_keys, 32768);
+    const char *e = load_error("stats { mrc_sample_rate 0; }\n");
+    BE_CHECK_STR(e, msg("\"mrc_sample_rate\" directive value \"0\" is out of range (0..1] in "
+                        "%s:1",
+                        last_path));
+    e = load_error("stats { mrc_sample_rate 0.1x; }\n");
+    BE_CHECK_STR(e, msg("\"mrc_sample_rate\" directive invalid value \"0.1x\" in %s:1", last_path));
 }
 
 static void
@@ -1257,7 +1279,7 @@ main(void)
     BE_RUN(test_rejects_unknown_server_parameter);
     BE_RUN(test_rejects_not_yet_supported_directives);
     BE_RUN(test_listen_tls_flag_and_certificate_paths);
-    BE_RUN(test_rejects_access_log_file_not_yet_supported);
+    BE_RUN(test_access_log_path_and_stats_block);
     BE_RUN(test_accepts_s3_server_with_endpoint_region_credentials);
     BE_RUN(test_accepts_several_servers_and_backups);
     BE_RUN(test_rejects_block_directive_without_brace);

@@ -1,0 +1,46 @@
+/*
+ * accesslog.h - the access log: one line per finished request, nginx's "combined" format
+ * followed by the cache status, the tier, the block's size and the duration:
+ *
+ *   127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /blocks/<hex> HTTP/1.1" 200 4096 "-"
+ *   "curl/7.88.1" HIT memory 4096 0.000041
+ *
+ * Each worker has its own buffer and its own descriptor on the file (O_APPEND, so lines
+ * stay whole); a buffer is written when it fills, once a second, on reopen and at exit.
+ * SIGUSR1 reaches each worker as a mailbox task, so a descriptor is only ever used and
+ * closed by the thread that owns it.
+ */
+#ifndef BLOCKEDGE_ACCESSLOG_H
+#define BLOCKEDGE_ACCESSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct be_server_s be_server_t;
+typedef struct be_request_s be_request_t;
+typedef struct be_accesslog_s be_accesslog_t;
+
+/* Opens srv->cfg->access_log once per worker and arms each worker's flush timer on its
+ * loop. NULL on failure (logged). Thread: main, after the workers exist, before they run. */
+be_accesslog_t *be_accesslog_new(be_server_t *srv);
+
+/* Writes what is buffered and closes every descriptor. *ap = NULL. Thread: main, once the
+ * workers are joined and their mailboxes quiet, before their loops are freed. */
+void be_accesslog_free(be_accesslog_t **ap);
+
+/* Asks every worker to write its buffer, close and open the path again (SIGUSR1). A
+ * worker that cannot open it keeps the old descriptor and logs an alert. Thread: main. */
+void be_accesslog_reopen(be_accesslog_t *a);
+
+/* Appends r's line to its worker's buffer. duration_us: from parsed to answered.
+ * Thread: r's worker. */
+void be_accesslog_write(be_accesslog_t *a, const be_request_t *r, uint64_t duration_us);
+
+/* Keeps what the line needs from the request line and headers (request.c calls these
+ * only while an access log is configured). */
+void be_accesslog_note_request(be_request_t *r, const char *method, size_t mlen, const char *path,
+                               size_t plen);
+void be_accesslog_note_header(be_request_t *r, const char *name, size_t nlen, const char *value,
+                              size_t vlen);
+
+#endif
