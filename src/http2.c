@@ -384,6 +384,20 @@ on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void 
     return 0;
 }
 
+/* A GOAWAY with an error that nghttp2 sent by itself names the connection's end. */
+static int
+on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    BE_UNUSED(session);
+    be_http2_t *h2 = user_data;
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
+        h2->c->close_reason < 0)
+        h2->c->close_reason = frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
+                                  ? BE_CLOSE_H2_CALM
+                                  : BE_CLOSE_H2_ERROR;
+    return 0;
+}
+
 static nghttp2_session_callbacks *
 callbacks(void)
 {
@@ -396,6 +410,7 @@ callbacks(void)
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
         nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+        nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     }
     return cbs;
 }

@@ -9,6 +9,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "blockedge/defs.h"
 #include "blockedge/tls.h"
@@ -67,8 +68,10 @@ be_tls_ctx_new(const be_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* IGNORE_UNEXPECTED_EOF: a client that closes without close_notify (curl does) has
+     * simply closed; it is not an I/O error. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_certificate) != 1) {
         openssl_reason(why, sizeof(why));
@@ -77,7 +80,15 @@ be_tls_ctx_new(const be_config_t *cfg, char *err, size_t errlen)
         return NULL;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_certificate_key, SSL_FILETYPE_PEM) != 1) {
+        /* OpenSSL 3 checks the pair here already: name both files for a mismatch. */
+        int mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
         openssl_reason(why, sizeof(why));
+        if (mismatch) {
+            snprintf(err, errlen, "certificate \"%s\" and key \"%s\" do not match (%s)",
+                     cfg->tls_certificate, cfg->tls_certificate_key, why);
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
         snprintf(err, errlen, "cannot load certificate key \"%s\" (%s)", cfg->tls_certificate_key,
                  why);
         SSL_CTX_free(ctx);
