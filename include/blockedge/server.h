@@ -12,12 +12,16 @@ typedef struct be_memcache_s be_memcache_t;
 typedef struct be_inflight_s be_inflight_t;
 typedef struct be_iopool_s be_iopool_t;
 typedef struct be_worker_s be_worker_t;
+typedef struct be_diskstore_s be_diskstore_t;
 
 typedef struct be_server_s {
     const be_config_t *cfg;
     be_memcache_t *memcache;
     be_inflight_t *inflight;
     be_iopool_t *iopool;
+    be_diskstore_t *disk;         /* NULL without disk_path */
+    be_iopool_t *disk_read_pool;  /* disk reads */
+    be_iopool_t *disk_write_pool; /* disk appends, one thread */
     be_worker_t **workers;
     int nworkers;
 } be_server_t;
