@@ -145,9 +145,9 @@ fault(be_diskstore_t *s, int kind, int err, const char *what, const char *name)
     atomic_fetch_add(&s->errors[kind], 1);
     if (atomic_exchange(&s->logged[kind], 1) == 0)
         be_log(BE_LOG_ERROR,
-               "%s \"%s/%s\" failed (%d: %s) on the disk tier; further \"%s\" faults are only "
-               "counted in blockedge_disk_errors_total",
-               what, s->path, name != NULL ? name : "", err, strerror(err),
+               "%s \"%s%s%s\" failed (%d: %s) on the disk tier; further \"%s\" faults are "
+               "only counted in blockedge_disk_errors_total",
+               what, s->path, name != NULL ? "/" : "", name != NULL ? name : "", err, strerror(err),
                be_disk_error_label(kind));
 }
 
