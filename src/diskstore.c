@@ -582,7 +582,7 @@ append_wlocked(be_diskstore_t *s, const be_key_t *digest, const void *data, uint
  * a verified disk read; the caller may also say a block is hot (cache.c: it sits in the
  * memory tier, whose hits never reach the disk). Reclaim walks the victim's records (its
  * footer, or its headers when the footer is missing), re-appends the hot ones that still
- * live there and drops the rest. Re-appends are capped at half a segment per reclaim, so a
+ * live there and drops the rest. Re-appends are capped at 3/4 of a segment per reclaim, so a
  * reclaim always frees space and the log cannot spin on a working set larger than the disk;
  * the hot blocks over the cap are dropped like cold ones (the next hit brings them back).
  * Cost: one bit per block in RAM, and writes proportional to the hot set, not to the hits.
@@ -678,7 +678,7 @@ reclaim_wlocked(be_diskstore_t *s, uint32_t slot, int reappend)
     seg_t *g = s->segs[slot];
     rec_ref_t *refs;
     size_t n = list_records(g, &refs);
-    uint64_t budget = reappend && s->open != NULL ? s->conf.segment_size / 2 : 0, spent = 0;
+    uint64_t budget = reappend && s->open != NULL ? s->conf.segment_size / 4 * 3 : 0, spent = 0;
     uint64_t dropped = 0, kept = 0;
     void *buf = NULL;
     size_t bufcap = 0;
