@@ -770,9 +770,6 @@ test_rejects_not_yet_supported_directives(void)
     } cases[] = {
         {"http", "tls_certificate /etc/blockedge/cert.pem;"},
         {"http", "tls_certificate_key /etc/blockedge/key.pem;"},
-        {"cache", "disk_path /var/cache/blockedge;"},
-        {"cache", "disk_size 10g;"},
-        {"cache", "disk_segment_size 256m;"},
         {"origin", "s3_endpoint https://s3.example/;"},
         {"origin", "s3_region eu-west-1;"},
         {"origin", "s3_credentials_file /etc/blockedge/s3.key;"},
@@ -785,6 +782,28 @@ test_rejects_not_yet_supported_directives(void)
         snprintf(name, sizeof(name), "%.*s", (int)strcspn(cases[i].line, " "), cases[i].line);
         BE_CHECK_STR(e, msg("\"%s\" directive is not yet supported in %s:2", name, last_path));
     }
+}
+
+static void
+test_disk_tier_needs_a_size_of_two_segments(void)
+{
+    const char *e = load_error("cache {\n    disk_path /var/cache/blockedge;\n}\n"
+                               "origin { server http://o.example/; }\n");
+    BE_CHECK_STR(e, msg("\"disk_path\" requires \"disk_size\" in %s:2", last_path));
+    e = load_error("cache {\n    disk_path /d;\n    disk_size 300m;\n}\n"
+                   "origin { server http://o.example/; }\n");
+    BE_CHECK_STR(e, msg("\"disk_size\" 300m is less than two \"disk_segment_size\" 256m in %s:2",
+                        last_path));
+    e = load_error("cache { disk_segment_size 4g; }\n");
+    BE_CHECK_STR(e, msg("\"disk_segment_size\" directive value \"4g\" is out of range (1m..4095m) "
+                        "in %s:1",
+                        last_path));
+    e = load_error("cache { disk_path /d; disk_size 10g; disk_segment_size 64m; }\n"
+                   "origin { server http://o.example/; }\n");
+    BE_CHECK_STR(e, "(loaded)");
+    BE_CHECK_STR(cfg.disk_path, "/d");
+    BE_CHECK_INT(cfg.disk_size, 10ll << 30);
+    BE_CHECK_INT(cfg.disk_segment_size, 64ll << 20);
 }
 
 static void
@@ -1227,6 +1246,7 @@ main(void)
     BE_RUN(test_rejects_http_url_without_host);
     BE_RUN(test_rejects_unknown_server_parameter);
     BE_RUN(test_rejects_not_yet_supported_directives);
+    BE_RUN(test_disk_tier_needs_a_size_of_two_segments);
     BE_RUN(test_rejects_listen_tls_not_yet_supported);
     BE_RUN(test_rejects_access_log_file_not_yet_supported);
     BE_RUN(test_rejects_s3_server_not_yet_supported);
