@@ -786,33 +786,48 @@ load_footer(be_diskstore_t *s, seg_t *g, uint32_t slot)
 }
 
 /* Indexes a segment record by record, checking each crc; stops at the first record that
- * does not check (a torn tail). Returns where the good records end; fills the footer list
- * when g is to stay open. */
+ * does not check (a torn tail). Reads in large chunks, not a call per record. Returns where
+ * the good records end; fills the footer list when g is to stay open. */
 static uint64_t
 scan_records(be_diskstore_t *s, seg_t *g, uint32_t slot, int keep_footer)
 {
     uint64_t off = BE_SEG_HEADER_SIZE;
-    uint8_t hdr[BE_REC_HEADER_SIZE];
-    void *buf = NULL;
-    size_t bufcap = 0;
-    while (off + BE_REC_HEADER_SIZE <= g->size && !atomic_load(&s->stopping)) {
-        if (pread(g->fd, hdr, sizeof(hdr), (off_t)off) != (ssize_t)sizeof(hdr))
-            break;
+    size_t cap = 4u << 20, have = 0; /* buf holds file bytes [base, base + have) */
+    uint64_t base = off;
+    uint8_t *buf = malloc(cap);
+    while (buf != NULL && off + BE_REC_HEADER_SIZE <= g->size && !atomic_load(&s->stopping)) {
+        if (off + BE_REC_HEADER_SIZE > base + have) { /* refill from off */
+            base = off;
+            size_t want = g->size - off < cap ? (size_t)(g->size - off) : cap;
+            ssize_t n = pread(g->fd, buf, want, (off_t)off);
+            if (n < BE_REC_HEADER_SIZE)
+                break;
+            have = (size_t)n;
+        }
+        const uint8_t *hdr = buf + (off - base);
         be_rec_header_t h;
         if (be_rec_header_decode(hdr, &h) != BE_OK ||
             off + BE_REC_HEADER_SIZE + (uint64_t)h.len > g->size)
             break;
-        if (bufcap < h.len) {
-            void *nb = realloc(buf, h.len);
-            if (nb == NULL)
+        uint64_t end = off + BE_REC_HEADER_SIZE + h.len;
+        if (end > base + have) { /* the record runs past the buffer: read it whole */
+            size_t need = BE_REC_HEADER_SIZE + (size_t)h.len;
+            if (need > cap) {
+                uint8_t *nb = realloc(buf, need);
+                if (nb == NULL)
+                    break;
+                buf = nb;
+                cap = need;
+            }
+            base = off;
+            size_t want = g->size - off < cap ? (size_t)(g->size - off) : cap;
+            ssize_t n = pread(g->fd, buf, want, (off_t)off);
+            if (n < (ssize_t)need)
                 break;
-            buf = nb;
-            bufcap = h.len;
+            have = (size_t)n;
+            hdr = buf;
         }
-        if (h.len > 0 &&
-            pread(g->fd, buf, h.len, (off_t)(off + BE_REC_HEADER_SIZE)) != (ssize_t)h.len)
-            break;
-        if (be_rec_verify(hdr, &h, buf) != BE_OK)
+        if (be_rec_verify(hdr, &h, hdr + BE_REC_HEADER_SIZE) != BE_OK)
             break;
         uint64_t tag = tag_of(&h.digest);
         if (h.kind == BE_REC_PURGE)
@@ -822,10 +837,39 @@ scan_records(be_diskstore_t *s, seg_t *g, uint32_t slot, int keep_footer)
         if (keep_footer && foot_add(g, &h.digest, (uint32_t)off,
                                     h.kind == BE_REC_PURGE ? BE_FOOT_PURGE_LEN : h.len) != BE_OK)
             break;
-        off += BE_REC_HEADER_SIZE + (uint64_t)h.len;
+        off = end;
     }
     free(buf);
     return off;
+}
+
+/* Sizes the index for about n blocks before a load, so it does not grow step by step. */
+static void
+presize(be_diskstore_t *s, uint64_t n)
+{
+    uint64_t per = n / NSHARDS + 1, cap = SHARD_MIN_CAP;
+    while (per * 4 > cap * 3)
+        cap *= 2;
+    for (int i = 0; i < NSHARDS; i++) {
+        ishard_t *sh = &s->shards[i];
+        pthread_mutex_lock(&sh->lock);
+        while (sh->cap < cap && grow_locked(sh) == BE_OK)
+            ;
+        pthread_mutex_unlock(&sh->lock);
+    }
+}
+
+/* How many records a segment's footer lists (0 without a valid trailer), from 32 bytes. */
+static uint64_t
+footer_count(const found_t *f)
+{
+    uint8_t tr[BE_FOOT_TRAILER_SIZE];
+    be_foot_trailer_t t;
+    if (f->size < BE_SEG_HEADER_SIZE + BE_FOOT_TRAILER_SIZE ||
+        pread(f->fd, tr, sizeof(tr), (off_t)(f->size - sizeof(tr))) != (ssize_t)sizeof(tr) ||
+        be_foot_trailer_decode(tr, f->size, &t) != BE_OK)
+        return 0;
+    return t.count;
 }
 
 static void
@@ -967,6 +1011,10 @@ loader_main(void *arg)
         return NULL;
     }
     s->nslots = nslots;
+    uint64_t expect = 0;
+    for (size_t i = 0; i < n; i++)
+        expect += footer_count(&list[i]);
+    presize(s, expect);
     uint64_t dropped_tail = 0;
     for (size_t i = 0; i < n; i++) {
         seg_t *g = calloc(1, sizeof(*g));
