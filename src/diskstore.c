@@ -1218,8 +1218,24 @@ be_diskstore_lookup(be_diskstore_t *s, const be_key_t *digest, be_disk_loc_t *lo
     return e != NULL ? BE_OK : BE_DECLINED;
 }
 
+static int read_loc(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, void *buf,
+                    int nowait);
+
 int
 be_diskstore_read(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, void *buf)
+{
+    return read_loc(s, loc, digest, buf, 0);
+}
+
+int
+be_diskstore_read_cached(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest,
+                         void *buf)
+{
+    return read_loc(s, loc, digest, buf, 1);
+}
+
+static int
+read_loc(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, void *buf, int nowait)
 {
     pthread_mutex_lock(&s->lock);
     seg_t *g = loc->slot < s->nslots ? s->segs[loc->slot] : NULL;
@@ -1232,11 +1248,14 @@ be_diskstore_read(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *d
 
     uint8_t hdr[BE_REC_HEADER_SIZE];
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {buf, loc->len}};
-    ssize_t n = preadv(g->fd, iov, loc->len > 0 ? 2 : 1, loc->off);
+    ssize_t n = preadv2(g->fd, iov, loc->len > 0 ? 2 : 1, loc->off, nowait ? RWF_NOWAIT : 0);
     int err = errno;
     uint64_t seq = g->seq;
     int fd_ok = 1;
     seg_unpin(s, g);
+    if (nowait && (n < 0 ? err == EAGAIN || err == EOPNOTSUPP
+                         : n < (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len)))
+        return BE_AGAIN; /* not (all) in the page cache: a blocking read is needed */
 
     uint64_t tag = tag_of(digest);
     if (n < 0) {

@@ -104,6 +104,12 @@ int be_diskstore_lookup(be_diskstore_t *s, const be_key_t *digest, be_disk_loc_t
 int be_diskstore_read(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest,
                       void *buf);
 
+/* The same, but only when the whole record is in the page cache (preadv2 RWF_NOWAIT): then it
+ * never waits for the device and may run on an event loop. BE_AGAIN when it would have to
+ * wait (nothing was decided: use be_diskstore_read on an I/O thread). */
+int be_diskstore_read_cached(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest,
+                             void *buf);
+
 /* Admits a write of len bytes for digest into the write backlog: BE_OK, or BE_DECLINED when
  * the store is not ready, cannot write, already holds digest, or the backlog is full (the
  * write is counted as dropped). Every BE_OK must be followed by exactly one _append() with
