@@ -3,7 +3,8 @@
 # the nginx origin and proxy_cache edge configs, edge checks and warming, /metrics reads,
 # bounded wrk runs and the report's number formats.
 # The sourcing script sets ROOT, BENCH_NAME, NGINX, WRK, PYTHON, THREADS, CONNS, DURATION,
-# DUR_S and KEEP, and calls bench_setup_tmp before starting anything.
+# DUR_S and KEEP, and calls bench_setup_tmp before starting anything. NGINX_SENDFILE and
+# NGINX_TCP_NOPUSH (default on, on) set those two nginx directives.
 
 die() {
     echo "$BENCH_NAME: $*" >&2
@@ -111,8 +112,8 @@ nginx_http_common() {
     scgi_temp_path $dir/tmp/scgi;
     types { }
     default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
+    sendfile ${NGINX_SENDFILE:-on};
+    tcp_nopush ${NGINX_TCP_NOPUSH:-on};
     keepalive_requests 1000000;
 EOF
 }

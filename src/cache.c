@@ -18,6 +18,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "blockedge/cache.h"
 #include "blockedge/diskstore.h"
@@ -29,6 +30,10 @@
 #include "blockedge/worker.h"
 
 #define DISK_READ_THREADS 4
+
+/* BLOCKEDGE_DISK_INLINE_READS=0 in the environment sends every disk read to the pool (tests
+ * use it to exercise the pool and the coalescing of reads; operators have no reason to). */
+static int inline_reads = 1;
 
 /* ---- disk writes ------------------------------------------------------------------------- */
 
@@ -229,7 +234,7 @@ be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be
     if (srv->disk != NULL && srv->disk_read_pool != NULL &&
         be_diskstore_lookup(srv->disk, key, &loc) == BE_OK) {
         phase = BE_TIER_DISK;
-        int rc = read_cached(w, key, &loc, out);
+        int rc = inline_reads ? read_cached(w, key, &loc, out) : BE_AGAIN;
         if (rc == BE_OK) {
             *tier = BE_TIER_DISK;
             be_stat_add(&w->stats.hits[BE_TIER_DISK], 1);
@@ -285,6 +290,8 @@ be_cache_disk_open(be_server_t *srv)
     const be_config_t *cfg = srv->cfg;
     if (cfg->disk_path[0] == '\0')
         return BE_OK;
+    const char *env = getenv("BLOCKEDGE_DISK_INLINE_READS");
+    inline_reads = env == NULL || strcmp(env, "0") != 0;
     be_diskstore_conf_t dc = {
         .path = cfg->disk_path,
         .size = cfg->disk_size,

@@ -7,6 +7,9 @@
 # clean pass reads every block with the right bytes, most of them from disk.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
+# Every disk read through the read pool and the in-flight table (not inline from the page
+# cache), so the coalesced read path and its fall-back to the origin are what is exercised.
+export BLOCKEDGE_DISK_INLINE_READS=0
 
 N=300
 ROUNDS=${KILL9_ROUNDS:-20}

@@ -7,6 +7,9 @@
 # stays on disk: after a restart every hot block is HIT-DISK and was fetched from the origin once.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
+# Every disk read through the read pool and the in-flight table (not inline from the page
+# cache), so the coalesced read path and its fall-back to the origin are what is exercised.
+export BLOCKEDGE_DISK_INLINE_READS=0
 
 N=128
 HOT=8
