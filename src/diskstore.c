@@ -1253,9 +1253,9 @@ read_loc(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, vo
     uint64_t seq = g->seq;
     int fd_ok = 1;
     seg_unpin(s, g);
-    if (nowait && (n < 0 ? err == EAGAIN || err == EOPNOTSUPP
-                         : n < (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len)))
-        return BE_AGAIN; /* not (all) in the page cache: a blocking read is needed */
+    if (nowait && n < (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len))
+        return BE_AGAIN; /* not (all) in the page cache, or any error: the blocking read on an
+                            I/O thread decides */
 
     uint64_t tag = tag_of(digest);
     if (n < 0) {
