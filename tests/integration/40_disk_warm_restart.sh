@@ -2,8 +2,9 @@
 # 40_disk_warm_restart: the disk tier survives a restart. 200 blocks (4-64 KiB) are filled
 # through blockedge (every one a MISS, each written to disk); after SIGTERM and a restart every
 # block is answered HIT-DISK with the right bytes and the origin sees no new request; the second
-# read is HIT-MEMORY (promoted). Also: -t rejects an unusable disk_path, and the config checks
-# that disk_size is given and holds two segments.
+# read is HIT-MEMORY (promoted). Also: -t rejects an unusable disk_path, the config checks that
+# disk_size is given and holds two segments, and a missing directory at start-up is logged once,
+# counted, and the node serves from the origin.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
 
@@ -58,13 +59,33 @@ check_eq "$(metric blockedge_disk_corruptions_total)" 0 "corruptions"
 sleep 0.3
 check_eq "$(origin_total)" "$before" "origin requests after the restart"
 
-# Promoted to memory: the last (most recent) blocks are memory hits now.
+# A missing disk_path at start-up: logged once, counted, state 2, and the node still serves.
+signal_and_wait "$BE_PID" TERM 15
+check_eq "$SIG_RC" 0 "exit status after SIGTERM"
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+start_blockedge "$(disk_conf "$ORIGIN_URL" "$T/missing")" be-missing
+check_eq "$(wait_metric blockedge_disk_index_state 2 10)" 2 "disk index state with a missing directory"
+check_eq "$(metric 'blockedge_disk_errors_total{kind="path"}')" 1 "path faults"
+code=$(http_get "$BE_URL/blocks/$(sed -n 2p "$T/keys")")
+check_eq "$code" 200 "GET without a usable disk"
+check_eq "$(hdr X-Cache)" MISS "X-Cache without a usable disk"
+check_eq "$(grep -c 'open() "'"$T"'/missing" failed (2: No such file or directory) on the disk tier' "$BE_ERRLOG")" 1 "the fault logged once"
+signal_and_wait "$BE_PID" TERM 15
+check_eq "$SIG_RC" 0 "exit status after SIGTERM (missing disk)"
+start_blockedge "$CONF" be3
+wait_disk_ready
+
+# A disk hit is promoted to memory: the second GET is a memory hit.
 K=$(tail -n 1 "$T/keys")
+code=$(http_get "$BE_URL/blocks/$K")
+check_eq "$code" 200 "first GET of the last block"
+check_eq "$(hdr X-Cache)" HIT-DISK "X-Cache of the first GET"
 code=$(http_get "$BE_URL/blocks/$K")
 check_eq "$code" 200 "GET of the last block"
 check_eq "$(hdr X-Cache)" HIT-MEMORY "X-Cache after promotion"
 expect_block_headers "$K" "$(size_of "$T/blocks" "$K")"
-# A range of a disk hit: the first block was evicted from the 4 MiB memory tier by now.
+# A range of a disk hit (the first block is not in memory since the restart).
 K0=$(head -n 1 "$T/keys")
 code=$(http_get "$BE_URL/blocks/$K0" -H 'Range: bytes=10-19')
 check_eq "$code" 206 "range of a disk block"
