@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# 43_disk_enospc: a full file system costs the disk tier, never a client. disk_path is a 3 MiB
-# tmpfs while disk_size says 16m: filling 120 blocks of 64 KiB (7.5 MiB) runs into ENOSPC.
-# Every client still gets its 200 with the right bytes, the fault is counted (and logged once),
-# the store shrinks to what fits and goes on writing; after a restart no partial record is
-# served: every block is right, from disk or refetched. Mounting needs root (CAP_SYS_ADMIN):
-# where it is refused the test says so and passes without checking ENOSPC.
+# 43_disk_enospc: a full (or read-only) file system costs the disk tier, never a client.
+# disk_path is a 3 MiB tmpfs while disk_size says 16m: filling 120 blocks of 64 KiB (7.5 MiB)
+# runs into ENOSPC. Every client still gets its 200 with the right bytes, the fault is counted
+# (and logged once), the store shrinks to what fits and goes on writing; after a restart no
+# partial record is served: every block is right, from disk or refetched. Then a read-only
+# tmpfs: -t rejects it, and at start-up the fault is logged once, counted, and the node serves.
+# Mounting needs root (CAP_SYS_ADMIN): where it is refused the test says so and passes without
+# checking these faults.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
 
@@ -15,11 +17,14 @@ if ! mount -t tmpfs -o size=3m blockedge-it "$MNT" 2>"$T/mount.err"; then
     log "SKIP: cannot mount a tmpfs ($(cat "$T/mount.err")); ENOSPC not tested"
     exit 0
 fi
+ROMNT="$T/rofs"
+mkdir -p "$ROMNT"
 unmount_tmpfs() {
     local rc=$?
     # stop blockedge first so the mount is not busy
     for pid in "${IT_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
     umount "$MNT" 2>/dev/null || umount -l "$MNT"
+    if mountpoint -q "$ROMNT"; then umount "$ROMNT" 2>/dev/null || umount -l "$ROMNT"; fi
     (exit $rc)
     it_cleanup
 }
@@ -67,4 +72,21 @@ disk=$(xcache_count "$T/after.out" HIT-DISK)
 log "after the restart: $disk blocks from disk, $(metric blockedge_disk_corruptions_total) corruptions"
 check_num "$disk" -gt 0 "blocks served from disk after the restart"
 check_eq "$(metric blockedge_disk_corruptions_total)" 0 "corruptions after the restart (no partial record indexed)"
+signal_and_wait "$BE_PID" TERM 15
+check_eq "$SIG_RC" 0 "exit status after SIGTERM"
+
+# A read-only file system: -t says so; at start-up the fault is logged once and counted, the
+# disk tier stays off (state 2) and the node serves from memory and the origin.
+mount -t tmpfs -o size=1m,ro blockedge-it-ro "$ROMNT" || fail "cannot mount a read-only tmpfs"
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+ROCONF=$(disk_conf "$ORIGIN_URL" "$ROMNT")
+printf '%s\n' "$ROCONF" >"$T/ro.conf"
+if "$BLOCKEDGE" -t -c "$T/ro.conf" 2>"$T/t.err"; then fail "-t accepted a read-only disk_path"; fi
+grep -qi "read-only file system" "$T/t.err" || fail "-t message for a read-only disk_path: $(cat "$T/t.err")"
+start_blockedge "$ROCONF" be-ro
+check_eq "$(wait_metric blockedge_disk_index_state 2 10)" 2 "disk index state on a read-only file system"
+check_eq "$(metric 'blockedge_disk_errors_total{kind="read_only"}')" 1 "read_only faults"
+get_all "$T/keys1" "$T/ro.out"
+check_eq "$(grep -c 'further "read_only" faults are only counted' "$BE_ERRLOG")" 1 "read-only logged once"
 log "ok"
