@@ -22,6 +22,40 @@ test_crc32c_matches_the_check_value_and_composes(void)
     BE_CHECK_INT(be_crc32c(0, "", 0), 0);
 }
 
+/* Bit by bit, from the definition: the reference for every length and alignment. */
+static uint32_t
+crc_reference(const uint8_t *p, size_t len)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < len; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+    }
+    return ~c;
+}
+
+static void
+test_crc32c_matches_the_bitwise_reference_at_every_size(void)
+{
+    enum { MAX = 3 * 4096 * 3 + 100 };
+    static uint8_t buf[MAX + 8];
+    uint64_t x = 0x1234567;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (uint8_t)(x >> 56);
+    }
+    static const size_t lens[] = {1,     7,     8,     9,     63,    4095,  4096, 12287,
+                                  12288, 12289, 24576, 24583, 36864, 36963, MAX};
+    for (size_t i = 0; i < BE_ARRAY_LEN(lens); i++)
+        for (size_t off = 0; off < 3; off++) {
+            BE_CHECK_INT(be_crc32c(0, buf + off, lens[i]), crc_reference(buf + off, lens[i]));
+        }
+    /* split anywhere, continued: the same as in one go */
+    uint32_t c = be_crc32c(0, buf, 5000);
+    BE_CHECK_INT(be_crc32c(c, buf + 5000, 30000), crc_reference(buf, 35000));
+}
+
 static void
 test_segment_header_round_trips(void)
 {
@@ -207,6 +241,7 @@ int
 main(void)
 {
     BE_RUN(test_crc32c_matches_the_check_value_and_composes);
+    BE_RUN(test_crc32c_matches_the_bitwise_reference_at_every_size);
     BE_RUN(test_segment_header_round_trips);
     BE_RUN(test_segment_header_flipped_byte_is_refused);
     BE_RUN(test_segment_header_of_another_version_is_declined);
