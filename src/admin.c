@@ -19,6 +19,8 @@
 
 #include "blockedge/admin.h"
 #include "blockedge/alloc.h"
+#include "blockedge/cache.h"
+#include "blockedge/diskstore.h"
 #include "blockedge/inflight.h"
 #include "blockedge/log.h"
 #include "blockedge/memcache.h"
@@ -127,19 +129,39 @@ be_admin_render_metrics(be_server_t *srv, struct evbuffer *out)
 
     be_memcache_stats_t mc;
     be_memcache_stats(srv->memcache, &mc);
+    be_diskstore_stats_t ds = {0};
+    if (srv->disk != NULL)
+        be_diskstore_stats(srv->disk, &ds);
     be_stats_render_family(out, "blockedge_cache_blocks", "gauge", "Blocks held, by tier.");
     be_stats_render_sample(out, "blockedge_cache_blocks", "tier=\"memory\"", (double)mc.blocks);
+    if (srv->disk != NULL)
+        be_stats_render_sample(out, "blockedge_cache_blocks", "tier=\"disk\"", (double)ds.blocks);
     be_stats_render_family(out, "blockedge_cache_bytes", "gauge",
                            "Bytes held (blocks and index), by tier.");
     be_stats_render_sample(out, "blockedge_cache_bytes", "tier=\"memory\"", (double)mc.bytes);
+    if (srv->disk != NULL)
+        be_stats_render_sample(out, "blockedge_cache_bytes", "tier=\"disk\"", (double)ds.bytes);
     be_stats_render_family(out, "blockedge_cache_capacity_bytes", "gauge",
                            "Configured capacity in bytes, by tier.");
     be_stats_render_sample(out, "blockedge_cache_capacity_bytes", "tier=\"memory\"",
                            (double)mc.capacity);
+    if (srv->disk != NULL)
+        be_stats_render_sample(out, "blockedge_cache_capacity_bytes", "tier=\"disk\"",
+                               (double)ds.capacity);
     be_stats_render_family(out, "blockedge_cache_evictions_total", "counter",
                            "Blocks evicted to make room, by tier.");
     be_stats_render_sample(out, "blockedge_cache_evictions_total", "tier=\"memory\"",
                            (double)mc.evictions);
+    if (srv->disk != NULL) {
+        be_stats_render_sample(out, "blockedge_cache_evictions_total", "tier=\"disk\"",
+                               (double)ds.evictions);
+        be_cache_disk_render(&ds, out);
+    } else { /* a contract metric: present, and 0, on a memory-only node too */
+        be_stats_render_family(
+            out, "blockedge_disk_corruptions_total", "counter",
+            "Disk records that failed their checks on read (dropped, refetched).");
+        be_stats_render_sample(out, "blockedge_disk_corruptions_total", NULL, 0);
+    }
     be_stats_render_family(out, "blockedge_inflight_fetches", "gauge",
                            "Origin fetches under way now.");
     be_stats_render_sample(out, "blockedge_inflight_fetches", NULL,

@@ -3,7 +3,8 @@
  *
  * Owns the lexer (words, quotes with backslash escapes, # comments, ; { }), the block parser,
  * include with glob(3), the generic setters (number, size, time, string, keyword), the
- * checks that need the whole file (origin required, max_block_size <= memory_size), and the
+ * checks that need the whole file (origin required, max_block_size <= memory_size, disk_size
+ * with disk_path and at least two segments), and the
  * admin allow/deny match. It knows no directive by name except in those final checks: what
  * a directive is, where it may appear and how it is parsed is one row in directives.c.
  *
@@ -869,6 +870,20 @@ check_config(be_conf_t *cf, const char *main_path)
         format_bound(mb, sizeof(mb), be_conf_set_size, cfg->max_block_size);
         format_bound(ms, sizeof(ms), be_conf_set_size, cfg->memory_size);
         return be_conf_error(cf, "\"max_block_size\" %s is larger than \"memory_size\" %s", mb, ms);
+    }
+
+    if (cfg->disk_path[0] != '\0') {
+        i = (size_t)(find_directive("disk_path", BE_CTX_CACHE) - be_directives);
+        cf->file = cf->seen_file[i] != NULL ? cf->seen_file[i] : main_path;
+        cf->line = cf->seen_line[i];
+        if (cfg->disk_size == 0)
+            return be_conf_error(cf, "\"disk_path\" requires \"disk_size\"");
+        if (cfg->disk_size < 2 * cfg->disk_segment_size) {
+            format_bound(mb, sizeof(mb), be_conf_set_size, cfg->disk_size);
+            format_bound(ms, sizeof(ms), be_conf_set_size, cfg->disk_segment_size);
+            return be_conf_error(cf, "\"disk_size\" %s is less than two \"disk_segment_size\" %s",
+                                 mb, ms);
+        }
     }
 
     if (cfg->nservers == 0) {

@@ -8,6 +8,11 @@
  * worker, so the `cancelled` flag needs no lock: cancel either unlinks the waiter (still
  * attached) or marks it (already posted), and delivery frees a marked waiter silently.
  *
+ * An entry has a phase, the tier its leader is reading from: BE_TIER_DISK while a disk read
+ * leads, BE_TIER_MISS once an origin fetch does (a failed disk read turns into a fetch for
+ * the same waiters). Each waiter's tier slot receives the phase the entry ended in, written
+ * on the waiter's own worker just before its callback, so the request can say HIT-DISK.
+ *
  * Lock order: inflight -> memcache shard (join re-checks the memory tier under the lock).
  */
 #include <pthread.h>
@@ -27,6 +32,8 @@ struct be_waiter_s {
     be_waiter_cb cb;
     void *arg;
     int cancelled;
+    int *tier; /* the requester's slot, or NULL */
+    int phase; /* the entry's phase at delivery */
     be_fetch_status_t status;
     be_block_t *block;
 };
@@ -35,6 +42,7 @@ struct entry_s {
     entry_t *hnext;
     be_key_t key;
     be_waiter_t *waiters;
+    int phase;
 };
 
 struct be_inflight_s {
@@ -85,7 +93,8 @@ find_locked(be_inflight_t *t, const be_key_t *key)
 
 int
 be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w,
-                 be_waiter_cb cb, void *arg, be_waiter_t **wp, be_block_t **hit, be_msec_t now)
+                 int phase, be_waiter_cb cb, void *arg, int *tier, be_waiter_t **wp,
+                 be_block_t **hit, be_msec_t now)
 {
     *wp = NULL;
     *hit = NULL;
@@ -95,6 +104,7 @@ be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_wo
     wt->worker = w;
     wt->cb = cb;
     wt->arg = arg;
+    wt->tier = tier;
 
     int rc;
     pthread_mutex_lock(&t->lock);
@@ -114,6 +124,7 @@ be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_wo
             return BE_ERROR;
         }
         e->key = *key;
+        e->phase = phase;
         *pp = e;
         t->count++;
         rc = BE_OK;
@@ -123,6 +134,8 @@ be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_wo
     wt->entry = e;
     wt->next = e->waiters;
     e->waiters = wt;
+    if (tier != NULL)
+        *tier = e->phase;
     pthread_mutex_unlock(&t->lock);
     *wp = wt;
     return rc;
@@ -132,17 +145,20 @@ static void
 deliver(void *arg)
 {
     be_waiter_t *wt = arg;
-    if (!wt->cancelled)
+    if (!wt->cancelled) {
+        if (wt->tier != NULL)
+            *wt->tier = wt->phase;              /* on the waiter's worker: its request is alive */
         wt->cb(wt->arg, wt->status, wt->block); /* the callee owns the reference */
-    else
+    } else
         be_block_unref(&wt->block);
     free(wt);
 }
 
-void
+unsigned
 be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t status,
                      be_block_t *block)
 {
+    unsigned n = 0;
     pthread_mutex_lock(&t->lock);
     entry_t **pp = find_locked(t, key);
     entry_t *e = *pp;
@@ -154,6 +170,8 @@ be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t st
         for (be_waiter_t *wt = list; wt != NULL; wt = wt->next) {
             wt->entry = NULL;
             wt->status = status;
+            wt->phase = e->phase;
+            n++;
             wt->block = block != NULL ? be_block_ref(block) : NULL;
         }
     }
@@ -169,6 +187,22 @@ be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t st
         }
         list = next;
     }
+    return n;
+}
+
+unsigned
+be_inflight_set_phase(be_inflight_t *t, const be_key_t *key, int phase)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&t->lock);
+    entry_t *e = *find_locked(t, key);
+    if (e != NULL) {
+        e->phase = phase;
+        for (be_waiter_t *wt = e->waiters; wt != NULL; wt = wt->next)
+            n++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return n;
 }
 
 void

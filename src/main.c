@@ -22,7 +22,9 @@
 #include "blockedge/accesslog.h"
 #include "blockedge/admin.h"
 #include "blockedge/alloc.h"
+#include "blockedge/cache.h"
 #include "blockedge/config.h"
+#include "blockedge/diskstore.h"
 #include "blockedge/inflight.h"
 #include "blockedge/iopool.h"
 #include "blockedge/log.h"
@@ -149,11 +151,15 @@ stop_everything(be_server_t *srv)
         if (srv->workers[i] != NULL)
             be_worker_join(srv->workers[i]);
     be_iopool_free(&srv->iopool);
+    be_cache_disk_stop_reads(srv);
     run_mailboxes_until_quiet(srv);
     for (int i = 0; i < srv->nworkers; i++)
         if (srv->workers[i] != NULL)
             be_origin_free(&srv->workers[i]->origin);
     run_mailboxes_until_quiet(srv);
+    be_cache_disk_stop_writes(srv); /* the fills queued for disk reach it before exit */
+    run_mailboxes_until_quiet(srv);
+    be_cache_disk_close(srv);
     be_accesslog_free(&srv->accesslog); /* before the loops its timers live on */
     for (int i = 0; i < srv->nworkers; i++)
         be_worker_free(&srv->workers[i]);
@@ -192,7 +198,7 @@ serve(const be_config_t *cfg, SSL_CTX *tls_ctx)
     srv.iopool = be_iopool_new(IO_THREADS);
     srv.workers = calloc((size_t)srv.nworkers, sizeof(be_worker_t *));
     if (ctl.base == NULL || srv.memcache == NULL || srv.inflight == NULL || srv.iopool == NULL ||
-        srv.workers == NULL) {
+        srv.workers == NULL || be_cache_disk_open(&srv) != BE_OK) {
         be_log(BE_LOG_EMERG, "out of memory while starting");
         goto out;
     }
@@ -227,6 +233,12 @@ serve(const be_config_t *cfg, SSL_CTX *tls_ctx)
 
     be_log(BE_LOG_NOTICE, "blockedge %s started: %d workers, memory_size %llu, origin %s",
            BE_VERSION, srv.nworkers, (unsigned long long)cfg->memory_size, cfg->servers[0].url);
+    if (srv.disk != NULL)
+        be_log(BE_LOG_NOTICE,
+               "disk tier \"%s\": disk_size %llu, disk_segment_size %llu, index "
+               "loading in the background",
+               cfg->disk_path, (unsigned long long)cfg->disk_size,
+               (unsigned long long)cfg->disk_segment_size);
     event_base_dispatch(ctl.base);
     rc = 0;
 
@@ -234,6 +246,9 @@ out:
     if (srv.workers != NULL)
         stop_everything(&srv);
     else {
+        be_cache_disk_stop_reads(&srv);
+        be_cache_disk_stop_writes(&srv);
+        be_cache_disk_close(&srv);
         be_memcache_free(&srv.memcache);
         be_inflight_free(&srv.inflight);
     }
@@ -298,6 +313,12 @@ main(int argc, char **argv)
         fprintf(stderr, "blockedge: [emerg] %s\n", err);
         if (test)
             fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
+        return 1;
+    }
+    if (test && cfg.disk_path[0] != '\0' &&
+        be_diskstore_check_path(cfg.disk_path, err, sizeof(err)) != BE_OK) {
+        fprintf(stderr, "blockedge: [emerg] \"disk_path\" is not usable: %s\n", err);
+        fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
         return 1;
     }
     SSL_CTX *tls_ctx = NULL;

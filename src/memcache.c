@@ -181,6 +181,16 @@ be_memcache_lookup(be_memcache_t *mc, const be_key_t *key, be_msec_t now)
     return b;
 }
 
+int
+be_memcache_contains(be_memcache_t *mc, const be_key_t *key)
+{
+    shard_t *s = shard_of(mc, be_key_hash(key));
+    pthread_mutex_lock(&s->lock);
+    int found = *find_slot_locked(mc, s, key) != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
 /* Unlinks b from the index and the LRU; the caller drops the cache's reference. */
 static void
 detach_locked(be_memcache_t *mc, shard_t *s, be_block_t *b)

@@ -22,7 +22,30 @@
 int be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be_waiter_t **wp,
                  be_block_t **out, int *tier);
 
+/* A miss that is on disk is read on the disk read pool (shared by concurrent requests
+ * through the in-flight table), checked, promoted to memory, then delivered with *tier set
+ * to BE_TIER_DISK before cb runs; a read that fails its checks becomes an origin fetch. */
+
 /* Cancels a pending miss; the fetch goes on for the others. *wp = NULL. Thread: w's. */
 void be_cache_cancel(be_worker_t *w, be_waiter_t **wp);
+
+/*
+ * The disk tier's life, called by main.c. _open starts the store (its index loads in the
+ * background) and its I/O pools when disk_path is set: BE_OK, or BE_ERROR when out of memory.
+ * At shutdown, after the workers are joined: _stop_reads drains and stops the read pool,
+ * _stop_writes drains the write backlog to disk and stops the writer (completions land in
+ * the workers' mailboxes), _close closes the store. Thread: main.
+ */
+typedef struct be_server_s be_server_t;
+int be_cache_disk_open(be_server_t *srv);
+void be_cache_disk_stop_reads(be_server_t *srv);
+void be_cache_disk_stop_writes(be_server_t *srv);
+void be_cache_disk_close(be_server_t *srv);
+
+/* Appends the disk tier's own metric families (corruptions, faults by kind, index state,
+ * load time and size, segments, writes, re-appends, purges) to out. Thread: any. */
+struct evbuffer;
+typedef struct be_diskstore_stats_s be_diskstore_stats_t;
+void be_cache_disk_render(const be_diskstore_stats_t *ds, struct evbuffer *out);
 
 #endif

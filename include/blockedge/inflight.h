@@ -34,14 +34,23 @@ void be_inflight_free(be_inflight_t **tp);
  * Otherwise *wp is the waiter (owned by the table until delivered or cancelled) and the
  * return is BE_OK when the caller is the leader and must start the fetch, BE_AGAIN when it
  * joined a fetch already under way. BE_ERROR on allocation failure. Thread: w's.
+ * phase: the phase (enum be_tier: BE_TIER_DISK or BE_TIER_MISS) a new entry starts in.
+ * tier (may be NULL): set now to the entry's phase, and again on w just before cb runs to
+ * the phase the entry ended in.
  */
 int be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w,
-                     be_waiter_cb cb, void *arg, be_waiter_t **wp, be_block_t **hit, be_msec_t now);
+                     int phase, be_waiter_cb cb, void *arg, int *tier, be_waiter_t **wp,
+                     be_block_t **hit, be_msec_t now);
 
 /* Ends the fetch for key: every waiter gets (status, a reference to block) on its worker.
- * block may be NULL on failure; the caller keeps its own reference. Any thread. */
-void be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t status,
-                          be_block_t *block);
+ * block may be NULL on failure; the caller keeps its own reference. Returns how many
+ * waiters were attached. Any thread. */
+unsigned be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t status,
+                              be_block_t *block);
+
+/* Moves the entry for key to another phase (a failed disk read handing over to an origin
+ * fetch). Returns how many waiters are attached (0 when there is no entry). Any thread. */
+unsigned be_inflight_set_phase(be_inflight_t *t, const be_key_t *key, int phase);
 
 /* Cancels a waiter whose request is going away; *wp = NULL. Thread: the waiter's worker. */
 void be_inflight_cancel(be_inflight_t *t, be_waiter_t **wp);

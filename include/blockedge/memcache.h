@@ -32,6 +32,9 @@ void be_memcache_free(be_memcache_t **mcp);
  * or NULL. */
 be_block_t *be_memcache_lookup(be_memcache_t *mc, const be_key_t *key, be_msec_t now);
 
+/* Whether the key is held, without touching its recency. */
+int be_memcache_contains(be_memcache_t *mc, const be_key_t *key);
+
 /* Inserts a verified block; the cache takes its own reference. If the key is present the
  * old block stays (blocks are immutable: same key, same bytes). Returns BE_OK, or
  * BE_DECLINED when no room could be made (the block is larger than the budget). */

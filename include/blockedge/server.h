@@ -15,13 +15,17 @@ typedef struct be_worker_s be_worker_t;
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct be_accesslog_s be_accesslog_t;
 typedef struct be_popularity_s be_popularity_t;
+typedef struct be_diskstore_s be_diskstore_t;
 
 typedef struct be_server_s {
     const be_config_t *cfg;
     be_memcache_t *memcache;
     be_inflight_t *inflight;
     be_iopool_t *iopool;
-    SSL_CTX *tls_ctx; /* NULL when no listener has "tls" */
+    SSL_CTX *tls_ctx;             /* NULL when no listener has "tls" */
+    be_diskstore_t *disk;         /* NULL without disk_path */
+    be_iopool_t *disk_read_pool;  /* disk reads */
+    be_iopool_t *disk_write_pool; /* disk appends, one thread */
     be_worker_t **workers;
     int nworkers;
     be_accesslog_t *accesslog;   /* NULL: access_log off */

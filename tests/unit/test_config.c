@@ -763,23 +763,25 @@ test_rejects_unknown_server_parameter(void)
 }
 
 static void
-test_rejects_not_yet_supported_directives(void)
+test_disk_tier_needs_a_size_of_two_segments(void)
 {
-    static const struct {
-        const char *block, *line;
-    } cases[] = {
-        {"cache", "disk_path /var/cache/blockedge;"},
-        {"cache", "disk_size 10g;"},
-        {"cache", "disk_segment_size 256m;"},
-    };
-    char name[64];
-    size_t i;
-
-    for (i = 0; i < BE_ARRAY_LEN(cases); i++) {
-        const char *e = load_error(msg("%s {\n    %s\n}\n", cases[i].block, cases[i].line));
-        snprintf(name, sizeof(name), "%.*s", (int)strcspn(cases[i].line, " "), cases[i].line);
-        BE_CHECK_STR(e, msg("\"%s\" directive is not yet supported in %s:2", name, last_path));
-    }
+    const char *e = load_error("cache {\n    disk_path /var/cache/blockedge;\n}\n"
+                               "origin { server http://o.example/; }\n");
+    BE_CHECK_STR(e, msg("\"disk_path\" requires \"disk_size\" in %s:2", last_path));
+    e = load_error("cache {\n    disk_path /d;\n    disk_size 300m;\n}\n"
+                   "origin { server http://o.example/; }\n");
+    BE_CHECK_STR(e, msg("\"disk_size\" 300m is less than two \"disk_segment_size\" 256m in %s:2",
+                        last_path));
+    e = load_error("cache { disk_segment_size 4g; }\n");
+    BE_CHECK_STR(e, msg("\"disk_segment_size\" directive value \"4g\" is out of range (1m..4095m) "
+                        "in %s:1",
+                        last_path));
+    e = load_error("cache { disk_path /d; disk_size 10g; disk_segment_size 64m; }\n"
+                   "origin { server http://o.example/; }\n");
+    BE_CHECK_STR(e, "(loaded)");
+    BE_CHECK_STR(cfg.disk_path, "/d");
+    BE_CHECK_INT(cfg.disk_size, 10ll << 30);
+    BE_CHECK_INT(cfg.disk_segment_size, 64ll << 20);
 }
 
 static void
@@ -1277,11 +1279,11 @@ main(void)
     BE_RUN(test_rejects_file_url_that_is_not_absolute);
     BE_RUN(test_rejects_http_url_without_host);
     BE_RUN(test_rejects_unknown_server_parameter);
-    BE_RUN(test_rejects_not_yet_supported_directives);
     BE_RUN(test_listen_tls_flag_and_certificate_paths);
     BE_RUN(test_access_log_path_and_stats_block);
     BE_RUN(test_accepts_s3_server_with_endpoint_region_credentials);
     BE_RUN(test_accepts_several_servers_and_backups);
+    BE_RUN(test_disk_tier_needs_a_size_of_two_segments);
     BE_RUN(test_rejects_block_directive_without_brace);
     BE_RUN(test_rejects_brace_after_simple_directive);
     BE_RUN(test_rejects_too_many_and_too_few_arguments);

@@ -92,7 +92,8 @@ make_block(uint8_t id)
 static int
 join(be_worker_t *w, const be_key_t *k, got_t *g, be_waiter_t **wp, be_block_t **hit)
 {
-    return be_inflight_join(srv.inflight, srv.memcache, k, w, on_result, g, wp, hit, 1);
+    return be_inflight_join(srv.inflight, srv.memcache, k, w, BE_TIER_MISS, on_result, g, NULL, wp,
+                            hit, 1);
 }
 
 static void

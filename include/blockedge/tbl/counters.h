@@ -22,5 +22,3 @@ X(SENT_BYTES, "blockedge_sent_bytes_total", "counter", "Response body bytes queu
 X(CONNECTIONS_ACCEPTED, "blockedge_connections_accepted_total", "counter",
   "Client connections accepted.")
 X(CONNECTIONS_OPEN, "blockedge_connections_open", "gauge", "Client connections open now.")
-X(DISK_CORRUPTIONS, "blockedge_disk_corruptions_total", "counter",
-  "Disk tier records whose checksum did not match (dropped, then treated as a miss).")
