@@ -238,6 +238,9 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
 
     struct timeval send_tv = {cfg->send_timeout / 1000, (cfg->send_timeout % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, NULL, &send_tv);
+    /* libevent writes 16 KiB per write event by default: large blocks would cost a loop turn
+     * (and a scheduler switch) per 16 KiB. Let one writev take what the socket takes. */
+    bufferevent_set_max_single_write(c->bev, 1024 * 1024);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     /* Plain sockets arm their write event only when a protocol needs it (see choose()). */
     bufferevent_enable(c->bev, tls ? EV_READ | EV_WRITE : EV_READ);
