@@ -17,8 +17,10 @@
  *
  * http(s)/s3: one CURLM per worker driven by the worker's event_base through the
  * multi-socket API, so connections are pooled (up to ORIGIN_POOL idle) and reused per
- * worker and no thread blocks; an HTTP/1 connection that carried a bad answer is shut down
- * rather than pooled, since it may hold the rest of that answer. Bytes stream into a block sized
+ * worker and no thread blocks; a transfer whose bytes fail verification is aborted from the
+ * write callback at its last byte, so libcurl closes that connection rather than pooling it
+ * (it may hold more than the answer announced). Connections in use by other fetches are
+ * never touched. Bytes stream into a block sized
  * from Content-Length (grown when there is none) while SHA-256 runs over them; more than
  * max_block_size aborts. Only a transfer libcurl calls complete (a 200 whose framing ended cleanly:
  * Content-Length reached or the last chunk seen) whose bytes hash to the key becomes a block. A
@@ -632,23 +634,6 @@ be_origin_active(const be_origin_t *o)
 
 /* ---- one fetch ----------------------------------------------------------------------- */
 
-/* After a bad HTTP/1 answer the connection may hold the rest of it (bytes past a lying
- * Content-Length, an unread body): shut it down so libcurl's pool drops it instead of
- * reading that garbage as the next answer. HTTP/2 frames each stream, and its connection
- * carries other fetches: it is left alone. */
-static void
-poison_connection(fetch_t *f)
-{
-    curl_socket_t fd = CURL_SOCKET_BAD;
-    long version = 0;
-    if (f->easy == NULL ||
-        curl_easy_getinfo(f->easy, CURLINFO_HTTP_VERSION, &version) != CURLE_OK ||
-        (version != CURL_HTTP_VERSION_1_0 && version != CURL_HTTP_VERSION_1_1))
-        return;
-    if (curl_easy_getinfo(f->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
-        shutdown(fd, SHUT_RDWR);
-}
-
 static void
 release_transfer(fetch_t *f)
 {
@@ -786,8 +771,6 @@ attempt_end(fetch_t *f, be_fetch_status_t status, int transient)
             report(o, p, status, f->hex, detail);
         }
     }
-    if (status != BE_FETCH_OK && status != BE_FETCH_NOT_FOUND)
-        poison_connection(f);
     release_transfer(f);
 
     if (status != BE_FETCH_OK && transient && f->attempts <= o->cfg->retries && !f->expired &&
@@ -932,6 +915,17 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
     memcpy(b->data + b->size, data, n);
     b->size += n;
     be_sha256_update(&f->sha, data, n);
+    if (f->declared >= 0 && b->size == (uint64_t)f->declared) {
+        /* The last byte: verify now. On a mismatch abort the transfer, so that libcurl closes
+         * the connection instead of pooling it: a lying origin may have sent more than its
+         * Content-Length, and those bytes must never be read as the next answer. */
+        be_fetch_status_t st = verify(f);
+        f->verified = 1;
+        if (st != BE_FETCH_OK) {
+            fail_in_callback(f, st);
+            return 0;
+        }
+    }
     return n;
 }
 
