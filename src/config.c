@@ -667,10 +667,6 @@ handle(be_conf_t *cf, lexer_t *lx, char **argv, int argc, int is_block)
     if (cf->seen[idx] > 0 && !(d->flags & BE_DIR_MULTI)) {
         return be_conf_error(cf, "\"%s\" directive is duplicate", name);
     }
-    if (cf->seen[idx] > 0 && (d->not_yet & BE_NY_MULTI)) {
-        return be_conf_error(cf, "multiple %s \"%s\" directives are not yet supported",
-                             be_conf_context_name(cf->ctx), name);
-    }
     if (d->not_yet & BE_NY_DIRECTIVE) {
         return be_conf_error(cf, "\"%s\" directive is not yet supported", name);
     }

@@ -6,7 +6,7 @@
  * text and a one-line help saying what it trades. The parser (config.c) does every generic
  * check; the defaults in be_config_defaults() are these rows' default texts run through
  * their own setters, so -T, the README and the code cannot disagree. A feature that is not
- * implemented yet keeps its row with a BE_NY_* bit: loading a config that uses it fails
+ * implemented yet keeps its row with the BE_NY_DIRECTIVE bit: loading a config that uses it fails
  * with "... is not yet supported", and enabling it is deleting the bit.
  */
 #include <arpa/inet.h>
@@ -69,9 +69,6 @@ set_access_log(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int arg
         cfg->access_log[0] = '\0';
         return BE_OK;
     }
-    if (d->not_yet & BE_NY_LOG_FILE) {
-        return be_conf_error(cf, "\"access_log PATH\" is not yet supported");
-    }
     if (strcmp(argv[0], "stderr") == 0 || argv[0][0] == '\0') {
         return be_conf_error(cf, "invalid parameter \"%s\"", argv[0]);
     }
@@ -112,9 +109,6 @@ set_listen(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, c
     if (argc > 1) {
         if (strcmp(argv[1], "tls") != 0) {
             return be_conf_error(cf, "invalid parameter \"%s\"", argv[1]);
-        }
-        if (d->not_yet & BE_NY_LISTEN_TLS) {
-            return be_conf_error(cf, "\"listen ... tls\" is not yet supported");
         }
         l.tls = 1;
     }
@@ -192,12 +186,6 @@ set_server(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, c
             return be_conf_error(cf, "invalid parameter \"%s\"", argv[1]);
         }
         s.backup = 1;
-    }
-    if (s.kind == BE_ORIGIN_S3 && (d->not_yet & BE_NY_S3)) {
-        return be_conf_error(cf, "\"server s3://...\" is not yet supported");
-    }
-    if (s.backup && (d->not_yet & BE_NY_BACKUP)) {
-        return be_conf_error(cf, "\"server ... backup\" is not yet supported");
     }
 
     memcpy(s.url, url, len + 1);
@@ -822,34 +810,13 @@ default_text(const be_directive_t *d)
     return d->dflt != NULL ? d->dflt : "none";
 }
 
-/* " [not yet supported: tls]" from the row's BE_NY_* bits. */
+/* " [not yet supported]" for a row whose feature has not landed. */
 static void
 not_yet_text(const be_directive_t *d, char *buf, size_t len)
 {
-    static const struct {
-        unsigned bit;
-        const char *what;
-    } parts[] = {
-        {BE_NY_LISTEN_TLS, "tls"}, {BE_NY_LOG_FILE, "PATH"},       {BE_NY_S3, "s3://"},
-        {BE_NY_BACKUP, "backup"},  {BE_NY_MULTI, "more than one"},
-    };
-    size_t i, n;
-
     buf[0] = '\0';
     if (d->not_yet & BE_NY_DIRECTIVE) {
         snprintf(buf, len, " [not yet supported]");
-        return;
-    }
-    for (i = 0; i < BE_ARRAY_LEN(parts); i++) {
-        if (d->not_yet & parts[i].bit) {
-            n = strlen(buf);
-            snprintf(buf + n, len - n, "%s%s", n == 0 ? " [not yet supported: " : ", ",
-                     parts[i].what);
-        }
-    }
-    if (buf[0] != '\0') {
-        n = strlen(buf);
-        snprintf(buf + n, len - n, "]");
     }
 }
 

@@ -35,12 +35,7 @@
  * turns one use into a load error ("... is not yet supported in F:L"); enabling the feature
  * is removing the bit from its row.
  */
-#define BE_NY_DIRECTIVE  0x01u /* the whole directive */
-#define BE_NY_LISTEN_TLS 0x02u /* listen ... tls */
-#define BE_NY_LOG_FILE   0x04u /* access_log PATH (only "off" works) */
-#define BE_NY_S3         0x08u /* server s3://... */
-#define BE_NY_BACKUP     0x10u /* server ... backup */
-#define BE_NY_MULTI      0x20u /* a second occurrence of a BE_DIR_MULTI directive */
+#define BE_NY_DIRECTIVE 0x01u /* the whole directive: its feature has not landed yet */
 
 /* The parser's state, opaque to setters: they only pass it to be_conf_error(). */
 typedef struct be_conf_s be_conf_t;
