@@ -13,53 +13,25 @@
 --   be-wrk requests=N duration_us=N bytes=N errors=N non2xx=N p50_us=N p99_us=N max_us=N
 -- Otherwise the script prints nothing of its own.
 
--- A clean message and exit status 2 instead of wrk's "PANIC: unprotected error".
-local function fail(msg)
-   io.stderr:write("zipf.lua: " .. msg .. "\n")
-   os.exit(2)
-end
+-- The shared parts live beside this file.
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local common = dofile(here .. "common.lua")
 
-local counter = 0
-
-function setup(thread)
-   counter = counter + 1
-   thread:set("thread_no", counter)
-end
+setup = common.setup
+done = common.done
 
 local paths = {}
 local cdf = nil
 local reqs = {}
 local nkeys = 0
 
-local function load_keys(path)
-   local f, err = io.open(path, "r")
-   if not f then
-      fail("cannot open keys file: " .. tostring(err))
-   end
-   local prefix = os.getenv("BE_PATH_PREFIX") or "/blocks/"
-   for line in f:lines() do
-      local key = line:match("^%s*(%x+)%s*$")
-      if key then
-         table.insert(paths, prefix .. key:lower())
-      end
-   end
-   f:close()
-   if #paths == 0 then
-      fail("no keys in " .. path)
-   end
-   return #paths
-end
-
 function init(args)
-   local path = os.getenv("BE_KEYS") or args[1]
-   if not path or path == "" then
-      fail("set BE_KEYS or pass the keys file after --")
-   end
    local s = tonumber(os.getenv("BE_ZIPF_S") or args[2] or "1.0")
    if not s or s < 0 then
-      fail("BE_ZIPF_S must be a number >= 0")
+      common.fail("zipf.lua", "BE_ZIPF_S must be a number >= 0")
    end
-   nkeys = load_keys(path)
+   paths = common.load_paths("zipf.lua", args)
+   nkeys = #paths
    if s > 0 then
       cdf = {}
       local sum = 0
@@ -103,16 +75,4 @@ function request()
       reqs[r] = req
    end
    return req
-end
-
-function done(summary, latency, requests)
-   if os.getenv("BE_WRK_REPORT") ~= "1" then
-      return
-   end
-   local e = summary.errors
-   io.write(string.format(
-      "be-wrk requests=%d duration_us=%d bytes=%d errors=%d non2xx=%d p50_us=%d p99_us=%d max_us=%d\n",
-      summary.requests, summary.duration, summary.bytes,
-      e.connect + e.read + e.write + e.timeout, e.status,
-      latency:percentile(50), latency:percentile(99), latency.max))
 end
