@@ -138,10 +138,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     case BE_CONN_HTTP1:
         be_http1_on_timer(c);
         break;
-    case BE_CONN_HTTP2:
-        be_http2_on_timer(c);
-        break;
-    default: /* no handshake or first bytes in time */
+    default: /* no handshake or first bytes in time (HTTP/2 runs its own tick) */
         be_conn_close(c, BE_CLOSE_HEADER_TIMEOUT);
         break;
     }

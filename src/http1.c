@@ -232,9 +232,9 @@ put(char *buf, size_t cap, size_t pos, const char *s, size_t len)
 static size_t
 format_head(char *buf, size_t cap, int status, const be_header_t *hs, int n, int close)
 {
-    char line[48];
-    int ll = snprintf(line, sizeof(line), "HTTP/1.1 %03d ", status);
-    size_t pos = put(buf, cap, 0, line, (size_t)ll);
+    size_t pos = put(buf, cap, 0, "HTTP/1.1 ", 9);
+    pos = put(buf, cap, pos, be_http_status_text(status), 3);
+    pos = put(buf, cap, pos, " ", 1);
     const char *reason = be_http_reason(status);
     pos = put(buf, cap, pos, reason, strlen(reason));
     pos = put(buf, cap, pos, "\r\n", 2);
@@ -263,8 +263,10 @@ write_response(be_conn_t *c)
 
     if (r->body_len > 0) {
         if (be_request_body_is_block(r)) {
-            if (be_block_add_to_evbuffer(r->block, out, r->body_off, r->body_len) != BE_OK)
+            if (be_block_add_to_evbuffer(r->block, out, r->body_off, r->body_len) != BE_OK) {
                 c->closing = 1; /* the head went out: a short body must end the connection */
+                c->close_reason = BE_CLOSE_IO_ERROR;
+            }
         } else {
             const char *text = be_request_error_text(r);
             evbuffer_add(out, text, strlen(text));

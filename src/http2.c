@@ -186,12 +186,13 @@ send_data(nghttp2_session *session, nghttp2_frame *frame, const uint8_t *framehd
         if (be_block_add_to_evbuffer(s->req.block, out, s->req.body_off + s->sent, length) != BE_OK)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
     } else {
+        /* The text and its newline: bytes [sent, sent + length) of "text\n". */
         const char *text = be_request_error_text(&s->req);
-        size_t tl = strlen(text);
-        for (size_t i = 0; i < length; i++) { /* the text and its newline */
-            size_t at = (size_t)s->sent + i;
-            evbuffer_add(out, at < tl ? text + at : "\n", 1);
-        }
+        size_t tl = strlen(text), at = (size_t)s->sent;
+        size_t from_text = at < tl ? (tl - at < length ? tl - at : length) : 0;
+        evbuffer_add(out, text + at, from_text);
+        if (from_text < length)
+            evbuffer_add(out, "\n", 1);
     }
     if (pad > 1) {
         static const uint8_t zeros[256];
@@ -209,22 +210,23 @@ submit(stream_t *s)
     be_request_t *r = &s->req;
     be_header_t hs[BE_MAX_RESPONSE_HEADERS];
     nghttp2_nv nv[BE_MAX_RESPONSE_HEADERS + 1];
-    char status[4];
     int n = be_request_headers(r, hs, BE_MAX_RESPONSE_HEADERS);
+    const char *status = be_http_status_text(r->status);
 
-    snprintf(status, sizeof(status), "%03d", r->status);
-    nv[0] =
-        (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3,
+                         NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
     for (int i = 0; i < n; i++)
         nv[i + 1] = (nghttp2_nv){(uint8_t *)hs[i].name, (uint8_t *)hs[i].value, strlen(hs[i].name),
                                  strlen(hs[i].value), NGHTTP2_NV_FLAG_NO_COPY_NAME};
     nghttp2_data_provider dp = {.source.ptr = s, .read_callback = read_data};
     s->answered = 1;
-    be_request_done(r);
     h2->last_progress = now_of(h2);
     if (nghttp2_submit_response(h2->session, s->id, nv, (size_t)n + 1,
-                                r->body_len > 0 ? &dp : NULL) != 0)
+                                r->body_len > 0 ? &dp : NULL) != 0) {
         nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+        return; /* not an answer: not counted as one */
+    }
+    be_request_done(r);
 }
 
 static void
@@ -280,6 +282,7 @@ on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *use
     s->id = frame->hd.stream_id;
     s->opened = now_of(h2);
     be_request_init(&s->req, h2->c->w, BE_PROTO_HTTP2, on_ready, s);
+    s->req.peer = h2->c->peer;
     s->next = h2->streams;
     if (h2->streams != NULL)
         h2->streams->prev = s;
@@ -488,10 +491,12 @@ be_http2_on_drained(be_conn_t *c)
 void
 be_http2_on_eof(be_conn_t *c)
 {
+    /* A half-close: the client sends nothing more, but what it asked for is still
+     * delivered; pump() closes once the session has nothing left to send. */
     c->eof = 1;
-    /* The client will send nothing more: nothing it asked for can still be delivered
-     * once its streams are done, and nghttp2 cannot read on. */
-    be_conn_close(c, BE_CLOSE_CLIENT);
+    c->close_reason = BE_CLOSE_CLIENT;
+    nghttp2_session_terminate_session(c->h2->session, NGHTTP2_NO_ERROR);
+    pump(c->h2);
 }
 
 static void

@@ -156,9 +156,7 @@ pick_range(const be_request_t *r, uint64_t size, uint64_t *first, uint64_t *last
     if (!r->has_range || r->range_repeated)
         return 0;
     if (r->has_if_range) {
-        char want[BE_KEY_HEX_LEN + 3];
-        snprintf(want, sizeof(want), "\"%s\"", r->hex);
-        if (strcmp(r->if_range, want) != 0)
+        if (strcmp(r->if_range, r->etag) != 0)
             return 0;
     }
     const char *p = r->range;
@@ -276,6 +274,10 @@ be_request_start(be_request_t *r, const char *method, size_t mlen, const char *p
         return BE_OK;
     }
     be_key_to_hex(&r->key, r->hex);
+    r->etag[0] = '"';
+    memcpy(r->etag + 1, r->hex, BE_KEY_HEX_LEN);
+    r->etag[BE_KEY_HEX_LEN + 1] = '"';
+    r->etag[BE_KEY_HEX_LEN + 2] = '\0';
 
     int rc = be_cache_get(r->w, &r->key, on_filled, r, &r->waiter, &r->block, &r->tier);
     if (rc == BE_OK) {
@@ -291,6 +293,50 @@ be_request_start(be_request_t *r, const char *method, size_t mlen, const char *p
 }
 
 /* ---- the response head ---------------------------------------------------------------- */
+
+const char *
+be_http_status_text(int status)
+{
+    static _Thread_local char other[4];
+    switch (status) {
+    case 200:
+        return "200";
+    case 206:
+        return "206";
+    case 304:
+        return "304";
+    case 400:
+        return "400";
+    case 404:
+        return "404";
+    case 405:
+        return "405";
+    case 408:
+        return "408";
+    case 414:
+        return "414";
+    case 416:
+        return "416";
+    case 431:
+        return "431";
+    case 500:
+        return "500";
+    case 502:
+        return "502";
+    case 503:
+        return "503";
+    case 504:
+        return "504";
+    default:
+        if (status < 100 || status > 999)
+            status = 500;
+        other[0] = (char)('0' + status / 100);
+        other[1] = (char)('0' + status / 10 % 10);
+        other[2] = (char)('0' + status % 10);
+        other[3] = '\0';
+        return other;
+    }
+}
 
 const char *
 be_http_reason(int status)
@@ -364,8 +410,7 @@ be_request_headers(be_request_t *r, be_header_t *h, int max)
             snprintf(r->vbuf[0], sizeof(r->vbuf[0]), "%" PRIu64, r->content_length);
             ADD("content-length", r->vbuf[0]);
         }
-        snprintf(r->vbuf[1], sizeof(r->vbuf[1]), "\"%s\"", r->hex);
-        ADD("etag", r->vbuf[1]);
+        ADD("etag", r->etag);
         ADD("cache-control", "public, max-age=31536000, immutable");
         ADD("accept-ranges", "bytes");
         if (r->status == 206) {

@@ -47,6 +47,7 @@ struct be_request_s {
     /* what the client asked */
     be_key_t key;
     char hex[BE_KEY_HEX_LEN + 1];
+    char etag[BE_KEY_HEX_LEN + 3]; /* "\"<hex>\"", built once per request */
     char if_none_match[512];
     char if_range[128];
     char range[128];
@@ -103,6 +104,10 @@ void be_request_fail(be_request_t *r, int status, const char *why);
 /* Fills h with the response headers (not the status line); returns their number. The
  * values stay valid until the request is disposed. Thread: w's. */
 int be_request_headers(be_request_t *r, be_header_t *h, int max);
+
+/* The status code as three digits ("200"), from a static table: no formatting per
+ * response. */
+const char *be_http_status_text(int status);
 
 /* The status line's reason phrase ("OK", "Not Found", ...). */
 const char *be_http_reason(int status);
