@@ -230,7 +230,7 @@ put_str(char *out, size_t pos, size_t cap, const char *s)
 static const char *
 local_time(slot_t *s)
 {
-    int64_t sec = be_worker_now(s->w) / 1000;
+    int64_t sec = be_worker_wall_sec(s->w);
     if (sec != s->time_sec) {
         time_t t = (time_t)sec;
         struct tm tm;

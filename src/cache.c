@@ -194,7 +194,7 @@ start_disk_read(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc)
  * only cold reads pay the two thread hand-offs of the read pool (measured: they cost more
  * CPU than the copy itself for 64 KiB blocks). Concurrent requests need no coalescing here:
  * each copy is as cheap as a shared one. BE_OK with *out (promoted to memory), BE_AGAIN
- * (cold: use the pool), BE_ERROR (corrupt: dropped and counted by the store).
+ * (cold: use the pool), BE_ERROR (corrupt, or gone since the look-up: fetch it).
  */
 static int
 read_cached(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc, be_block_t **out)
@@ -211,7 +211,9 @@ read_cached(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc, be_bl
         return BE_OK;
     }
     be_block_unref(&b);
-    return rc == BE_AGAIN ? BE_AGAIN : rc == BE_DECLINED ? BE_AGAIN : BE_ERROR;
+    /* BE_DECLINED: reclaimed since the look-up, or not this key: the pool would say the
+     * same, so go straight to the origin like a corrupt record. */
+    return rc == BE_AGAIN ? BE_AGAIN : BE_ERROR;
 }
 
 /* ---- look-up ------------------------------------------------------------------------------ */

@@ -264,21 +264,12 @@ grow_locked(be_memcache_t *mc, shard_t *s)
     atomic_fetch_add(&mc->index_bytes, extra);
 }
 
-static int
-present(be_memcache_t *mc, shard_t *s, const be_key_t *key)
-{
-    pthread_mutex_lock(&s->lock);
-    int found = *find_slot_locked(mc, s, key) != NULL;
-    pthread_mutex_unlock(&s->lock);
-    return found;
-}
-
 int
 be_memcache_insert(be_memcache_t *mc, be_block_t *b, be_msec_t now)
 {
     uint64_t need = be_block_footprint(b);
     shard_t *s = shard_of(mc, be_key_hash(&b->key));
-    if (present(mc, s, &b->key))
+    if (be_memcache_contains(mc, &b->key))
         return BE_OK; /* same key, same bytes: nothing to make room for */
     if (need + atomic_load(&mc->index_bytes) > mc->budget)
         return BE_DECLINED; /* no eviction could make room: evict nothing */

@@ -132,6 +132,7 @@ struct fetch_s {
 
 static void attempt_end(fetch_t *f, be_fetch_status_t status, int transient);
 static int start_attempt(fetch_t *f);
+static void unlink_fetch(fetch_t *f);
 
 int
 be_origin_global_init(void)
@@ -570,8 +571,9 @@ be_origin_free(be_origin_t **op)
     while (o->active != NULL) {
         fetch_t *f = o->active;
         if (f->easy == NULL && !f->deferred) {
-            /* A file read still on the I/O pool: its completion owns f. Unlink it. */
-            o->active = f->next;
+            /* A file read still on the I/O pool (main.c drains the pool first, so this is a
+             * safety net): its completion owns f and sees f->o == NULL. */
+            unlink_fetch(f);
             f->o = NULL;
             if (f->timer != NULL) {
                 event_free(f->timer);

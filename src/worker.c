@@ -29,14 +29,6 @@ struct be_task_s {
     void *arg;
 };
 
-static _Thread_local be_worker_t *self;
-
-be_worker_t *
-be_worker_self(void)
-{
-    return self;
-}
-
 int
 be_worker_run_mailbox(be_worker_t *w)
 {
@@ -160,7 +152,6 @@ static void *
 worker_main(void *arg)
 {
     be_worker_t *w = arg;
-    self = w;
     be_log_set_thread_id(w->id);
     event_add(w->mbox_ev, NULL);
     event_base_dispatch(w->base);
@@ -250,9 +241,7 @@ be_worker_join(be_worker_t *w)
         pthread_join(w->thread, NULL);
         w->started = 0;
     }
-    self = w;
     be_conn_free_all(w); /* cancels what they wait for */
-    self = NULL;
 }
 
 void
@@ -282,17 +271,27 @@ be_worker_free(be_worker_t **wp)
 be_msec_t
 be_worker_now(be_worker_t *w)
 {
+    /* Monotonic, so that LRU stamps, deadlines and breaker back-offs survive a step of the
+     * wall clock; the coarse clock is a vDSO read of the kernel tick, no system call. */
+    BE_UNUSED(w);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (be_msec_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+be_worker_wall_sec(be_worker_t *w)
+{
     struct timeval tv;
     if (w == NULL || event_base_gettimeofday_cached(w->base, &tv) != 0)
         gettimeofday(&tv, NULL);
-    return (be_msec_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    return (int64_t)tv.tv_sec;
 }
 
 const char *
 be_worker_date(be_worker_t *w)
 {
-    be_msec_t now = be_worker_now(w);
-    int64_t sec = now / 1000;
+    int64_t sec = be_worker_wall_sec(w);
     if (sec != w->date_sec) {
         time_t t = (time_t)sec;
         struct tm tm;

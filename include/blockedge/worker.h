@@ -93,14 +93,15 @@ void be_worker_free(be_worker_t **wp);
 /* Queues fn(arg) to run on w's loop. BE_OK, or BE_ERROR when out of memory. Any thread. */
 int be_worker_post(be_worker_t *w, be_task_fn fn, void *arg);
 
-/* The worker's loop clock: milliseconds, read once per loop turn (monotonic). */
+/* The worker's clock: monotonic milliseconds at the kernel tick's resolution (a few ms); a
+ * vDSO read, no system call. Data structures take it as a parameter. */
 be_msec_t be_worker_now(be_worker_t *w);
+
+/* The wall clock in seconds, cached per loop turn: for Date headers and logs only. */
+int64_t be_worker_wall_sec(be_worker_t *w);
 
 /* The current HTTP Date header value, e.g. "Sun, 22 Nov 2026 10:00:00 GMT". */
 const char *be_worker_date(be_worker_t *w);
-
-/* The worker the calling thread runs, or NULL on the main thread. */
-be_worker_t *be_worker_self(void);
 
 /* Called when a connection closes or an origin fetch ends: while stopping, leaves the loop
  * once the worker has neither connections nor fetches (which waiters on other workers may

@@ -97,7 +97,12 @@ main(int argc, char **argv)
         fprintf(stderr, "%s: no seeds in %s\n", argv[0], argv[1]);
         return 1;
     }
-    long iters = strtol(argv[2], NULL, 10);
+    char *end = NULL;
+    long iters = strtol(argv[2], &end, 10);
+    if (end == argv[2] || *end != '\0' || iters <= 0) {
+        fprintf(stderr, "%s: ITERATIONS must be a positive number\n", argv[0]);
+        return 2;
+    }
     static uint8_t buf[SMOKE_MAX_INPUT];
     for (long i = 0; i < iters; i++) {
         int s = (int)(next() % (uint64_t)nseeds);

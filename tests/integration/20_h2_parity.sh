@@ -21,14 +21,6 @@ head -c "$SIZE" /dev/urandom >"$T/blocks/$BAD"
 [ "$(sha_of "$T/blocks/$BAD")" != "$BAD" ] || fail "could not make a mismatching block"
 ABSENT=$(printf 'absent-%s' "$$" | sha256sum | cut -c1-64)
 
-# make_cert NAME: a self-signed EC P-256 certificate for 127.0.0.1 in $T/NAME.{crt,key}.
-make_cert() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-        -keyout "$T/$1.key" -out "$T/$1.crt" >"$T/$1.openssl.out" 2>&1 ||
-        fail "openssl could not make a certificate: $(cat "$T/$1.openssl.out")"
-}
-
 # tls_conf ORIGIN_URL NAME: be_conf plus a TLS listener on $TLS_PORT (placed before the plain
 # one, which lib.sh's conf_listen then takes as $BE_URL) with the $T/cert pair.
 tls_conf() {

@@ -9,13 +9,6 @@
 # at once (counted as tls_error) while the server goes on serving.
 source "$(dirname "$0")/lib.sh"
 
-# make_cert NAME: a self-signed EC P-256 certificate for 127.0.0.1 in $T/NAME.{crt,key}.
-make_cert() {
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
-        -keyout "$T/$1.key" -out "$T/$1.crt" >"$T/$1.openssl.out" 2>&1 ||
-        fail "openssl could not make a certificate: $(cat "$T/$1.openssl.out")"
-}
 make_cert good
 make_cert other
 echo "this is not a PEM file" >"$T/garbage.pem"

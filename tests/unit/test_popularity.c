@@ -258,7 +258,7 @@ lru_hit_ratio(const uint32_t *trace, size_t n, const uint32_t *size, size_t u, u
 }
 
 static double
-mrc_error(double s, double rate, unsigned max_keys, double *worst)
+mrc_error(double s, double rate, unsigned max_keys, double *worst, be_popularity_info_t *out)
 {
     enum { U = 200000, N = 1000000 };
     const uint64_t memory = 64ull << 20;
@@ -290,6 +290,8 @@ mrc_error(double s, double rate, unsigned max_keys, double *worst)
     }
     be_popularity_info_t info;
     be_popularity_info(p, &info);
+    if (out != NULL)
+        *out = info;
     printf("  shards s=%.1f R=%.3f: %zu points, sampled keys %llu, rate now %.4f, memory %llu B\n",
            s, rate, n, (unsigned long long)info.sampled_keys, info.sample_rate,
            (unsigned long long)info.memory_bytes);
@@ -303,11 +305,11 @@ test_shards_mrc_mae_below_002(void)
 {
     double worst;
     /* the defaults: R = 0.1, at most 32768 sampled keys, K = 4096 */
-    double mae = mrc_error(0.8, 0.1, 32768, &worst);
+    double mae = mrc_error(0.8, 0.1, 32768, &worst, NULL);
     printf("  shards vs exact LRU: mean absolute error %.4f, worst point %.4f\n", mae, worst);
     BE_CHECK(mae <= 0.02);
     /* ten times sparser: ~1700 sampled keys of 170k */
-    mae = mrc_error(0.8, 0.01, 32768, &worst);
+    mae = mrc_error(0.8, 0.01, 32768, &worst, NULL);
     printf("  shards vs exact LRU: mean absolute error %.4f, worst point %.4f\n", mae, worst);
     BE_CHECK(mae <= 0.03);
 }
@@ -317,8 +319,11 @@ static void
 test_shards_key_bound_lowers_rate(void)
 {
     double worst;
-    double mae = mrc_error(0.8, 0.5, 2048, &worst);
+    be_popularity_info_t info;
+    double mae = mrc_error(0.8, 0.5, 2048, &worst, &info);
     printf("  shards bounded to 2048 keys: mean absolute error %.4f, worst %.4f\n", mae, worst);
+    BE_CHECK(info.sample_rate < 0.5); /* halved at least once */
+    BE_CHECK(info.sampled_keys <= 2048);
     BE_CHECK(mae <= 0.05);
 }
 
