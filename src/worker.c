@@ -272,10 +272,11 @@ be_msec_t
 be_worker_now(be_worker_t *w)
 {
     /* Monotonic, so that LRU stamps, deadlines and breaker back-offs survive a step of the
-     * wall clock; the coarse clock is a vDSO read of the kernel tick, no system call. */
+     * wall clock; a vDSO read, no system call. Not the coarse clock: it lags the loop's own
+     * timers by up to a tick, and a deadline timer that fired must read as expired. */
     BE_UNUSED(w);
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (be_msec_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

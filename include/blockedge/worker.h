@@ -93,8 +93,8 @@ void be_worker_free(be_worker_t **wp);
 /* Queues fn(arg) to run on w's loop. BE_OK, or BE_ERROR when out of memory. Any thread. */
 int be_worker_post(be_worker_t *w, be_task_fn fn, void *arg);
 
-/* The worker's clock: monotonic milliseconds at the kernel tick's resolution (a few ms); a
- * vDSO read, no system call. Data structures take it as a parameter. */
+/* The worker's clock: monotonic milliseconds (a vDSO read, no system call). Data
+ * structures take it as a parameter. */
 be_msec_t be_worker_now(be_worker_t *w);
 
 /* The wall clock in seconds, cached per loop turn: for Date headers and logs only. */
