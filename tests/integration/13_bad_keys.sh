@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 10_bad_keys: anything under /blocks/ that is not exactly 64 hex characters is a 400, any other
+# 13_bad_keys: anything under /blocks/ that is not exactly 64 hex characters is a 400, any other
 # path is a 404, and none of them reaches the origin.
 source "$(dirname "$0")/lib.sh"
 
