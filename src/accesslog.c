@@ -1,7 +1,7 @@
 /*
  * accesslog.c - the access log: per-worker buffers and descriptors, flush timers, reopen.
  *
- * Owns the line format and the buffers; knows the request only through its fields. Each
+ * Owns the line format and the buffers; knows a request only as a be_access_entry_t. Each
  * slot (one per worker) is touched by its worker's thread alone while the workers run,
  * and by the main thread only after they are joined; so no lock. Lines are built with
  * snprintf: this costs about a microsecond per request, paid only when the log is on.
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,8 +19,7 @@
 
 #include "blockedge/accesslog.h"
 #include "blockedge/log.h"
-#include "blockedge/request.h"
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 #include "blockedge/stats.h"
 #include "blockedge/worker.h"
 
@@ -80,25 +78,25 @@ on_flush_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 be_accesslog_t *
-be_accesslog_new(be_server_t *srv)
+be_accesslog_new(be_services_t *svc)
 {
     be_accesslog_t *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return NULL;
-    snprintf(a->path, sizeof(a->path), "%s", srv->cfg->access_log);
-    a->slots = calloc((size_t)srv->nworkers, sizeof(*a->slots));
+    snprintf(a->path, sizeof(a->path), "%s", svc->cfg->access_log);
+    a->slots = calloc((size_t)svc->nworkers, sizeof(*a->slots));
     if (a->slots == NULL) {
         free(a);
         return NULL;
     }
-    a->nslots = srv->nworkers;
+    a->nslots = svc->nworkers;
     for (int i = 0; i < a->nslots; i++)
         a->slots[i].fd = -1;
     struct timeval every = {FLUSH_EVERY_S, 0};
     for (int i = 0; i < a->nslots; i++) {
         slot_t *s = &a->slots[i];
         s->log = a;
-        s->w = srv->workers[i];
+        s->w = svc->workers[i];
         s->time_sec = -1;
         s->fd = open_log(a->path);
         if (s->fd < 0) {
@@ -168,33 +166,6 @@ be_accesslog_reopen(be_accesslog_t *a)
 
 /* ---- the line ------------------------------------------------------------------------------ */
 
-static void
-note(char *dst, size_t cap, const char *v, size_t len)
-{
-    if (len > cap - 1)
-        len = cap - 1;
-    memcpy(dst, v, len);
-    dst[len] = '\0';
-}
-
-void
-be_accesslog_note_request(be_request_t *r, const char *method, size_t mlen, const char *path,
-                          size_t plen)
-{
-    note(r->log_method, sizeof(r->log_method), method, mlen);
-    note(r->log_path, sizeof(r->log_path), path, plen);
-}
-
-void
-be_accesslog_note_header(be_request_t *r, const char *name, size_t nlen, const char *value,
-                         size_t vlen)
-{
-    if (nlen == 10 && strncasecmp(name, "user-agent", 10) == 0)
-        note(r->log_agent, sizeof(r->log_agent), value, vlen);
-    else if (nlen == 7 && strncasecmp(name, "referer", 7) == 0)
-        note(r->log_referer, sizeof(r->log_referer), value, vlen);
-}
-
 /* Copies s into out as nginx does: '"', '\' and bytes outside printable ASCII become
  * \xHH; an empty value is "-". Returns the new position. */
 static size_t
@@ -242,9 +213,10 @@ local_time(slot_t *s)
 }
 
 void
-be_accesslog_write(be_accesslog_t *a, const be_request_t *r, uint64_t duration_us)
+be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
 {
-    int id = r->w->id;
+    int id = e->worker;
+    uint64_t duration_us = e->duration_us;
     if (id < 1 || id > a->nslots)
         return;
     slot_t *s = &a->slots[id - 1];
@@ -253,8 +225,8 @@ be_accesslog_write(be_accesslog_t *a, const be_request_t *r, uint64_t duration_u
 
     /* $remote_addr: the peer without its port */
     char addr[64] = "-";
-    if (r->peer != NULL) {
-        snprintf(addr, sizeof(addr), "%s", r->peer);
+    if (e->peer != NULL) {
+        snprintf(addr, sizeof(addr), "%s", e->peer);
         char *colon = strrchr(addr, ':');
         if (colon != NULL && colon != addr)
             *colon = '\0';
@@ -263,16 +235,16 @@ be_accesslog_write(be_accesslog_t *a, const be_request_t *r, uint64_t duration_u
     pos = put_str(line, pos, cap, " - - [");
     pos = put_str(line, pos, cap, local_time(s));
     pos = put_str(line, pos, cap, "] \"");
-    if (r->log_method[0] != '\0') {
-        pos = put_escaped(line, pos, cap, r->log_method);
+    if (e->method[0] != '\0') {
+        pos = put_escaped(line, pos, cap, e->method);
         pos = put_str(line, pos, cap, " ");
-        pos = put_escaped(line, pos, cap, r->log_path);
-        pos = put_str(line, pos, cap, r->proto == BE_PROTO_HTTP2 ? " HTTP/2.0" : " HTTP/1.1");
+        pos = put_escaped(line, pos, cap, e->path);
+        pos = put_str(line, pos, cap, e->http2 ? " HTTP/2.0" : " HTTP/1.1");
     } else {
         pos = put_str(line, pos, cap, "-");
     }
     const char *cache = "-", *tier = "-";
-    switch (r->tier) {
+    switch (e->tier) {
     case BE_TIER_MEMORY:
         cache = "HIT", tier = "memory";
         break;
@@ -284,15 +256,15 @@ be_accesslog_write(be_accesslog_t *a, const be_request_t *r, uint64_t duration_u
         break;
     }
     char mid[96];
-    snprintf(mid, sizeof(mid), "\" %d %" PRIu64 " \"", r->status, r->body_len);
+    snprintf(mid, sizeof(mid), "\" %d %" PRIu64 " \"", e->status, e->body_len);
     pos = put_str(line, pos, cap, mid);
-    pos = put_escaped(line, pos, cap, r->log_referer);
+    pos = put_escaped(line, pos, cap, e->referer);
     pos = put_str(line, pos, cap, "\" \"");
-    pos = put_escaped(line, pos, cap, r->log_agent);
+    pos = put_escaped(line, pos, cap, e->agent);
     char tail[128];
-    if (r->block != NULL)
-        snprintf(tail, sizeof(tail), "\" %s %s %zu %" PRIu64 ".%06" PRIu64 "\n", cache, tier,
-                 r->block->size, duration_us / 1000000, duration_us % 1000000);
+    if (e->block_size >= 0)
+        snprintf(tail, sizeof(tail), "\" %s %s %" PRId64 " %" PRIu64 ".%06" PRIu64 "\n", cache,
+                 tier, e->block_size, duration_us / 1000000, duration_us % 1000000);
     else
         snprintf(tail, sizeof(tail), "\" %s %s - %" PRIu64 ".%06" PRIu64 "\n", cache, tier,
                  duration_us / 1000000, duration_us % 1000000);

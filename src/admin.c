@@ -32,7 +32,7 @@
 #define ADMIN_MAX_HEAD 8192
 
 struct be_admin_s {
-    be_server_t *srv;
+    be_services_t *svc;
     struct event_base *base;
     struct evconnlistener *listeners[BE_MAX_LISTEN];
     int nlisteners;
@@ -56,7 +56,7 @@ on_drain(evutil_socket_t fd, short what, void *arg)
     BE_UNUSED(fd);
     BE_UNUSED(what);
     be_admin_t *a = arg;
-    be_popularity_drain(a->srv->popularity, now_ms());
+    be_popularity_drain(a->svc->popularity, now_ms());
 }
 
 /* /metrics families of the popularity tracker. */
@@ -110,49 +110,49 @@ render_popularity(be_popularity_t *p, struct evbuffer *out)
 }
 
 static void
-sum_stats(be_server_t *srv, be_stats_t *sum)
+sum_stats(be_services_t *svc, be_stats_t *sum)
 {
     memset(sum, 0, sizeof(*sum));
-    for (int i = 0; i < srv->nworkers; i++)
-        be_stats_accumulate(sum, &srv->workers[i]->stats);
+    for (int i = 0; i < svc->nworkers; i++)
+        be_stats_accumulate(sum, &svc->workers[i]->stats);
 }
 
 void
-be_admin_render_metrics(be_server_t *srv, struct evbuffer *out)
+be_admin_render_metrics(be_services_t *svc, struct evbuffer *out)
 {
     be_stats_t *sum = malloc(sizeof(*sum));
     if (sum == NULL)
         return;
-    sum_stats(srv, sum);
+    sum_stats(svc, sum);
     be_stats_render(sum, out);
     free(sum);
 
     be_memcache_stats_t mc;
-    be_memcache_stats(srv->memcache, &mc);
+    be_memcache_stats(svc->memcache, &mc);
     be_diskstore_stats_t ds = {0};
-    if (srv->disk != NULL)
-        be_diskstore_stats(srv->disk, &ds);
+    if (svc->disk != NULL)
+        be_diskstore_stats(svc->disk, &ds);
     be_stats_render_family(out, "blockedge_cache_blocks", "gauge", "Blocks held, by tier.");
     be_stats_render_sample(out, "blockedge_cache_blocks", "tier=\"memory\"", (double)mc.blocks);
-    if (srv->disk != NULL)
+    if (svc->disk != NULL)
         be_stats_render_sample(out, "blockedge_cache_blocks", "tier=\"disk\"", (double)ds.blocks);
     be_stats_render_family(out, "blockedge_cache_bytes", "gauge",
                            "Bytes held (blocks and index), by tier.");
     be_stats_render_sample(out, "blockedge_cache_bytes", "tier=\"memory\"", (double)mc.bytes);
-    if (srv->disk != NULL)
+    if (svc->disk != NULL)
         be_stats_render_sample(out, "blockedge_cache_bytes", "tier=\"disk\"", (double)ds.bytes);
     be_stats_render_family(out, "blockedge_cache_capacity_bytes", "gauge",
                            "Configured capacity in bytes, by tier.");
     be_stats_render_sample(out, "blockedge_cache_capacity_bytes", "tier=\"memory\"",
                            (double)mc.capacity);
-    if (srv->disk != NULL)
+    if (svc->disk != NULL)
         be_stats_render_sample(out, "blockedge_cache_capacity_bytes", "tier=\"disk\"",
                                (double)ds.capacity);
     be_stats_render_family(out, "blockedge_cache_evictions_total", "counter",
                            "Blocks evicted to make room, by tier.");
     be_stats_render_sample(out, "blockedge_cache_evictions_total", "tier=\"memory\"",
                            (double)mc.evictions);
-    if (srv->disk != NULL) {
+    if (svc->disk != NULL) {
         be_stats_render_sample(out, "blockedge_cache_evictions_total", "tier=\"disk\"",
                                (double)ds.evictions);
         be_cache_disk_render(&ds, out);
@@ -165,8 +165,8 @@ be_admin_render_metrics(be_server_t *srv, struct evbuffer *out)
     be_stats_render_family(out, "blockedge_inflight_fetches", "gauge",
                            "Origin fetches under way now.");
     be_stats_render_sample(out, "blockedge_inflight_fetches", NULL,
-                           (double)be_inflight_count(srv->inflight));
-    be_origin_render_metrics(srv, out);
+                           (double)be_inflight_count(svc->inflight));
+    be_origin_render_metrics(svc, out);
 
     uint64_t allocated, resident;
     if (be_alloc_stats(&allocated, &resident) == BE_OK) {
@@ -177,8 +177,8 @@ be_admin_render_metrics(be_server_t *srv, struct evbuffer *out)
                                "Bytes in physically resident pages mapped by jemalloc.");
         be_stats_render_sample(out, "blockedge_memory_resident_bytes", NULL, (double)resident);
     }
-    if (srv->popularity != NULL)
-        render_popularity(srv->popularity, out);
+    if (svc->popularity != NULL)
+        render_popularity(svc->popularity, out);
     be_stats_render_family(out, "blockedge_build_info", "gauge",
                            "Build information; the value is always 1.");
     be_stats_render_sample(out, "blockedge_build_info", "version=\"" BE_VERSION "\"", 1);
@@ -224,13 +224,13 @@ json_popularity(be_popularity_t *p, const be_config_t *cfg, size_t top, struct e
 static void
 render_stats_json(be_admin_t *a, size_t top, struct evbuffer *out)
 {
-    be_server_t *srv = a->srv;
+    be_services_t *svc = a->svc;
     be_stats_t *s = malloc(sizeof(*s));
     if (s == NULL)
         return;
-    sum_stats(srv, s);
+    sum_stats(svc, s);
     be_memcache_stats_t mc;
-    be_memcache_stats(srv->memcache, &mc);
+    be_memcache_stats(svc->memcache, &mc);
     uint64_t hits = be_stat_get(&s->hits[BE_TIER_MEMORY]) + be_stat_get(&s->hits[BE_TIER_DISK]);
     uint64_t misses = be_stat_get(&s->ctr[BE_CTR_CACHE_MISSES]);
     double ratio = hits + misses ? (double)hits / (double)(hits + misses) : 0.0;
@@ -244,10 +244,10 @@ render_stats_json(be_admin_t *a, size_t top, struct evbuffer *out)
         ",\"hits\":{\"memory\":%" PRIu64 ",\"disk\":%" PRIu64 "},\"misses\":%" PRIu64
         ",\"hit_ratio\":%.6f,\"coalesced\":%" PRIu64 ",\"origin\":{\"requests\":%" PRIu64
         ",\"inflight\":%u,\"errors\":{",
-        BE_VERSION, srv->nworkers, (double)(be_monotonic_usec() - a->started_us) / 1e6, requests,
+        BE_VERSION, svc->nworkers, (double)(be_monotonic_usec() - a->started_us) / 1e6, requests,
         be_stat_get(&s->hits[BE_TIER_MEMORY]), be_stat_get(&s->hits[BE_TIER_DISK]), misses, ratio,
         be_stat_get(&s->ctr[BE_CTR_COALESCED]), be_stat_get(&s->ctr[BE_CTR_ORIGIN_REQUESTS]),
-        be_inflight_count(srv->inflight));
+        be_inflight_count(svc->inflight));
     for (int r = 1; r < BE_FETCH_NSTATUS; r++)
         evbuffer_add_printf(out, "%s\"%s\":%" PRIu64, r > 1 ? "," : "",
                             be_fetch_label((be_fetch_status_t)r),
@@ -270,8 +270,8 @@ render_stats_json(be_admin_t *a, size_t top, struct evbuffer *out)
                             be_stat_get(&s->ctr[i]));
     evbuffer_add_printf(out, "}");
     free(s);
-    if (srv->popularity != NULL)
-        json_popularity(srv->popularity, srv->cfg, top, out);
+    if (svc->popularity != NULL)
+        json_popularity(svc->popularity, svc->cfg, top, out);
     evbuffer_add_printf(out, "}\n");
 }
 
@@ -373,7 +373,7 @@ on_admin_read(struct bufferevent *bev, void *arg)
         evbuffer_add_printf(body, "method not allowed\n");
         reply(a, bev, 405, "Method Not Allowed", "text/plain", body);
     } else if (strcmp(path, "/metrics") == 0) {
-        be_admin_render_metrics(a->srv, body);
+        be_admin_render_metrics(a->svc, body);
         reply(a, bev, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
     } else if (strcmp(path, "/stats") == 0 || strncmp(path, "/stats?", 7) == 0) {
         render_stats_json(a, query_top(strchr(path, '?') != NULL ? strchr(path, '?') + 1 : NULL),
@@ -412,7 +412,7 @@ on_admin_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
     struct timeval tv = {10, 0};
     bufferevent_set_timeouts(bev, &tv, &tv);
     bufferevent_setcb(bev, on_admin_read, NULL, on_admin_event, a);
-    if (!be_config_acl_allows(a->srv->cfg, sa)) {
+    if (!be_config_acl_allows(a->svc->cfg, sa)) {
         struct evbuffer *body = evbuffer_new();
         if (body != NULL) {
             evbuffer_add_printf(body, "forbidden\n");
@@ -425,15 +425,15 @@ on_admin_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 }
 
 be_admin_t *
-be_admin_new(struct event_base *base, be_server_t *srv)
+be_admin_new(struct event_base *base, be_services_t *svc)
 {
     be_admin_t *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return NULL;
-    a->srv = srv;
+    a->svc = svc;
     a->base = base;
     a->started_us = be_monotonic_usec();
-    if (srv->popularity != NULL) {
+    if (svc->popularity != NULL) {
         struct timeval every = {0, BE_POPULARITY_DRAIN_MS * 1000};
         a->drain_timer = event_new(base, -1, EV_PERSIST, on_drain, a);
         if (a->drain_timer == NULL || event_add(a->drain_timer, &every) != 0) {
@@ -442,7 +442,7 @@ be_admin_new(struct event_base *base, be_server_t *srv)
             return NULL;
         }
     }
-    const be_config_t *cfg = srv->cfg;
+    const be_config_t *cfg = svc->cfg;
     for (int i = 0; i < cfg->nadmin_listen; i++) {
         const be_listen_t *ls = &cfg->admin_listen[i];
         struct evconnlistener *l = evconnlistener_new_bind(

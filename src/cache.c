@@ -26,7 +26,7 @@
 #include "blockedge/log.h"
 #include "blockedge/memcache.h"
 #include "blockedge/origin.h"
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 #include "blockedge/worker.h"
 
 #define DISK_READ_THREADS 4
@@ -61,20 +61,20 @@ dwrite_done(void *arg)
 static void
 queue_disk_write(be_worker_t *w, be_block_t *b)
 {
-    be_server_t *srv = w->server;
-    if (srv->disk == NULL || srv->disk_write_pool == NULL)
+    be_services_t *svc = w->svc;
+    if (svc->disk == NULL || svc->disk_write_pool == NULL)
         return;
     dwrite_t *j = malloc(sizeof(*j));
     if (j == NULL)
         return;
-    if (be_diskstore_admit(srv->disk, &b->key, b->size) != BE_OK) {
+    if (be_diskstore_admit(svc->disk, &b->key, b->size) != BE_OK) {
         free(j);
         return;
     }
-    j->disk = srv->disk;
+    j->disk = svc->disk;
     j->block = be_block_ref(b);
-    if (be_iopool_submit(srv->disk_write_pool, w, dwrite_work, dwrite_done, j) != BE_OK) {
-        be_diskstore_unadmit(srv->disk, b->size);
+    if (be_iopool_submit(svc->disk_write_pool, w, dwrite_work, dwrite_done, j) != BE_OK) {
+        be_diskstore_unadmit(svc->disk, b->size);
         be_block_unref(&j->block);
         free(j);
     }
@@ -89,12 +89,12 @@ static void
 on_fetched(void *arg, be_fetch_status_t status, be_block_t *block)
 {
     fill_t *fl = arg;
-    be_server_t *srv = fl->w->server;
+    be_services_t *svc = fl->w->svc;
     if (status == BE_FETCH_OK) {
-        be_memcache_insert(srv->memcache, block, be_worker_now(fl->w));
+        be_memcache_insert(svc->memcache, block, be_worker_now(fl->w));
         queue_disk_write(fl->w, block);
     }
-    be_inflight_complete(srv->inflight, &fl->key, status, block);
+    be_inflight_complete(svc->inflight, &fl->key, status, block);
     be_block_unref(&block);
     free(fl);
 }
@@ -112,7 +112,7 @@ start_fill(be_worker_t *w, const be_key_t *key)
     }
     /* Could not even start: fail every waiter that joined meanwhile. */
     be_stat_add(&w->stats.origin_errors[BE_FETCH_STATUS], 1);
-    be_inflight_complete(w->server->inflight, key, BE_FETCH_STATUS, NULL);
+    be_inflight_complete(w->svc->inflight, key, BE_FETCH_STATUS, NULL);
     return BE_ERROR;
 }
 
@@ -130,7 +130,7 @@ static void
 dread_work(void *arg)
 {
     dread_t *d = arg;
-    d->rc = be_diskstore_read(d->w->server->disk, &d->loc, &d->key, d->block->data);
+    d->rc = be_diskstore_read(d->w->svc->disk, &d->loc, &d->key, d->block->data);
 }
 
 /* The disk read failed its checks or the segment went away: the same waiters get one
@@ -138,13 +138,13 @@ dread_work(void *arg)
 static void
 disk_to_origin(be_worker_t *w, const be_key_t *key)
 {
-    be_server_t *srv = w->server;
-    unsigned n = be_inflight_set_phase(srv->inflight, key, BE_TIER_MISS);
+    be_services_t *svc = w->svc;
+    unsigned n = be_inflight_set_phase(svc->inflight, key, BE_TIER_MISS);
     be_stat_add(&w->stats.ctr[BE_CTR_CACHE_MISSES], n);
     if (n > 1)
         be_stat_add(&w->stats.ctr[BE_CTR_COALESCED], n - 1);
-    if (srv->disk_read_pool == NULL) { /* shutting down: the origin clients are going away */
-        be_inflight_complete(srv->inflight, key, BE_FETCH_CONNECT, NULL);
+    if (svc->disk_read_pool == NULL) { /* shutting down: the origin clients are going away */
+        be_inflight_complete(svc->inflight, key, BE_FETCH_CONNECT, NULL);
         return;
     }
     start_fill(w, key);
@@ -155,11 +155,11 @@ dread_done(void *arg)
 {
     dread_t *d = arg;
     be_worker_t *w = d->w;
-    be_server_t *srv = w->server;
+    be_services_t *svc = w->svc;
     if (d->rc == BE_OK) {
         d->block->size = d->loc.len;
-        be_memcache_insert(srv->memcache, d->block, be_worker_now(w));
-        unsigned n = be_inflight_complete(srv->inflight, &d->key, BE_FETCH_OK, d->block);
+        be_memcache_insert(svc->memcache, d->block, be_worker_now(w));
+        unsigned n = be_inflight_complete(svc->inflight, &d->key, BE_FETCH_OK, d->block);
         be_stat_add(&w->stats.hits[BE_TIER_DISK], n);
     } else {
         disk_to_origin(w, &d->key);
@@ -171,7 +171,7 @@ dread_done(void *arg)
 static int
 start_disk_read(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc)
 {
-    be_server_t *srv = w->server;
+    be_services_t *svc = w->svc;
     dread_t *d = malloc(sizeof(*d));
     if (d == NULL)
         return BE_ERROR;
@@ -181,7 +181,7 @@ start_disk_read(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc)
     d->rc = BE_ERROR;
     d->block = be_block_new(key, loc->len);
     if (d->block != NULL &&
-        be_iopool_submit(srv->disk_read_pool, w, dread_work, dread_done, d) == BE_OK)
+        be_iopool_submit(svc->disk_read_pool, w, dread_work, dread_done, d) == BE_OK)
         return BE_OK;
     be_block_unref(&d->block);
     free(d);
@@ -199,14 +199,14 @@ start_disk_read(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc)
 static int
 read_cached(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc, be_block_t **out)
 {
-    be_server_t *srv = w->server;
+    be_services_t *svc = w->svc;
     be_block_t *b = be_block_new(key, loc->len);
     if (b == NULL)
         return BE_AGAIN;
-    int rc = be_diskstore_read_cached(srv->disk, loc, key, b->data);
+    int rc = be_diskstore_read_cached(svc->disk, loc, key, b->data);
     if (rc == BE_OK) {
         b->size = loc->len;
-        be_memcache_insert(srv->memcache, b, be_worker_now(w));
+        be_memcache_insert(svc->memcache, b, be_worker_now(w));
         *out = b;
         return BE_OK;
     }
@@ -222,10 +222,10 @@ int
 be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be_waiter_t **wp,
              be_block_t **out, int *tier)
 {
-    be_server_t *srv = w->server;
+    be_services_t *svc = w->svc;
     be_msec_t now = be_worker_now(w);
     *wp = NULL;
-    *out = be_memcache_lookup(srv->memcache, key, now);
+    *out = be_memcache_lookup(svc->memcache, key, now);
     if (*out != NULL) {
         *tier = BE_TIER_MEMORY;
         be_stat_add(&w->stats.hits[BE_TIER_MEMORY], 1);
@@ -233,8 +233,8 @@ be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be
     }
     be_disk_loc_t loc;
     int phase = BE_TIER_MISS;
-    if (srv->disk != NULL && srv->disk_read_pool != NULL &&
-        be_diskstore_lookup(srv->disk, key, &loc) == BE_OK) {
+    if (svc->disk != NULL && svc->disk_read_pool != NULL &&
+        be_diskstore_lookup(svc->disk, key, &loc) == BE_OK) {
         phase = BE_TIER_DISK;
         int rc = inline_reads ? read_cached(w, key, &loc, out) : BE_AGAIN;
         if (rc == BE_OK) {
@@ -246,7 +246,7 @@ be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be
             phase = BE_TIER_MISS; /* failed its checks: dropped, fetch it */
     }
     int rc =
-        be_inflight_join(srv->inflight, srv->memcache, key, w, phase, cb, arg, tier, wp, out, now);
+        be_inflight_join(svc->inflight, svc->memcache, key, w, phase, cb, arg, tier, wp, out, now);
     switch (rc) {
     case BE_DECLINED: /* filled between the two look-ups */
         *tier = BE_TIER_MEMORY;
@@ -275,7 +275,7 @@ be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be
 void
 be_cache_cancel(be_worker_t *w, be_waiter_t **wp)
 {
-    be_inflight_cancel(w->server->inflight, wp);
+    be_inflight_cancel(w->svc->inflight, wp);
 }
 
 /* ---- the disk tier's life ------------------------------------------------------------------ */
@@ -287,9 +287,9 @@ in_memory(void *ctx, const be_key_t *digest)
 }
 
 int
-be_cache_disk_open(be_server_t *srv)
+be_cache_disk_open(be_services_t *svc)
 {
-    const be_config_t *cfg = srv->cfg;
+    const be_config_t *cfg = svc->cfg;
     if (cfg->disk_path[0] == '\0')
         return BE_OK;
     const char *env = getenv("BLOCKEDGE_DISK_INLINE_READS");
@@ -299,36 +299,36 @@ be_cache_disk_open(be_server_t *srv)
         .size = cfg->disk_size,
         .segment_size = cfg->disk_segment_size,
         .is_hot = in_memory,
-        .hot_ctx = srv->memcache,
+        .hot_ctx = svc->memcache,
     };
-    srv->disk = be_diskstore_open(&dc);
-    srv->disk_read_pool = be_iopool_new(DISK_READ_THREADS);
-    srv->disk_write_pool = be_iopool_new(1);
-    if (srv->disk == NULL || srv->disk_read_pool == NULL || srv->disk_write_pool == NULL) {
-        be_cache_disk_stop_reads(srv);
-        be_cache_disk_stop_writes(srv);
-        be_cache_disk_close(srv);
+    svc->disk = be_diskstore_open(&dc);
+    svc->disk_read_pool = be_iopool_new(DISK_READ_THREADS);
+    svc->disk_write_pool = be_iopool_new(1);
+    if (svc->disk == NULL || svc->disk_read_pool == NULL || svc->disk_write_pool == NULL) {
+        be_cache_disk_stop_reads(svc);
+        be_cache_disk_stop_writes(svc);
+        be_cache_disk_close(svc);
         return BE_ERROR;
     }
     return BE_OK;
 }
 
 void
-be_cache_disk_stop_reads(be_server_t *srv)
+be_cache_disk_stop_reads(be_services_t *svc)
 {
-    be_iopool_free(&srv->disk_read_pool);
+    be_iopool_free(&svc->disk_read_pool);
 }
 
 void
-be_cache_disk_stop_writes(be_server_t *srv)
+be_cache_disk_stop_writes(be_services_t *svc)
 {
-    be_iopool_free(&srv->disk_write_pool);
+    be_iopool_free(&svc->disk_write_pool);
 }
 
 void
-be_cache_disk_close(be_server_t *srv)
+be_cache_disk_close(be_services_t *svc)
 {
-    be_diskstore_close(&srv->disk);
+    be_diskstore_close(&svc->disk);
 }
 
 void

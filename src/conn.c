@@ -24,14 +24,14 @@
 #include "blockedge/http1.h"
 #include "blockedge/http2.h"
 #include "blockedge/log.h"
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 #include "blockedge/tls.h"
 #include "blockedge/worker.h"
 
 static const be_config_t *
 cfg_of(const be_conn_t *c)
 {
-    return c->w->server->cfg;
+    return c->w->svc->cfg;
 }
 
 /* Moves a connection to HTTP/1.1 or HTTP/2 and hands it the bytes it already has. */
@@ -177,7 +177,7 @@ new_bev(be_worker_t *w, int fd, int tls)
 {
     if (!tls)
         return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    SSL *ssl = SSL_new(w->server->tls_ctx);
+    SSL *ssl = SSL_new(w->svc->tls_ctx);
     if (ssl == NULL)
         return NULL;
     struct bufferevent *bev = bufferevent_openssl_socket_new(
@@ -193,7 +193,7 @@ void
 be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls)
 {
     BE_UNUSED(salen);
-    const be_config_t *cfg = w->server->cfg;
+    const be_config_t *cfg = w->svc->cfg;
     if (w->stopping || w->nconns >= w->max_conns) {
         be_stat_add(&w->stats.closed[BE_CLOSE_LIMIT], 1);
         close(fd);

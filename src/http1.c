@@ -20,13 +20,13 @@
 #include "blockedge/config.h"
 #include "blockedge/http1.h"
 #include "blockedge/log.h"
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 #include "blockedge/worker.h"
 
 static const be_config_t *
 cfg_of(const be_conn_t *c)
 {
-    return c->w->server->cfg;
+    return c->w->svc->cfg;
 }
 
 static int

@@ -1,10 +1,9 @@
 /*
- * main.c - the command line, signals, and the start-up and shutdown order.
+ * main.c - the command line and the signals; nothing else.
  *
- * Start-up: config -> error log -> shared state (memory tier, in-flight table, I/O pool)
- * -> workers (listeners bound before any thread runs, so a busy port fails start-up) ->
- * admin listener -> pid file -> threads. Shutdown runs the same in reverse, in an order
- * that lets every pending task and fetch end exactly once (see stop_everything()).
+ * Reads and checks the configuration (-t stops there), opens the error log, asks server.c
+ * for the node, writes the pid file, and turns signals into server calls: TERM/INT/QUIT
+ * drain and exit, USR1 reopens the logs, HUP is refused with a notice.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,29 +14,17 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <event2/thread.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 
-#include "blockedge/accesslog.h"
-#include "blockedge/admin.h"
 #include "blockedge/alloc.h"
-#include "blockedge/cache.h"
 #include "blockedge/config.h"
 #include "blockedge/diskstore.h"
-#include "blockedge/inflight.h"
-#include "blockedge/iopool.h"
 #include "blockedge/log.h"
-#include "blockedge/memcache.h"
-#include "blockedge/origin.h"
-#include "blockedge/popularity.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
-#include "blockedge/worker.h"
 
 #define SHUTDOWN_GRACE_MS 10000
-#define MEMCACHE_SHARDS   64
-#define IO_THREADS        2
 
 static void
 usage(FILE *out)
@@ -89,8 +76,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
                    ctl->error_log, errno, strerror(errno));
         else
             be_log(BE_LOG_NOTICE, "logs reopened");
-        if (ctl->srv->accesslog != NULL)
-            be_accesslog_reopen(ctl->srv->accesslog);
+        be_server_reopen_logs(ctl->srv);
         break;
     case SIGHUP:
         be_log(BE_LOG_WARN, "SIGHUP: live reload is not supported yet; restart to apply a new "
@@ -115,68 +101,8 @@ write_pid(const char *path)
 }
 
 static int
-worker_count(const be_config_t *cfg)
+serve(const be_config_t *cfg)
 {
-    if (cfg->worker_threads > 0)
-        return cfg->worker_threads;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
-/* Runs every worker's mailbox on this thread until none has a task left (tasks may post). */
-static void
-run_mailboxes_until_quiet(be_server_t *srv)
-{
-    for (int ran = 1; ran > 0;) {
-        ran = 0;
-        for (int i = 0; i < srv->nworkers; i++)
-            if (srv->workers[i] != NULL)
-                ran += be_worker_run_mailbox(srv->workers[i]);
-    }
-}
-
-/*
- * Teardown order: stop and join every worker thread and close its connections (which
- * cancels their waits); drain the I/O pool (its completions land in mailboxes); run the
- * mailboxes until quiet; free the origin clients (failing their fetches, which posts
- * once more); run the mailboxes again; then free the rest.
- */
-static void
-stop_everything(be_server_t *srv)
-{
-    for (int i = 0; i < srv->nworkers; i++)
-        if (srv->workers[i] != NULL)
-            be_worker_stop(srv->workers[i], SHUTDOWN_GRACE_MS);
-    for (int i = 0; i < srv->nworkers; i++)
-        if (srv->workers[i] != NULL)
-            be_worker_join(srv->workers[i]);
-    be_iopool_free(&srv->iopool);
-    be_cache_disk_stop_reads(srv);
-    run_mailboxes_until_quiet(srv);
-    for (int i = 0; i < srv->nworkers; i++)
-        if (srv->workers[i] != NULL)
-            be_origin_free(&srv->workers[i]->origin);
-    run_mailboxes_until_quiet(srv);
-    be_cache_disk_stop_writes(srv); /* the fills queued for disk reach it before exit */
-    run_mailboxes_until_quiet(srv);
-    be_cache_disk_close(srv);
-    be_accesslog_free(&srv->accesslog); /* before the loops its timers live on */
-    for (int i = 0; i < srv->nworkers; i++)
-        be_worker_free(&srv->workers[i]);
-    free(srv->workers);
-    srv->workers = NULL;
-    be_popularity_free(&srv->popularity);
-    be_memcache_free(&srv->memcache);
-    be_inflight_free(&srv->inflight);
-}
-
-static int
-serve(const be_config_t *cfg, SSL_CTX *tls_ctx)
-{
-    be_server_t srv = {.cfg = cfg, .tls_ctx = tls_ctx};
-    control_t ctl = {
-        .srv = &srv, .error_log = cfg->error_log_path, .error_log_level = cfg->error_log_level};
-    be_admin_t *admin = NULL;
     struct event *sigs[5] = {NULL};
     const int signals[5] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGHUP};
     int rc = 1;
@@ -187,81 +113,33 @@ serve(const be_config_t *cfg, SSL_CTX *tls_ctx)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (evthread_use_pthreads() != 0 || be_origin_global_init() != BE_OK) {
-        be_log(BE_LOG_EMERG, "cannot initialize libevent threads or libcurl");
-        return 1;
-    }
-    ctl.base = event_base_new();
-    srv.nworkers = worker_count(cfg);
-    srv.memcache = be_memcache_new(cfg->memory_size, MEMCACHE_SHARDS);
-    srv.inflight = be_inflight_new();
-    srv.iopool = be_iopool_new(IO_THREADS);
-    srv.workers = calloc((size_t)srv.nworkers, sizeof(be_worker_t *));
-    if (ctl.base == NULL || srv.memcache == NULL || srv.inflight == NULL || srv.iopool == NULL ||
-        srv.workers == NULL || be_cache_disk_open(&srv) != BE_OK) {
-        be_log(BE_LOG_EMERG, "out of memory while starting");
+    be_server_t *srv = be_server_new(cfg, 0);
+    if (srv == NULL)
         goto out;
-    }
-    for (int i = 0; i < srv.nworkers; i++) {
-        srv.workers[i] = be_worker_new(&srv, i + 1);
-        if (srv.workers[i] == NULL || be_worker_listen(srv.workers[i]) != BE_OK)
-            goto out;
-    }
-    if (cfg->access_log[0] != '\0' && (srv.accesslog = be_accesslog_new(&srv)) == NULL)
-        goto out;
-    if (cfg->popularity) {
-        be_popularity_config_t pc = be_popularity_config_from(cfg, (unsigned)srv.nworkers);
-        srv.popularity = be_popularity_new(&pc);
-        if (srv.popularity == NULL) {
-            be_log(BE_LOG_EMERG, "out of memory while starting the popularity statistics");
-            goto out;
-        }
-    }
-    admin = be_admin_new(ctl.base, &srv);
-    if (admin == NULL)
-        goto out;
+    control_t ctl = {.base = be_server_base(srv),
+                     .srv = srv,
+                     .error_log = cfg->error_log_path,
+                     .error_log_level = cfg->error_log_level};
     for (int i = 0; i < 5; i++) {
         sigs[i] = evsignal_new(ctl.base, signals[i], on_signal, &ctl);
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
-    if (write_pid(cfg->pid_path) != BE_OK)
+    if (write_pid(cfg->pid_path) != BE_OK || be_server_start(srv) != BE_OK)
         goto out;
-    for (int i = 0; i < srv.nworkers; i++)
-        if (be_worker_start(srv.workers[i]) != BE_OK)
-            goto out;
-
-    be_log(BE_LOG_NOTICE, "blockedge %s started: %d workers, memory_size %llu, origin %s",
-           BE_VERSION, srv.nworkers, (unsigned long long)cfg->memory_size, cfg->servers[0].url);
-    if (srv.disk != NULL)
-        be_log(BE_LOG_NOTICE,
-               "disk tier \"%s\": disk_size %llu, disk_segment_size %llu, index "
-               "loading in the background",
-               cfg->disk_path, (unsigned long long)cfg->disk_size,
-               (unsigned long long)cfg->disk_segment_size);
     event_base_dispatch(ctl.base);
     rc = 0;
 
 out:
-    if (srv.workers != NULL)
-        stop_everything(&srv);
-    else {
-        be_cache_disk_stop_reads(&srv);
-        be_cache_disk_stop_writes(&srv);
-        be_cache_disk_close(&srv);
-        be_memcache_free(&srv.memcache);
-        be_inflight_free(&srv.inflight);
-    }
-    be_iopool_free(&srv.iopool);
-    be_admin_free(&admin);
+    if (srv != NULL)
+        be_server_drain(srv, SHUTDOWN_GRACE_MS);
     for (int i = 0; i < 5; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
-    if (ctl.base != NULL)
-        event_base_free(ctl.base);
+    be_server_free(&srv);
     if (cfg->pid_path[0] != '\0' && rc == 0)
         unlink(cfg->pid_path);
-    be_origin_global_cleanup();
+    be_server_global_cleanup();
     if (rc == 0)
         be_log(BE_LOG_NOTICE, "exiting");
     be_log_close();
@@ -321,6 +199,8 @@ main(int argc, char **argv)
         fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
         return 1;
     }
+    /* The certificate and key are checked here, before the error log takes over, so a
+     * mistake reaches the terminal; the server then builds its own context. */
     SSL_CTX *tls_ctx = NULL;
     if (be_tls_wanted(&cfg)) {
         tls_ctx = be_tls_ctx_new(&cfg, err, sizeof(err));
@@ -330,14 +210,12 @@ main(int argc, char **argv)
                 fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
             return 1;
         }
+        be_tls_ctx_free(&tls_ctx);
     }
     if (test) {
-        be_tls_ctx_free(&tls_ctx);
         fprintf(stderr, "blockedge: the configuration file %s syntax is ok\n", conf);
         fprintf(stderr, "blockedge: configuration file %s test is successful\n", conf);
         return 0;
     }
-    int rc = serve(&cfg, tls_ctx);
-    be_tls_ctx_free(&tls_ctx);
-    return rc;
+    return serve(&cfg);
 }

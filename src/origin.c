@@ -51,7 +51,7 @@
 #include "blockedge/iopool.h"
 #include "blockedge/log.h"
 #include "blockedge/origin.h"
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 #include "blockedge/worker.h"
 
 #define ORIGIN_MAGIC       0x6f726967u    /* "orig" */
@@ -504,7 +504,7 @@ be_origin_new(be_worker_t *w)
         return NULL;
     o->magic = ORIGIN_MAGIC;
     o->w = w;
-    o->cfg = w->server->cfg;
+    o->cfg = w->svc->cfg;
     o->multi = curl_multi_init();
     o->timer = evtimer_new(w->base, on_timer, o);
     o->summary = evtimer_new(w->base, on_summary, o);
@@ -603,17 +603,17 @@ be_origin_free(be_origin_t **op)
 }
 
 void
-be_origin_render_metrics(be_server_t *srv, struct evbuffer *out)
+be_origin_render_metrics(be_services_t *svc, struct evbuffer *out)
 {
-    const be_config_t *cfg = srv->cfg;
+    const be_config_t *cfg = svc->cfg;
     char labels[1200];
     be_stats_render_family(out, "blockedge_origin_server_marked_down", "gauge",
                            "Workers whose circuit breaker has this origin server marked down now "
                            "(0: up everywhere).");
     for (int i = 0; i < cfg->nservers; i++) {
         int down = 0;
-        for (int k = 0; k < srv->nworkers; k++) {
-            be_origin_t *o = srv->workers[k] != NULL ? srv->workers[k]->origin : NULL;
+        for (int k = 0; k < svc->nworkers; k++) {
+            be_origin_t *o = svc->workers[k] != NULL ? svc->workers[k]->origin : NULL;
             if (o != NULL)
                 down += atomic_load_explicit(&o->peers[i].marked_down, memory_order_relaxed);
         }
@@ -1051,7 +1051,7 @@ file_done(void *arg)
 static int
 start_file(fetch_t *f)
 {
-    if (be_iopool_submit(f->o->w->server->iopool, f->o->w, file_work, file_done, f) != BE_OK)
+    if (be_iopool_submit(f->o->w->svc->iopool, f->o->w, file_work, file_done, f) != BE_OK)
         return BE_ERROR;
     return BE_OK;
 }

@@ -16,7 +16,7 @@
 #include "blockedge/cache.h"
 #include "blockedge/popularity.h"
 #include "blockedge/request.h"
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 #include "blockedge/stats.h"
 #include "blockedge/worker.h"
 
@@ -41,13 +41,23 @@ be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn 
 static be_accesslog_t *
 accesslog_of(const be_request_t *r)
 {
-    return r->w != NULL && r->w->server != NULL ? r->w->server->accesslog : NULL;
+    return r->w != NULL && r->w->svc != NULL ? r->w->svc->accesslog : NULL;
 }
 
 static int
 name_is(const char *name, size_t nlen, const char *want)
 {
     return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
+}
+
+/* Keeps a copy of a request string for the access log (cut to the field's size). */
+static void
+note(char *dst, size_t cap, const char *v, size_t len)
+{
+    if (len > cap - 1)
+        len = cap - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
 }
 
 static int
@@ -69,8 +79,12 @@ keep(char *dst, size_t cap, const char *v, size_t vlen, int append)
 int
 be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-    if (accesslog_of(r) != NULL)
-        be_accesslog_note_header(r, name, nlen, value, vlen);
+    if (accesslog_of(r) != NULL) {
+        if (name_is(name, nlen, "user-agent"))
+            note(r->log_agent, sizeof(r->log_agent), value, vlen);
+        else if (name_is(name, nlen, "referer"))
+            note(r->log_referer, sizeof(r->log_referer), value, vlen);
+    }
     if (name_is(name, nlen, "if-none-match")) {
         int rc =
             keep(r->if_none_match, sizeof(r->if_none_match), value, vlen, r->has_if_none_match);
@@ -255,8 +269,10 @@ int
 be_request_start(be_request_t *r, const char *method, size_t mlen, const char *path, size_t plen)
 {
     r->method = method_of(method, mlen);
-    if (accesslog_of(r) != NULL)
-        be_accesslog_note_request(r, method, mlen, path, plen);
+    if (accesslog_of(r) != NULL) {
+        note(r->log_method, sizeof(r->log_method), method, mlen);
+        note(r->log_path, sizeof(r->log_path), path, plen);
+    }
     const char *q = memchr(path, '?', plen);
     if (q != NULL)
         plen = (size_t)(q - path);
@@ -443,6 +459,26 @@ be_request_headers(be_request_t *r, be_header_t *h, int max)
 #undef ADD
 }
 
+static void
+log_access(be_accesslog_t *log, const be_request_t *r, uint64_t us)
+{
+    be_access_entry_t e = {
+        .worker = r->w->id,
+        .peer = r->peer,
+        .method = r->log_method,
+        .path = r->log_path,
+        .referer = r->log_referer,
+        .agent = r->log_agent,
+        .http2 = r->proto == BE_PROTO_HTTP2,
+        .status = r->status,
+        .tier = r->tier,
+        .block_size = r->block != NULL ? (int64_t)r->block->size : -1,
+        .body_len = r->body_len,
+        .duration_us = us,
+    };
+    be_accesslog_write(log, &e);
+}
+
 void
 be_request_done(be_request_t *r)
 {
@@ -456,12 +492,12 @@ be_request_done(be_request_t *r)
     uint64_t us = be_monotonic_usec() - r->started_us;
     if (r->tier >= 0)
         be_stats_observe(&s->request_duration[r->tier], us);
-    be_server_t *srv = r->w->server;
-    if (srv->popularity != NULL && r->block != NULL)
-        be_popularity_record(srv->popularity, (unsigned)(r->w->id - 1), &r->key,
+    be_services_t *svc = r->w->svc;
+    if (svc->popularity != NULL && r->block != NULL)
+        be_popularity_record(svc->popularity, (unsigned)(r->w->id - 1), &r->key,
                              be_block_footprint(r->block));
-    if (srv->accesslog != NULL)
-        be_accesslog_write(srv->accesslog, r, us);
+    if (svc->accesslog != NULL)
+        log_access(svc->accesslog, r, us);
 }
 
 void

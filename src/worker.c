@@ -2,8 +2,9 @@
  * worker.c - worker threads, their loops, listeners and mailboxes.
  *
  * Owns: the event_base of each worker, its SO_REUSEPORT listeners, the mailbox through
- * which other threads hand it work, the graceful stop, and the loop's cached clock.
- * Knows nothing of HTTP: an accepted socket goes straight to be_conn_accept().
+ * which other threads hand it work, the graceful stop, and the clock.
+ * Knows nothing of HTTP or the origin: an accepted socket goes to the server's accept hook,
+ * and the stop asks the server's hooks to wind connections down and whether work is left.
  * Lock: mbox_lock guards only the task queue; no callback runs under it.
  */
 #include <errno.h>
@@ -17,10 +18,8 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
-#include "blockedge/conn.h"
 #include "blockedge/log.h"
-#include "blockedge/origin.h"
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 #include "blockedge/worker.h"
 
 struct be_task_s {
@@ -78,14 +77,15 @@ be_worker_post(be_worker_t *w, be_task_fn fn, void *arg)
 }
 
 be_worker_t *
-be_worker_new(be_server_t *server, int id)
+be_worker_new(be_services_t *svc, int id, const be_worker_ops_t *ops)
 {
     be_worker_t *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return NULL;
     w->magic = BE_WORKER_MAGIC;
     w->id = id;
-    w->server = server;
+    w->svc = svc;
+    w->ops = ops;
     pthread_mutex_init(&w->mbox_lock, NULL);
     w->base = event_base_new();
     if (w->base == NULL)
@@ -93,11 +93,8 @@ be_worker_new(be_server_t *server, int id)
     w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mailbox, w);
     if (w->mbox_ev == NULL)
         goto fail;
-    int per_worker = server->cfg->max_connections / server->nworkers;
+    int per_worker = svc->cfg->max_connections / (svc->nworkers > 0 ? svc->nworkers : 1);
     w->max_conns = per_worker > 0 ? per_worker : 1;
-    w->origin = be_origin_new(w);
-    if (w->origin == NULL)
-        goto fail;
     return w;
 fail:
     be_log(BE_LOG_EMERG, "cannot create worker %d", id);
@@ -110,7 +107,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 {
     BE_UNUSED(l);
     be_listener_t *lc = arg;
-    be_conn_accept(lc->w, fd, sa, (socklen_t)salen, lc->tls);
+    lc->w->ops->accept(lc->w, fd, sa, (socklen_t)salen, lc->tls);
 }
 
 static void
@@ -126,7 +123,7 @@ on_accept_error(struct evconnlistener *l, void *arg)
 int
 be_worker_listen(be_worker_t *w)
 {
-    const be_config_t *cfg = w->server->cfg;
+    const be_config_t *cfg = w->svc->cfg;
     for (int i = 0; i < cfg->nlisten && w->nlisteners < (int)BE_ARRAY_LEN(w->listeners); i++) {
         const be_listen_t *ls = &cfg->listen[i];
         unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
@@ -181,10 +178,16 @@ on_grace_expired(evutil_socket_t fd, short what, void *arg)
     event_base_loopbreak(w->base);
 }
 
+static int
+idle(be_worker_t *w)
+{
+    return w->nconns == 0 && w->ops->busy(w) == 0;
+}
+
 void
 be_worker_check_idle(be_worker_t *w)
 {
-    if (w->stopping && w->nconns == 0 && be_origin_active(w->origin) == 0)
+    if (w->stopping && idle(w))
         event_base_loopexit(w->base, NULL);
 }
 
@@ -206,8 +209,8 @@ do_stop(void *arg)
     for (int i = 0; i < w->nlisteners; i++)
         evconnlistener_free(w->listeners[i]);
     w->nlisteners = 0;
-    be_conn_shutdown_all(w);
-    if (w->nconns == 0 && be_origin_active(w->origin) == 0) {
+    w->ops->shutdown(w);
+    if (idle(w)) {
         event_base_loopexit(w->base, NULL);
         return;
     }
@@ -241,7 +244,8 @@ be_worker_join(be_worker_t *w)
         pthread_join(w->thread, NULL);
         w->started = 0;
     }
-    be_conn_free_all(w); /* cancels what they wait for */
+    if (w->ops != NULL)
+        w->ops->close_all(w); /* cancels what they wait for */
 }
 
 void
@@ -252,7 +256,6 @@ be_worker_free(be_worker_t **wp)
         return;
     *wp = NULL;
     be_worker_join(w);
-    be_origin_free(&w->origin);
     if (w->mbox_ev != NULL)
         be_worker_run_mailbox(w);
     for (int i = 0; i < w->nlisteners; i++)

@@ -16,13 +16,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct be_server_s be_server_t;
-typedef struct be_request_s be_request_t;
+typedef struct be_services_s be_services_t;
 typedef struct be_accesslog_s be_accesslog_t;
 
-/* Opens srv->cfg->access_log once per worker and arms each worker's flush timer on its
+/* One finished request as the log sees it; the strings are borrowed for the call. */
+typedef struct be_access_entry_s {
+    int worker;          /* the worker that answered, 1..N: picks the buffer */
+    const char *peer;    /* client "addr:port"; NULL: unknown */
+    const char *method;  /* "": the request line never arrived */
+    const char *path;    /* as sent */
+    const char *referer; /* "" when absent */
+    const char *agent;   /* "" when absent */
+    int http2;
+    int status;
+    int tier;           /* enum be_tier, or -1 when no block was looked up */
+    int64_t block_size; /* -1: no block */
+    uint64_t body_len;  /* bytes of body sent */
+    uint64_t duration_us;
+} be_access_entry_t;
+
+/* Opens svc->cfg->access_log once per worker and arms each worker's flush timer on its
  * loop. NULL on failure (logged). Thread: main, after the workers exist, before they run. */
-be_accesslog_t *be_accesslog_new(be_server_t *srv);
+be_accesslog_t *be_accesslog_new(be_services_t *svc);
 
 /* Writes what is buffered and closes every descriptor. *ap = NULL. Thread: main, once the
  * workers are joined and their mailboxes quiet, before their loops are freed. */
@@ -32,15 +47,7 @@ void be_accesslog_free(be_accesslog_t **ap);
  * worker that cannot open it keeps the old descriptor and logs an alert. Thread: main. */
 void be_accesslog_reopen(be_accesslog_t *a);
 
-/* Appends r's line to its worker's buffer. duration_us: from parsed to answered.
- * Thread: r's worker. */
-void be_accesslog_write(be_accesslog_t *a, const be_request_t *r, uint64_t duration_us);
-
-/* Keeps what the line needs from the request line and headers (request.c calls these
- * only while an access log is configured). */
-void be_accesslog_note_request(be_request_t *r, const char *method, size_t mlen, const char *path,
-                               size_t plen);
-void be_accesslog_note_header(be_request_t *r, const char *name, size_t nlen, const char *value,
-                              size_t vlen);
+/* Appends e's line to its worker's buffer. Thread: worker e->worker's. */
+void be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e);
 
 #endif

@@ -6,20 +6,20 @@
 #ifndef BLOCKEDGE_ADMIN_H
 #define BLOCKEDGE_ADMIN_H
 
-#include "blockedge/server.h"
+#include "blockedge/services.h"
 
 struct event_base;
 struct evbuffer;
 typedef struct be_admin_s be_admin_t;
 
 /* Binds every admin listen address on base. NULL on failure (logged). Thread: main. */
-be_admin_t *be_admin_new(struct event_base *base, be_server_t *srv);
+be_admin_t *be_admin_new(struct event_base *base, be_services_t *svc);
 
 /* Closes the listeners and any admin connection. *ap = NULL. */
 void be_admin_free(be_admin_t **ap);
 
-/* Appends the whole /metrics text for srv to out. Thread: main (the popularity
+/* Appends the whole /metrics text for svc to out. Thread: main (the popularity
  * tracker's consumer: it drains the workers' rings first). */
-void be_admin_render_metrics(be_server_t *srv, struct evbuffer *out);
+void be_admin_render_metrics(be_services_t *svc, struct evbuffer *out);
 
 #endif

@@ -36,11 +36,11 @@ void be_cache_cancel(be_worker_t *w, be_waiter_t **wp);
  * _stop_writes drains the write backlog to disk and stops the writer (completions land in
  * the workers' mailboxes), _close closes the store. Thread: main.
  */
-typedef struct be_server_s be_server_t;
-int be_cache_disk_open(be_server_t *srv);
-void be_cache_disk_stop_reads(be_server_t *srv);
-void be_cache_disk_stop_writes(be_server_t *srv);
-void be_cache_disk_close(be_server_t *srv);
+typedef struct be_services_s be_services_t;
+int be_cache_disk_open(be_services_t *svc);
+void be_cache_disk_stop_reads(be_services_t *svc);
+void be_cache_disk_stop_writes(be_services_t *svc);
+void be_cache_disk_close(be_services_t *svc);
 
 /* Appends the disk tier's own metric families (corruptions, faults by kind, index state,
  * load time and size, segments, writes, re-appends, purges) to out. Thread: any. */

@@ -14,7 +14,7 @@
 
 typedef struct be_origin_s be_origin_t;
 typedef struct be_worker_s be_worker_t;
-typedef struct be_server_s be_server_t;
+typedef struct be_services_s be_services_t;
 struct evbuffer;
 
 /* The outcome; block is a reference the callee owns (NULL unless BE_FETCH_OK). Runs on the
@@ -33,7 +33,7 @@ int be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *
 
 /* Appends the per-server gauges (blockedge_origin_server_marked_down{server}) for every
  * worker's client to out. Thread: admin (main), while the workers run. */
-void be_origin_render_metrics(be_server_t *srv, struct evbuffer *out);
+void be_origin_render_metrics(be_services_t *svc, struct evbuffer *out);
 
 /* Fetches under way on this client (0 for NULL). */
 unsigned be_origin_active(const be_origin_t *o);

@@ -1,35 +1,60 @@
 /*
- * server.h - what every worker shares: the config, the cache, the in-flight table and the
- * I/O pool. Built and torn down by main.c in a fixed order; immutable in between except
- * through each member's own locks.
+ * server.h - the node as one object: builds, starts, drains and frees everything below it
+ * (memory tier, in-flight table, disk tier and pools, workers with their listeners and
+ * origin clients, access log, popularity, admin listener) in one fixed order.
+ *
+ * main.c, the unit tests and the tools build nodes through these calls only. A test asks
+ * for BE_SERVER_NO_LISTEN and drives the unstarted workers' loops and mailboxes itself.
  */
 #ifndef BLOCKEDGE_SERVER_H
 #define BLOCKEDGE_SERVER_H
 
 #include "blockedge/config.h"
+#include "blockedge/defs.h"
+#include "blockedge/services.h"
 
-typedef struct be_memcache_s be_memcache_t;
-typedef struct be_inflight_s be_inflight_t;
-typedef struct be_iopool_s be_iopool_t;
-typedef struct be_worker_s be_worker_t;
-typedef struct ssl_ctx_st SSL_CTX;
-typedef struct be_accesslog_s be_accesslog_t;
-typedef struct be_popularity_s be_popularity_t;
-typedef struct be_diskstore_s be_diskstore_t;
+struct event_base;
+typedef struct be_server_s be_server_t;
 
-typedef struct be_server_s {
-    const be_config_t *cfg;
-    be_memcache_t *memcache;
-    be_inflight_t *inflight;
-    be_iopool_t *iopool;
-    SSL_CTX *tls_ctx;             /* NULL when no listener has "tls" */
-    be_diskstore_t *disk;         /* NULL without disk_path */
-    be_iopool_t *disk_read_pool;  /* disk reads */
-    be_iopool_t *disk_write_pool; /* disk appends, one thread */
-    be_worker_t **workers;
-    int nworkers;
-    be_accesslog_t *accesslog;   /* NULL: access_log off */
-    be_popularity_t *popularity; /* NULL: popularity off; fed by workers, read by admin */
-} be_server_t;
+/* be_server_new() flags */
+#define BE_SERVER_NO_LISTEN 0x01u /* bind no client or admin socket, start no admin */
+
+/*
+ * Builds the node for cfg (which must outlive it): shared state, the disk tier (its index
+ * loads in the background), every worker with its origin client and, unless
+ * BE_SERVER_NO_LISTEN, its listeners bound (so a busy port fails here, before any thread
+ * runs) and the admin listener on the server's own loop. Starts no worker thread.
+ * NULL on failure (logged). Thread: main.
+ */
+be_server_t *be_server_new(const be_config_t *cfg, unsigned flags);
+
+/* Starts every worker's thread. BE_OK, or BE_ERROR (logged; free the server). Thread: main. */
+int be_server_start(be_server_t *srv);
+
+/* Stops accepting, lets each worker finish its connections and fetches within grace_ms,
+ * and joins the threads. The loops are over afterwards; be_server_free() still runs what
+ * they left in their mailboxes. Thread: main. */
+void be_server_drain(be_server_t *srv, be_msec_t grace_ms);
+
+/* Drains (at once) if that was not done, then tears everything down in the order that lets
+ * every pending task, disk write and fetch end exactly once. *srvp = NULL. Thread: main. */
+void be_server_free(be_server_t **srvp);
+
+/* What the workers share (tests and the admin read it). */
+be_services_t *be_server_services(be_server_t *srv);
+
+/* Worker i, 0 <= i < number of workers (its id is i + 1). */
+be_worker_t *be_server_worker(be_server_t *srv, int i);
+
+/* The main thread's loop: the admin listener lives on it, and main adds its signals. */
+struct event_base *be_server_base(be_server_t *srv);
+
+/* SIGUSR1: every worker reopens its access-log descriptor. Thread: main. */
+void be_server_reopen_logs(be_server_t *srv);
+
+/* Process-wide set-up of the libraries the node uses (libevent threads, libcurl); the first
+ * be_server_new() calls it once. _cleanup at process exit, after every server is freed. */
+int be_server_global_init(void);
+void be_server_global_cleanup(void);
 
 #endif

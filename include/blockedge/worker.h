@@ -1,15 +1,20 @@
 /*
- * worker.h - worker threads: one event_base each, their listeners, connections and origin
- * client, a mailbox for work sent from other threads, and the loop's cached clock.
+ * worker.h - worker threads: one event_base each, their listeners, a mailbox for work sent
+ * from other threads, the clock and the per-worker counters.
  *
- * A connection never changes thread. Another thread never touches a worker's connections:
- * it posts a task to the worker's mailbox, which runs it on the worker's loop.
+ * The worker is the bottom of the node: it knows nothing of HTTP or of the origin. What it
+ * does with an accepted socket, how it winds its connections down and what keeps a stopping
+ * loop alive are the hooks (be_worker_ops_t) the server hands it; the services it shares
+ * with the other workers come from the server too (w->svc). A connection never changes
+ * thread. Another thread never touches a worker's connections: it posts a task to the
+ * worker's mailbox, which runs it on the worker's loop.
  */
 #ifndef BLOCKEDGE_WORKER_H
 #define BLOCKEDGE_WORKER_H
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "blockedge/defs.h"
 #include "blockedge/stats.h"
@@ -19,13 +24,25 @@
 struct event_base;
 struct event;
 struct evconnlistener;
-typedef struct be_server_s be_server_t;
+typedef struct be_services_s be_services_t;
 typedef struct be_origin_s be_origin_t;
 typedef struct be_conn_s be_conn_t;
 
 typedef void (*be_task_fn)(void *arg);
 
 typedef struct be_task_s be_task_t;
+
+/* The hooks the server gives every worker; each runs on the worker's thread. */
+typedef struct be_worker_ops_s {
+    /* Takes a freshly accepted non-blocking socket from one of the worker's listeners. */
+    void (*accept)(struct be_worker_s *w, int fd, struct sockaddr *sa, socklen_t salen, int tls);
+    /* Graceful stop: idle connections close now, busy ones after their current answer. */
+    void (*shutdown)(struct be_worker_s *w);
+    /* The loop has ended: frees every connection left (cancelling what they wait for). */
+    void (*close_all)(struct be_worker_s *w);
+    /* Work other than connections that a stopping loop must finish (origin fetches). */
+    unsigned (*busy)(struct be_worker_s *w);
+} be_worker_ops_t;
 
 /* What a listener's accept callback needs to know. */
 typedef struct be_listener_s {
@@ -35,8 +52,9 @@ typedef struct be_listener_s {
 
 typedef struct be_worker_s {
     uint32_t magic;
-    int id; /* 1..N; 0 is the main thread */
-    be_server_t *server;
+    int id;                     /* 1..N; 0 is the main thread */
+    be_services_t *svc;         /* shared with every worker; owned by the server */
+    const be_worker_ops_t *ops; /* owned by the server */
     struct event_base *base;
     pthread_t thread;
     int started;
@@ -52,20 +70,20 @@ typedef struct be_worker_s {
     struct event *stop_timer;
     int stopping;
 
-    be_conn_t *conns; /* doubly linked through be_conn_t.next/prev */
+    be_conn_t *conns; /* doubly linked through be_conn_t.next/prev; owned by conn.c */
     int nconns;
     int max_conns;
 
-    be_origin_t *origin;
+    be_origin_t *origin; /* this worker's origin client: built and freed by the server */
     be_stats_t stats;
 
     char date[40]; /* "Date" header value, refreshed once a second */
     int64_t date_sec;
 } be_worker_t;
 
-/* Creates a worker (event_base, mailbox) but starts no thread and binds nothing.
- * NULL on failure (logged). Thread: main. */
-be_worker_t *be_worker_new(be_server_t *server, int id);
+/* Creates a worker (event_base, mailbox) but starts no thread and binds nothing. svc and
+ * ops must outlive it. NULL on failure (logged). Thread: main. */
+be_worker_t *be_worker_new(be_services_t *svc, int id, const be_worker_ops_t *ops);
 
 /* Opens the worker's own SO_REUSEPORT listeners for every http listen address.
  * BE_OK or BE_ERROR (logged with the address). Thread: main, before start. */
@@ -86,8 +104,8 @@ void be_worker_join(be_worker_t *w);
  * Used by the loop, and at shutdown by main once every worker is joined. */
 int be_worker_run_mailbox(be_worker_t *w);
 
-/* Joins if needed, frees the origin client, runs the mailbox once more, frees the rest.
- * *wp = NULL. Thread: main, once no other worker can post to this one. */
+/* Joins if needed, runs the mailbox once more, frees the rest. The server frees the origin
+ * client first. *wp = NULL. Thread: main, once no other worker can post to this one. */
 void be_worker_free(be_worker_t **wp);
 
 /* Queues fn(arg) to run on w's loop. BE_OK, or BE_ERROR when out of memory. Any thread. */
@@ -104,8 +122,8 @@ int64_t be_worker_wall_sec(be_worker_t *w);
 const char *be_worker_date(be_worker_t *w);
 
 /* Called when a connection closes or an origin fetch ends: while stopping, leaves the loop
- * once the worker has neither connections nor fetches (which waiters on other workers may
- * need). Thread: the worker. */
+ * once the worker has neither connections nor other busy work (fetches, which waiters on
+ * other workers may need). Thread: the worker. */
 void be_worker_check_idle(be_worker_t *w);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * fixture.h - a node built by hand for unit tests: config defaults with a file:// origin,
- * a small memory tier, the in-flight table and N workers that are created but never
- * started. The test runs their loops and mailboxes itself, on its own thread.
+ * fixture.h - a node for unit tests, built through the server object like the real one:
+ * config defaults with a file:// origin, a small memory tier, and N workers that are created
+ * but never started and bind nothing. The test runs their loops and mailboxes itself, on
+ * its own thread.
  */
 #ifndef BLOCKEDGE_TEST_FIXTURE_H
 #define BLOCKEDGE_TEST_FIXTURE_H
@@ -19,47 +20,39 @@
 
 #define FIXTURE_MEMORY (64 * 1024)
 
-/* Fills cfg and srv; workers[0..n) are new unstarted workers. Exits on failure. */
-static inline void
-fixture_up(be_config_t *cfg, be_server_t *srv, be_worker_t **workers, int n, const char *who)
+/* Fills cfg and builds the node; *svc is what its workers share and workers[0..n) are its
+ * unstarted workers. Exits on failure. */
+static inline be_server_t *
+fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, const char *who)
 {
     be_config_defaults(cfg);
     cfg->nservers = 1;
     cfg->servers[0].kind = BE_ORIGIN_FILE;
     snprintf(cfg->servers[0].url, sizeof(cfg->servers[0].url), "file:///tmp/x/");
     snprintf(cfg->servers[0].path, sizeof(cfg->servers[0].path), "/tmp/x/");
-    memset(srv, 0, sizeof(*srv));
-    srv->cfg = cfg;
-    srv->memcache = be_memcache_new(FIXTURE_MEMORY, 4);
-    srv->inflight = be_inflight_new();
-    srv->workers = workers;
-    srv->nworkers = n;
-    int ok = srv->memcache != NULL && srv->inflight != NULL;
-    for (int i = 0; i < n; i++) {
-        workers[i] = be_worker_new(srv, i + 1);
-        ok = ok && workers[i] != NULL;
-    }
-    if (!ok) {
+    cfg->memory_size = FIXTURE_MEMORY;
+    cfg->worker_threads = n;
+    be_server_t *node = be_server_new(cfg, BE_SERVER_NO_LISTEN);
+    if (node == NULL) {
         fprintf(stderr, "%s: cannot build the server\n", who);
         exit(1);
     }
+    *svc = be_server_services(node);
+    for (int i = 0; i < n; i++)
+        workers[i] = be_server_worker(node, i);
+    return node;
 }
 
-/* Runs what is left in every mailbox, then frees in the server's order. */
+/* Tears the node down in the server's order (what is left in the mailboxes runs first). */
 static inline void
-fixture_down(be_server_t *srv)
+fixture_down(be_server_t **node)
 {
-    for (int i = 0; i < srv->nworkers; i++)
-        be_worker_run_mailbox(srv->workers[i]);
-    for (int i = 0; i < srv->nworkers; i++)
-        be_worker_free(&srv->workers[i]);
-    be_memcache_free(&srv->memcache);
-    be_inflight_free(&srv->inflight);
+    be_server_free(node);
 }
 
 /* Puts a verified block of these bytes into the memory tier; writes its hex name. */
 static inline void
-fixture_cache_block(be_server_t *srv, const unsigned char *data, size_t size, char *hex)
+fixture_cache_block(be_services_t *svc, const unsigned char *data, size_t size, char *hex)
 {
     be_key_t key;
     be_sha256(data, size, &key);
@@ -70,7 +63,7 @@ fixture_cache_block(be_server_t *srv, const unsigned char *data, size_t size, ch
     }
     memcpy(b->data, data, size);
     b->size = size;
-    be_memcache_insert(srv->memcache, b, 0);
+    be_memcache_insert(svc->memcache, b, 0);
     be_block_unref(&b);
     be_key_to_hex(&key, hex);
 }

@@ -25,7 +25,6 @@
 #include "blockedge/http1.h"
 #include "blockedge/inflight.h"
 #include "blockedge/memcache.h"
-#include "blockedge/origin.h"
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
 #include "fixture.h"
@@ -35,7 +34,8 @@
 #define IDLE_TURNS 20 /* loop turns without a byte moving before a client stops waiting */
 
 static be_config_t cfg;
-static be_server_t srv;
+static be_server_t *node;
+static be_services_t *svc;
 static be_worker_t *workers[1];
 static be_worker_t *w;
 static unsigned char data[SIZE];
@@ -62,19 +62,19 @@ typedef struct resp_s {
 static void
 setup(void)
 {
-    fixture_up(&cfg, &srv, workers, 1, "test_http1");
+    node = fixture_up(&cfg, &svc, workers, 1, "test_http1");
     w = workers[0];
     for (int i = 0; i < SIZE; i++)
         data[i] = (unsigned char)(255 - i); /* high bytes and a NUL: a text bug shows */
     data[50] = '\0';
-    fixture_cache_block(&srv, data, SIZE, hex);
+    fixture_cache_block(svc, data, SIZE, hex);
     snprintf(get_req, sizeof(get_req), "GET /blocks/%s HTTP/1.1\r\nHost: edge\r\n\r\n", hex);
 }
 
 static void
 teardown(void)
 {
-    fixture_down(&srv);
+    fixture_down(&node);
     w = NULL;
 }
 
@@ -643,8 +643,6 @@ int
 main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (be_origin_global_init() != BE_OK)
-        return 1;
     BE_RUN(test_http1_hit_answered_with_exact_head_and_body);
     BE_RUN(test_http1_pipelined_requests_answered_in_order);
     BE_RUN(test_http1_smuggling_heads_get_one_400_then_close);
@@ -655,7 +653,7 @@ main(void)
     BE_RUN(test_http1_connection_close_closes_after_answer);
     BE_RUN(test_http1_head_split_across_reads_answered_once);
     BE_RUN(test_http1_half_close_after_request_answers_then_closes);
-    be_origin_global_cleanup();
     BE_RUN(test_http1_client_close_counts_client_closed);
+    be_server_global_cleanup();
     BE_TEST_EXIT();
 }

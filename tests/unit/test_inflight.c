@@ -14,7 +14,6 @@
 #include "blockedge/config.h"
 #include "blockedge/inflight.h"
 #include "blockedge/memcache.h"
-#include "blockedge/origin.h"
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
 #include "fixture.h"
@@ -23,7 +22,8 @@
 #define NWORKERS 2
 
 static be_config_t cfg;
-static be_server_t srv;
+static be_server_t *node;
+static be_services_t *svc;
 static be_worker_t *workers[NWORKERS];
 static be_worker_t *running; /* the worker whose mailbox the test is running */
 
@@ -57,7 +57,7 @@ run(be_worker_t *w)
 static void
 setup(void)
 {
-    fixture_up(&cfg, &srv, workers, NWORKERS, "test_inflight");
+    node = fixture_up(&cfg, &svc, workers, NWORKERS, "test_inflight");
 }
 
 /* Runs what is left in the mailboxes, then frees in the server's order. */
@@ -66,7 +66,7 @@ teardown(void)
 {
     for (int i = 0; i < NWORKERS; i++)
         run(workers[i]);
-    fixture_down(&srv);
+    fixture_down(&node);
 }
 
 static be_key_t
@@ -92,8 +92,8 @@ make_block(uint8_t id)
 static int
 join(be_worker_t *w, const be_key_t *k, got_t *g, be_waiter_t **wp, be_block_t **hit)
 {
-    return be_inflight_join(srv.inflight, srv.memcache, k, w, BE_TIER_MISS, on_result, g, NULL, wp,
-                            hit, 1);
+    return be_inflight_join(svc->inflight, svc->memcache, k, w, BE_TIER_MISS, on_result, g, NULL,
+                            wp, hit, 1);
 }
 
 static void
@@ -105,28 +105,28 @@ test_inflight_first_join_leads_next_joins_wait(void)
     be_block_t *hit = (be_block_t *)&hit; /* must be reset to NULL */
 
     setup();
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 0);
     BE_CHECK_INT(join(workers[0], &k, &g[0], &wt[0], &hit), BE_OK);
     BE_CHECK(wt[0] != NULL);
     BE_CHECK(hit == NULL);
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 1);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 1);
     BE_CHECK_INT(join(workers[0], &k, &g[1], &wt[1], &hit), BE_AGAIN);
     BE_CHECK_INT(join(workers[1], &k, &g[2], &wt[2], &hit), BE_AGAIN);
     BE_CHECK(wt[1] != NULL && wt[2] != NULL && wt[1] != wt[2]);
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 1);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 1);
     BE_CHECK_INT(join(workers[1], &k2, &g[3], &wt[3], &hit), BE_OK); /* another key leads */
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 2);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 2);
 
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_NOT_FOUND, NULL);
-    be_inflight_complete(srv.inflight, &k2, BE_FETCH_NOT_FOUND, NULL);
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_NOT_FOUND, NULL);
+    be_inflight_complete(svc->inflight, &k2, BE_FETCH_NOT_FOUND, NULL);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 0);
     BE_CHECK_INT(run(workers[0]), 2);
     BE_CHECK_INT(run(workers[1]), 2);
     for (int i = 0; i < 4; i++)
         BE_CHECK_INT(g[i].calls, 1);
     /* after completion the key starts over with a new leader */
     BE_CHECK_INT(join(workers[0], &k, &g[0], &wt[0], &hit), BE_OK);
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_NOT_FOUND, NULL);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_NOT_FOUND, NULL);
     teardown();
 }
 
@@ -142,8 +142,8 @@ test_inflight_complete_delivers_once_to_each_waiter_on_its_mailbox(void)
     setup();
     for (int i = 0; i < 3; i++)
         BE_CHECK_INT(join(workers[0], &k, &g[i], &wt[i], &hit), i == 0 ? BE_OK : BE_AGAIN);
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_OK, b);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 0);
     BE_CHECK_INT(atomic_load(&b->refs), 1 + 3); /* ours + one per waiter */
     for (int i = 0; i < 3; i++)
         BE_CHECK_INT(g[i].calls, 0);  /* nothing runs inside complete() */
@@ -158,8 +158,8 @@ test_inflight_complete_delivers_once_to_each_waiter_on_its_mailbox(void)
         BE_CHECK(g[i].block == b);
         BE_CHECK(g[i].ran_on == workers[0]);
     }
-    BE_CHECK_INT(run(workers[0]), 0);                       /* exactly once */
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b); /* unknown key now: no-op */
+    BE_CHECK_INT(run(workers[0]), 0);                        /* exactly once */
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_OK, b); /* unknown key now: no-op */
     BE_CHECK_INT(run(workers[0]), 0);
     for (int i = 0; i < 3; i++) {
         BE_CHECK_INT(g[i].calls, 1);
@@ -182,7 +182,7 @@ test_inflight_waiters_on_two_workers_each_get_it_on_their_own(void)
     setup();
     BE_CHECK_INT(join(workers[0], &k, &g1, &w1, &hit), BE_OK);
     BE_CHECK_INT(join(workers[1], &k, &g2, &w2, &hit), BE_AGAIN);
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_OK, b);
 
     BE_CHECK_INT(run(workers[1]), 1);
     BE_CHECK_INT(g1.calls, 0);
@@ -215,12 +215,12 @@ test_inflight_cancelled_attached_waiter_gets_nothing(void)
     setup();
     BE_CHECK_INT(join(workers[0], &k, &g1, &w1, &hit), BE_OK);
     BE_CHECK_INT(join(workers[0], &k, &g2, &w2, &hit), BE_AGAIN);
-    be_inflight_cancel(srv.inflight, &w1); /* the leader's client went away */
+    be_inflight_cancel(svc->inflight, &w1); /* the leader's client went away */
     BE_CHECK(w1 == NULL);
-    be_inflight_cancel(srv.inflight, &w1);            /* NULL-safe */
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 1); /* the fetch goes on */
+    be_inflight_cancel(svc->inflight, &w1);            /* NULL-safe */
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 1); /* the fetch goes on */
 
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_OK, b);
     BE_CHECK_INT(atomic_load(&b->refs), 2); /* only the remaining waiter got one */
     BE_CHECK_INT(run(workers[0]), 1);
     BE_CHECK_INT(g1.calls, 0);
@@ -229,10 +229,10 @@ test_inflight_cancelled_attached_waiter_gets_nothing(void)
 
     /* every waiter cancelled: the entry stays until complete, which posts nothing */
     BE_CHECK_INT(join(workers[1], &k, &g1, &w1, &hit), BE_OK);
-    be_inflight_cancel(srv.inflight, &w1);
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 1);
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    be_inflight_cancel(svc->inflight, &w1);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 1);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_OK, b);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 0);
     BE_CHECK_INT(run(workers[1]), 0);
     BE_CHECK_INT(g1.calls, 0);
     BE_CHECK_INT(atomic_load(&b->refs), 1);
@@ -252,9 +252,9 @@ test_inflight_waiter_cancelled_after_complete_gets_nothing_and_leaks_nothing(voi
     setup();
     BE_CHECK_INT(join(workers[0], &k, &g1, &w1, &hit), BE_OK);
     BE_CHECK_INT(join(workers[1], &k, &g2, &w2, &hit), BE_AGAIN);
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_OK, b);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_OK, b);
     BE_CHECK_INT(atomic_load(&b->refs), 3);
-    be_inflight_cancel(srv.inflight, &w1); /* posted but its mailbox has not run */
+    be_inflight_cancel(svc->inflight, &w1); /* posted but its mailbox has not run */
     BE_CHECK(w1 == NULL);
     BE_CHECK_INT(atomic_load(&b->refs), 3); /* released only when the task runs */
 
@@ -281,7 +281,7 @@ test_inflight_failure_status_reaches_every_waiter(void)
     setup();
     for (int i = 0; i < 4; i++)
         BE_CHECK_INT(join(workers[i % 2], &k, &g[i], &wt[i], &hit), i == 0 ? BE_OK : BE_AGAIN);
-    be_inflight_complete(srv.inflight, &k, BE_FETCH_TIMEOUT, NULL);
+    be_inflight_complete(svc->inflight, &k, BE_FETCH_TIMEOUT, NULL);
     BE_CHECK_INT(run(workers[0]), 2);
     BE_CHECK_INT(run(workers[1]), 2);
     for (int i = 0; i < 4; i++) {
@@ -290,7 +290,7 @@ test_inflight_failure_status_reaches_every_waiter(void)
         BE_CHECK(g[i].block == NULL);
         BE_CHECK(g[i].ran_on == workers[i % 2]);
     }
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 0);
     teardown();
 }
 
@@ -305,13 +305,13 @@ test_inflight_join_rechecks_memory_tier(void)
     be_memcache_stats_t st;
 
     setup();
-    BE_CHECK_INT(be_memcache_insert(srv.memcache, b, 1), BE_OK);
+    BE_CHECK_INT(be_memcache_insert(svc->memcache, b, 1), BE_OK);
     BE_CHECK_INT(join(workers[0], &k, &g, &wt, &hit), BE_DECLINED);
     BE_CHECK(hit == b);
     BE_CHECK(wt == NULL);
-    BE_CHECK_INT(be_inflight_count(srv.inflight), 0);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 0);
     BE_CHECK_INT(atomic_load(&b->refs), 3); /* ours, the cache's, the hit */
-    be_memcache_stats(srv.memcache, &st);
+    be_memcache_stats(svc->memcache, &st);
     BE_CHECK_INT(st.blocks, 1);
     BE_CHECK_INT(run(workers[0]), 0);
     BE_CHECK_INT(g.calls, 0);
@@ -324,8 +324,6 @@ test_inflight_join_rechecks_memory_tier(void)
 int
 main(void)
 {
-    if (be_origin_global_init() != BE_OK)
-        return 1;
     BE_RUN(test_inflight_first_join_leads_next_joins_wait);
     BE_RUN(test_inflight_complete_delivers_once_to_each_waiter_on_its_mailbox);
     BE_RUN(test_inflight_waiters_on_two_workers_each_get_it_on_their_own);
@@ -333,6 +331,6 @@ main(void)
     BE_RUN(test_inflight_waiter_cancelled_after_complete_gets_nothing_and_leaks_nothing);
     BE_RUN(test_inflight_failure_status_reaches_every_waiter);
     BE_RUN(test_inflight_join_rechecks_memory_tier);
-    be_origin_global_cleanup();
+    be_server_global_cleanup();
     BE_TEST_EXIT();
 }

@@ -13,7 +13,6 @@
 #include "blockedge/config.h"
 #include "blockedge/inflight.h"
 #include "blockedge/memcache.h"
-#include "blockedge/origin.h"
 #include "blockedge/request.h"
 #include "blockedge/server.h"
 #include "blockedge/worker.h"
@@ -23,7 +22,8 @@
 #define SIZE 100
 
 static be_config_t cfg;
-static be_server_t srv;
+static be_server_t *node;
+static be_services_t *svc;
 static be_worker_t *workers[1];
 static be_worker_t *w;
 static char hex[BE_KEY_HEX_LEN + 1]; /* the cached block's name */
@@ -41,11 +41,11 @@ setup(void)
 {
     unsigned char data[SIZE];
 
-    fixture_up(&cfg, &srv, workers, 1, "test_request");
+    node = fixture_up(&cfg, &svc, workers, 1, "test_request");
     w = workers[0];
     for (int i = 0; i < SIZE; i++)
         data[i] = (unsigned char)(i * 3 + 1);
-    fixture_cache_block(&srv, data, SIZE, hex);
+    fixture_cache_block(svc, data, SIZE, hex);
     for (int i = 0; i < BE_KEY_HEX_LEN + 1; i++)
         upper[i] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 'A' : hex[i]);
 }
@@ -53,7 +53,7 @@ setup(void)
 static void
 teardown(void)
 {
-    fixture_down(&srv);
+    fixture_down(&node);
     w = NULL;
 }
 
@@ -527,8 +527,6 @@ test_request_over_long_if_none_match_is_refused(void)
 int
 main(void)
 {
-    if (be_origin_global_init() != BE_OK)
-        return 1;
     BE_RUN(test_request_get_hit_answers_200_with_the_block);
     BE_RUN(test_request_head_has_no_body_but_full_length);
     BE_RUN(test_request_if_none_match_weak_compare_answers_304);
@@ -541,6 +539,6 @@ main(void)
     BE_RUN(test_request_other_method_answers_405_with_allow);
     BE_RUN(test_request_query_string_is_ignored);
     BE_RUN(test_request_over_long_if_none_match_is_refused);
-    be_origin_global_cleanup();
+    be_server_global_cleanup();
     BE_TEST_EXIT();
 }

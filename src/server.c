@@ -1,0 +1,308 @@
+/*
+ * server.c - the node as one object: what is built, in which order, and how it comes apart.
+ *
+ * Start-up: shared state (memory tier, in-flight table, file I/O pool, TLS context, disk
+ * tier) -> workers, each with its origin client and its listeners bound before any thread
+ * runs (a busy port fails start-up) -> access log -> popularity -> admin listener on the
+ * main thread's loop. be_server_start() then starts the threads. Teardown runs in reverse,
+ * in an order that lets every pending task and fetch end exactly once (be_server_free()).
+ * Knows which module provides what and hands each worker its services and hooks; knows
+ * none of their insides.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "blockedge/accesslog.h"
+#include "blockedge/admin.h"
+#include "blockedge/cache.h"
+#include "blockedge/conn.h"
+#include "blockedge/inflight.h"
+#include "blockedge/iopool.h"
+#include "blockedge/log.h"
+#include "blockedge/memcache.h"
+#include "blockedge/origin.h"
+#include "blockedge/popularity.h"
+#include "blockedge/server.h"
+#include "blockedge/tls.h"
+#include "blockedge/worker.h"
+
+#define SERVER_MAGIC    0x73727672u /* "srvr" */
+#define MEMCACHE_SHARDS 64
+#define IO_THREADS      2
+
+struct be_server_s {
+    uint32_t magic;
+    unsigned flags;
+    be_services_t svc;
+    struct event_base *base; /* the main thread's loop: admin, and main's signals */
+    be_admin_t *admin;
+    unsigned started : 1;
+    unsigned drained : 1;
+};
+
+static unsigned
+worker_busy(be_worker_t *w)
+{
+    return be_origin_active(w->origin);
+}
+
+static const be_worker_ops_t worker_ops = {
+    .accept = be_conn_accept,
+    .shutdown = be_conn_shutdown_all,
+    .close_all = be_conn_free_all,
+    .busy = worker_busy,
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_rc = BE_ERROR;
+
+static void
+global_init_once(void)
+{
+    if (evthread_use_pthreads() == 0 && be_origin_global_init() == BE_OK)
+        global_rc = BE_OK;
+}
+
+int
+be_server_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+    return global_rc;
+}
+
+void
+be_server_global_cleanup(void)
+{
+    if (global_rc == BE_OK)
+        be_origin_global_cleanup();
+}
+
+static int
+worker_count(const be_config_t *cfg)
+{
+    if (cfg->worker_threads > 0)
+        return cfg->worker_threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static int
+build_shared(be_server_t *srv)
+{
+    be_services_t *svc = &srv->svc;
+    const be_config_t *cfg = svc->cfg;
+    char err[1024];
+
+    srv->base = event_base_new();
+    svc->memcache = be_memcache_new(cfg->memory_size, MEMCACHE_SHARDS);
+    svc->inflight = be_inflight_new();
+    svc->iopool = be_iopool_new(IO_THREADS);
+    svc->workers = calloc((size_t)svc->nworkers, sizeof(be_worker_t *));
+    if (srv->base == NULL || svc->memcache == NULL || svc->inflight == NULL ||
+        svc->iopool == NULL || svc->workers == NULL || be_cache_disk_open(svc) != BE_OK) {
+        be_log(BE_LOG_EMERG, "out of memory while starting");
+        return BE_ERROR;
+    }
+    if (be_tls_wanted(cfg) && (svc->tls_ctx = be_tls_ctx_new(cfg, err, sizeof(err))) == NULL) {
+        be_log(BE_LOG_EMERG, "%s", err);
+        return BE_ERROR;
+    }
+    return BE_OK;
+}
+
+static int
+build_workers(be_server_t *srv)
+{
+    be_services_t *svc = &srv->svc;
+    for (int i = 0; i < svc->nworkers; i++) {
+        be_worker_t *w = be_worker_new(svc, i + 1, &worker_ops);
+        svc->workers[i] = w;
+        if (w == NULL)
+            return BE_ERROR;
+        w->origin = be_origin_new(w);
+        if (w->origin == NULL) {
+            be_log(BE_LOG_EMERG, "cannot create the origin client of worker %d", i + 1);
+            return BE_ERROR;
+        }
+        if (!(srv->flags & BE_SERVER_NO_LISTEN) && be_worker_listen(w) != BE_OK)
+            return BE_ERROR;
+    }
+    return BE_OK;
+}
+
+static int
+build_observers(be_server_t *srv)
+{
+    be_services_t *svc = &srv->svc;
+    const be_config_t *cfg = svc->cfg;
+    if (cfg->access_log[0] != '\0' && (svc->accesslog = be_accesslog_new(svc)) == NULL)
+        return BE_ERROR;
+    if (cfg->popularity) {
+        be_popularity_config_t pc = be_popularity_config_from(cfg, (unsigned)svc->nworkers);
+        svc->popularity = be_popularity_new(&pc);
+        if (svc->popularity == NULL) {
+            be_log(BE_LOG_EMERG, "out of memory while starting the popularity statistics");
+            return BE_ERROR;
+        }
+    }
+    if (!(srv->flags & BE_SERVER_NO_LISTEN) && (srv->admin = be_admin_new(srv->base, svc)) == NULL)
+        return BE_ERROR;
+    return BE_OK;
+}
+
+be_server_t *
+be_server_new(const be_config_t *cfg, unsigned flags)
+{
+    if (be_server_global_init() != BE_OK) {
+        be_log(BE_LOG_EMERG, "cannot initialize libevent threads or libcurl");
+        return NULL;
+    }
+    be_server_t *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        be_log(BE_LOG_EMERG, "out of memory while starting");
+        return NULL;
+    }
+    srv->magic = SERVER_MAGIC;
+    srv->flags = flags;
+    srv->svc.cfg = cfg;
+    srv->svc.nworkers = worker_count(cfg);
+    if (build_shared(srv) != BE_OK || build_workers(srv) != BE_OK ||
+        build_observers(srv) != BE_OK) {
+        be_server_free(&srv);
+        return NULL;
+    }
+    return srv;
+}
+
+int
+be_server_start(be_server_t *srv)
+{
+    const be_services_t *svc = &srv->svc;
+    const be_config_t *cfg = svc->cfg;
+    for (int i = 0; i < svc->nworkers; i++) {
+        if (be_worker_start(svc->workers[i]) != BE_OK)
+            return BE_ERROR;
+        srv->started = 1;
+    }
+    be_log(BE_LOG_NOTICE, "blockedge %s started: %d workers, memory_size %llu, origin %s",
+           BE_VERSION, svc->nworkers, (unsigned long long)cfg->memory_size, cfg->servers[0].url);
+    if (svc->disk != NULL)
+        be_log(BE_LOG_NOTICE,
+               "disk tier \"%s\": disk_size %llu, disk_segment_size %llu, index "
+               "loading in the background",
+               cfg->disk_path, (unsigned long long)cfg->disk_size,
+               (unsigned long long)cfg->disk_segment_size);
+    return BE_OK;
+}
+
+void
+be_server_drain(be_server_t *srv, be_msec_t grace_ms)
+{
+    be_services_t *svc = &srv->svc;
+    if (srv->drained || svc->workers == NULL)
+        return;
+    srv->drained = 1;
+    for (int i = 0; i < svc->nworkers; i++)
+        if (svc->workers[i] != NULL)
+            be_worker_stop(svc->workers[i], grace_ms);
+    for (int i = 0; i < svc->nworkers; i++)
+        if (svc->workers[i] != NULL)
+            be_worker_join(svc->workers[i]);
+}
+
+/* Runs every worker's mailbox on this thread until none has a task left (tasks may post). */
+static void
+run_mailboxes_until_quiet(be_services_t *svc)
+{
+    for (int ran = 1; ran > 0;) {
+        ran = 0;
+        for (int i = 0; i < svc->nworkers; i++)
+            if (svc->workers[i] != NULL)
+                ran += be_worker_run_mailbox(svc->workers[i]);
+    }
+}
+
+/*
+ * After the drain (every worker thread joined, its connections closed, which cancels their
+ * waits): drain the file I/O pool and stop the disk reads (their completions land in
+ * mailboxes); run the mailboxes until quiet; free the origin clients (failing their
+ * fetches, which posts once more); run the mailboxes again; let the disk writer finish the
+ * fills queued for it; then free the rest, the access log before the loops its timers
+ * live on.
+ */
+static void
+free_workers(be_services_t *svc)
+{
+    if (svc->workers == NULL)
+        return;
+    be_iopool_free(&svc->iopool);
+    be_cache_disk_stop_reads(svc);
+    run_mailboxes_until_quiet(svc);
+    for (int i = 0; i < svc->nworkers; i++)
+        if (svc->workers[i] != NULL)
+            be_origin_free(&svc->workers[i]->origin);
+    run_mailboxes_until_quiet(svc);
+    be_cache_disk_stop_writes(svc);
+    run_mailboxes_until_quiet(svc);
+    be_cache_disk_close(svc);
+    be_accesslog_free(&svc->accesslog);
+    for (int i = 0; i < svc->nworkers; i++)
+        be_worker_free(&svc->workers[i]);
+    free(svc->workers);
+    svc->workers = NULL;
+}
+
+void
+be_server_free(be_server_t **srvp)
+{
+    be_server_t *srv = *srvp;
+    if (srv == NULL)
+        return;
+    *srvp = NULL;
+    be_services_t *svc = &srv->svc;
+    be_server_drain(srv, 0);
+    be_admin_free(&srv->admin);
+    free_workers(svc);
+    be_iopool_free(&svc->iopool);
+    be_cache_disk_stop_reads(svc);
+    be_cache_disk_stop_writes(svc);
+    be_cache_disk_close(svc);
+    be_popularity_free(&svc->popularity);
+    be_memcache_free(&svc->memcache);
+    be_inflight_free(&svc->inflight);
+    be_tls_ctx_free(&svc->tls_ctx);
+    if (srv->base != NULL)
+        event_base_free(srv->base);
+    srv->magic = 0;
+    free(srv);
+}
+
+be_services_t *
+be_server_services(be_server_t *srv)
+{
+    return &srv->svc;
+}
+
+be_worker_t *
+be_server_worker(be_server_t *srv, int i)
+{
+    return i >= 0 && i < srv->svc.nworkers ? srv->svc.workers[i] : NULL;
+}
+
+struct event_base *
+be_server_base(be_server_t *srv)
+{
+    return srv->base;
+}
+
+void
+be_server_reopen_logs(be_server_t *srv)
+{
+    if (srv->svc.accesslog != NULL)
+        be_accesslog_reopen(srv->svc.accesslog);
+}
