@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "blockedge/accesslog.h"
+#include "blockedge/clock.h"
 #include "blockedge/log.h"
 #include "blockedge/services.h"
 #include "blockedge/stats.h"
@@ -34,8 +34,7 @@ typedef struct slot_s {
     struct event *timer;
     char *buf;
     size_t len;
-    int64_t time_sec;
-    char time_text[40];
+    be_timetext_t time; /* $time_local */
 } slot_t;
 
 struct be_accesslog_s {
@@ -97,7 +96,7 @@ be_accesslog_new(be_services_t *svc)
         slot_t *s = &a->slots[i];
         s->log = a;
         s->w = svc->workers[i];
-        s->time_sec = -1;
+        be_timetext_init(&s->time, BE_TIMEFMT_LOG);
         s->fd = open_log(a->path);
         if (s->fd < 0) {
             int err = errno;
@@ -198,20 +197,6 @@ put_str(char *out, size_t pos, size_t cap, const char *s)
     return pos + n;
 }
 
-static const char *
-local_time(slot_t *s)
-{
-    int64_t sec = be_worker_wall_sec(s->w);
-    if (sec != s->time_sec) {
-        time_t t = (time_t)sec;
-        struct tm tm;
-        localtime_r(&t, &tm);
-        strftime(s->time_text, sizeof(s->time_text), "%d/%b/%Y:%H:%M:%S %z", &tm);
-        s->time_sec = sec;
-    }
-    return s->time_text;
-}
-
 void
 be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
 {
@@ -233,7 +218,7 @@ be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
     }
     pos = put_str(line, pos, cap, addr);
     pos = put_str(line, pos, cap, " - - [");
-    pos = put_str(line, pos, cap, local_time(s));
+    pos = put_str(line, pos, cap, be_timetext_get(&s->time, be_worker_wall_sec(s->w)));
     pos = put_str(line, pos, cap, "] \"");
     if (e->method[0] != '\0') {
         pos = put_escaped(line, pos, cap, e->method);

@@ -47,6 +47,7 @@
 #include <event2/event.h>
 
 #include "blockedge/breaker.h"
+#include "blockedge/clock.h"
 #include "blockedge/config.h"
 #include "blockedge/iopool.h"
 #include "blockedge/log.h"
@@ -704,7 +705,7 @@ complete(fetch_t *f, be_fetch_status_t status)
     unlink_fetch(f);
     if (f->timer != NULL)
         event_free(f->timer);
-    be_stats_observe(&w->stats.fetch_duration, be_monotonic_usec() - f->started_us);
+    be_stats_observe(&w->stats.fetch_duration, be_clock_usec() - f->started_us);
     if (status != BE_FETCH_OK) {
         be_stat_add(&w->stats.origin_errors[status], 1);
         be_block_unref(&f->block);
@@ -1096,7 +1097,7 @@ be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg)
     f->key = *key;
     f->cb = cb;
     f->arg = arg;
-    f->started_us = be_monotonic_usec();
+    f->started_us = be_clock_usec();
     f->deadline = be_worker_now(o->w) + o->cfg->fetch_timeout;
     be_key_to_hex(key, f->hex);
     f->timer = evtimer_new(o->w->base, on_fetch_timer, f);

@@ -14,6 +14,7 @@
 
 #include "blockedge/accesslog.h"
 #include "blockedge/cache.h"
+#include "blockedge/clock.h"
 #include "blockedge/popularity.h"
 #include "blockedge/request.h"
 #include "blockedge/services.h"
@@ -33,7 +34,7 @@ be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn 
     r->ctx = ctx;
     r->tier = -1;
     r->step = BE_STEP_NEW;
-    r->started_us = be_monotonic_usec();
+    r->started_us = be_clock_usec();
     r->log_method[0] = r->log_path[0] = r->log_referer[0] = r->log_agent[0] = '\0';
 }
 
@@ -489,7 +490,7 @@ be_request_done(be_request_t *r)
     be_stats_request(s, r->proto, r->status);
     if (be_request_body_is_block(r) && r->body_len > 0)
         be_stat_add(&s->ctr[BE_CTR_SENT_BYTES], r->body_len);
-    uint64_t us = be_monotonic_usec() - r->started_us;
+    uint64_t us = be_clock_usec() - r->started_us;
     if (r->tier >= 0)
         be_stats_observe(&s->request_duration[r->tier], us);
     be_services_t *svc = r->w->svc;

@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "blockedge/clock.h"
 #include "blockedge/log.h"
 #include "blockedge/services.h"
 #include "blockedge/worker.h"
@@ -86,6 +86,7 @@ be_worker_new(be_services_t *svc, int id, const be_worker_ops_t *ops)
     w->id = id;
     w->svc = svc;
     w->ops = ops;
+    be_timetext_init(&w->date, BE_TIMEFMT_HTTP);
     pthread_mutex_init(&w->mbox_lock, NULL);
     w->base = event_base_new();
     if (w->base == NULL)
@@ -274,13 +275,8 @@ be_worker_free(be_worker_t **wp)
 be_msec_t
 be_worker_now(be_worker_t *w)
 {
-    /* Monotonic, so that LRU stamps, deadlines and breaker back-offs survive a step of the
-     * wall clock; a vDSO read, no system call. Not the coarse clock: it lags the loop's own
-     * timers by up to a tick, and a deadline timer that fired must read as expired. */
     BE_UNUSED(w);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (be_msec_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return be_clock_msec();
 }
 
 int64_t
@@ -288,20 +284,12 @@ be_worker_wall_sec(be_worker_t *w)
 {
     struct timeval tv;
     if (w == NULL || event_base_gettimeofday_cached(w->base, &tv) != 0)
-        gettimeofday(&tv, NULL);
+        return be_clock_wall_sec();
     return (int64_t)tv.tv_sec;
 }
 
 const char *
 be_worker_date(be_worker_t *w)
 {
-    int64_t sec = be_worker_wall_sec(w);
-    if (sec != w->date_sec) {
-        time_t t = (time_t)sec;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        w->date_sec = sec;
-    }
-    return w->date;
+    return be_timetext_get(&w->date, be_worker_wall_sec(w));
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "blockedge/clock.h"
 #include "blockedge/defs.h"
 #include "blockedge/stats.h"
 
@@ -77,8 +78,7 @@ typedef struct be_worker_s {
     be_origin_t *origin; /* this worker's origin client: built and freed by the server */
     be_stats_t stats;
 
-    char date[40]; /* "Date" header value, refreshed once a second */
-    int64_t date_sec;
+    be_timetext_t date; /* "Date" header value, refreshed once a second */
 } be_worker_t;
 
 /* Creates a worker (event_base, mailbox) but starts no thread and binds nothing. svc and
@@ -111,11 +111,11 @@ void be_worker_free(be_worker_t **wp);
 /* Queues fn(arg) to run on w's loop. BE_OK, or BE_ERROR when out of memory. Any thread. */
 int be_worker_post(be_worker_t *w, be_task_fn fn, void *arg);
 
-/* The worker's clock: monotonic milliseconds (a vDSO read, no system call). Data
- * structures take it as a parameter. */
+/* The worker's clock: monotonic milliseconds (clock.h). Data structures take it as a
+ * parameter. */
 be_msec_t be_worker_now(be_worker_t *w);
 
-/* The wall clock in seconds, cached per loop turn: for Date headers and logs only. */
+/* The wall clock in seconds, as the loop cached it this turn: for Date headers and logs. */
 int64_t be_worker_wall_sec(be_worker_t *w);
 
 /* The current HTTP Date header value, e.g. "Sun, 22 Nov 2026 10:00:00 GMT". */
