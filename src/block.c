@@ -4,12 +4,12 @@
  * Invariants: refs > 0 while anyone holds the block; the bytes never change after the block
  * is published; the magic is checked at every entry so a stale pointer fails loudly.
  */
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
+#include "blockedge/check.h"
 #include "blockedge/block.h"
 
 be_block_t *
@@ -29,7 +29,8 @@ be_block_new(const be_key_t *key, size_t capacity)
 be_block_t *
 be_block_grow(be_block_t *b, size_t capacity)
 {
-    assert(b->magic == BE_BLOCK_MAGIC && atomic_load(&b->refs) == 1);
+    BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
+    BE_ASSERT(atomic_load(&b->refs) == 1);
     be_block_t *nb = realloc(b, sizeof(*b) + capacity);
     if (nb == NULL)
         return NULL;
@@ -40,7 +41,7 @@ be_block_grow(be_block_t *b, size_t capacity)
 be_block_t *
 be_block_ref(be_block_t *b)
 {
-    assert(b->magic == BE_BLOCK_MAGIC);
+    BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     return b;
 }
@@ -52,7 +53,7 @@ be_block_unref(be_block_t **bp)
     if (b == NULL)
         return;
     *bp = NULL;
-    assert(b->magic == BE_BLOCK_MAGIC);
+    BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
         b->magic = 0;
         free(b);
@@ -62,6 +63,7 @@ be_block_unref(be_block_t **bp)
 size_t
 be_block_footprint(const be_block_t *b)
 {
+    BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
     return sizeof(*b) + b->capacity;
 }
 
@@ -77,7 +79,8 @@ release_ref(const void *data, size_t len, void *arg)
 int
 be_block_add_to_evbuffer(be_block_t *b, struct evbuffer *out, size_t off, size_t len)
 {
-    assert(b->magic == BE_BLOCK_MAGIC && off + len <= b->size);
+    BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
+    BE_ASSERT(off + len <= b->size);
     if (len == 0)
         return BE_OK;
     be_block_ref(b);

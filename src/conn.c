@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "blockedge/check.h"
 #include "blockedge/config.h"
 #include "blockedge/conn.h"
 #include "blockedge/http1.h"
@@ -147,6 +148,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 void
 be_conn_set_timer(be_conn_t *c, be_msec_t ms)
 {
+    BE_CHECK_OBJ_NOTNULL(c, BE_CONN_MAGIC);
     if (ms <= 0) {
         evtimer_del(c->timer);
         return;
@@ -192,6 +194,7 @@ new_bev(be_worker_t *w, int fd, int tls)
 void
 be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     BE_UNUSED(salen);
     const be_config_t *cfg = w->svc->cfg;
     if (w->stopping || w->nconns >= w->max_conns) {
@@ -248,6 +251,7 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
 void
 be_conn_close(be_conn_t *c, int reason)
 {
+    BE_CHECK_OBJ_NOTNULL(c, BE_CONN_MAGIC);
     be_worker_t *w = c->w;
     be_log_debug("client %s: closed (%d)", c->peer, reason);
     if (c->h2 != NULL)
@@ -272,6 +276,7 @@ be_conn_close(be_conn_t *c, int reason)
 void
 be_conn_shutdown_all(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     be_conn_t *c = w->conns;
     while (c != NULL) {
         be_conn_t *next = c->next;
@@ -292,6 +297,7 @@ be_conn_shutdown_all(be_worker_t *w)
 void
 be_conn_free_all(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     while (w->conns != NULL)
         be_conn_close(w->conns, BE_CLOSE_SHUTDOWN);
 }

@@ -288,7 +288,7 @@ static void
 refuse(be_conn_t *c, int status, int reason)
 {
     be_request_t *r = &c->req;
-    if (r->magic != BE_REQUEST_MAGIC || r->step != BE_STEP_NEW)
+    if (r->step != BE_STEP_NEW) /* not this head's request (never set up, or answered) */
         be_request_init(r, c->w, BE_PROTO_HTTP1, NULL, c);
     be_request_fail(r, status, NULL);
     c->keepalive = 0;

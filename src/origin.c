@@ -46,6 +46,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "blockedge/check.h"
 #include "blockedge/breaker.h"
 #include "blockedge/clock.h"
 #include "blockedge/config.h"
@@ -568,6 +569,7 @@ be_origin_free(be_origin_t **op)
     if (o == NULL)
         return;
     *op = NULL;
+    BE_CHECK_OBJ_NOTNULL(o, ORIGIN_MAGIC);
     o->closing = 1;
     while (o->active != NULL) {
         fetch_t *f = o->active;
@@ -632,6 +634,7 @@ be_origin_render_metrics(be_services_t *svc, struct evbuffer *out)
 unsigned
 be_origin_active(const be_origin_t *o)
 {
+    BE_CHECK_OBJ_ORNULL(o, ORIGIN_MAGIC);
     return o != NULL ? o->nactive : 0;
 }
 
@@ -1090,6 +1093,7 @@ start_attempt(fetch_t *f)
 int
 be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg)
 {
+    BE_CHECK_OBJ_NOTNULL(o, ORIGIN_MAGIC);
     fetch_t *f = calloc(1, sizeof(*f));
     if (f == NULL)
         return BE_ERROR;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "blockedge/check.h"
 #include "blockedge/accesslog.h"
 #include "blockedge/cache.h"
 #include "blockedge/clock.h"
@@ -26,6 +27,7 @@
 void
 be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn on_ready, void *ctx)
 {
+    BE_CHECK_OBJ_ORNULL(w, BE_WORKER_MAGIC); /* NULL: the parser alone (fuzzing) */
     memset(r, 0, offsetof(be_request_t, vbuf));
     r->magic = BE_REQUEST_MAGIC;
     r->w = w;
@@ -80,6 +82,7 @@ keep(char *dst, size_t cap, const char *v, size_t vlen, int append)
 int
 be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value, size_t vlen)
 {
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     if (accesslog_of(r) != NULL) {
         if (name_is(name, nlen, "user-agent"))
             note(r->log_agent, sizeof(r->log_agent), value, vlen);
@@ -112,6 +115,7 @@ be_request_header(be_request_t *r, const char *name, size_t nlen, const char *va
 void
 be_request_fail(be_request_t *r, int status, const char *why)
 {
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     be_block_unref(&r->block);
     r->status = status;
     r->error = why;
@@ -269,6 +273,7 @@ method_of(const char *m, size_t len)
 int
 be_request_start(be_request_t *r, const char *method, size_t mlen, const char *path, size_t plen)
 {
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     r->method = method_of(method, mlen);
     if (accesslog_of(r) != NULL) {
         note(r->log_method, sizeof(r->log_method), method, mlen);
@@ -408,6 +413,7 @@ x_cache(const be_request_t *r)
 int
 be_request_headers(be_request_t *r, be_header_t *h, int max)
 {
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     int n = 0;
 #define ADD(nm, val)                                                                               \
     do {                                                                                           \
@@ -483,6 +489,7 @@ log_access(be_accesslog_t *log, const be_request_t *r, uint64_t us)
 void
 be_request_done(be_request_t *r)
 {
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     if (r->step == BE_STEP_DONE)
         return;
     r->step = BE_STEP_DONE;
@@ -504,6 +511,9 @@ be_request_done(be_request_t *r)
 void
 be_request_dispose(be_request_t *r)
 {
+    if (r->magic == 0 && r->step == BE_STEP_NONE)
+        return; /* never initialized (a connection closed before its first request) */
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     if (r->waiter != NULL)
         be_cache_cancel(r->w, &r->waiter);
     be_block_unref(&r->block);
@@ -512,11 +522,13 @@ be_request_dispose(be_request_t *r)
 int
 be_request_body_is_block(const be_request_t *r)
 {
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     return r->block != NULL && (r->status == 200 || r->status == 206);
 }
 
 const char *
 be_request_error_text(const be_request_t *r)
 {
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     return r->error != NULL ? r->error : be_http_reason(r->status);
 }

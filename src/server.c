@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "blockedge/check.h"
 #include "blockedge/accesslog.h"
 #include "blockedge/admin.h"
 #include "blockedge/cache.h"
@@ -182,6 +183,7 @@ be_server_new(const be_config_t *cfg, unsigned flags)
 int
 be_server_start(be_server_t *srv)
 {
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
     const be_services_t *svc = &srv->svc;
     const be_config_t *cfg = svc->cfg;
     for (int i = 0; i < svc->nworkers; i++) {
@@ -203,6 +205,7 @@ be_server_start(be_server_t *srv)
 void
 be_server_drain(be_server_t *srv, be_msec_t grace_ms)
 {
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
     be_services_t *svc = &srv->svc;
     if (srv->drained || svc->workers == NULL)
         return;
@@ -264,6 +267,7 @@ be_server_free(be_server_t **srvp)
     if (srv == NULL)
         return;
     *srvp = NULL;
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
     be_services_t *svc = &srv->svc;
     be_server_drain(srv, 0);
     be_admin_free(&srv->admin);
@@ -285,24 +289,28 @@ be_server_free(be_server_t **srvp)
 be_services_t *
 be_server_services(be_server_t *srv)
 {
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
     return &srv->svc;
 }
 
 be_worker_t *
 be_server_worker(be_server_t *srv, int i)
 {
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
     return i >= 0 && i < srv->svc.nworkers ? srv->svc.workers[i] : NULL;
 }
 
 struct event_base *
 be_server_base(be_server_t *srv)
 {
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
     return srv->base;
 }
 
 void
 be_server_reopen_logs(be_server_t *srv)
 {
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
     if (srv->svc.accesslog != NULL)
         be_accesslog_reopen(srv->svc.accesslog);
 }

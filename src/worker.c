@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "blockedge/check.h"
 #include "blockedge/clock.h"
 #include "blockedge/log.h"
 #include "blockedge/services.h"
@@ -31,6 +32,7 @@ struct be_task_s {
 int
 be_worker_run_mailbox(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     int ran = 0;
     pthread_mutex_lock(&w->mbox_lock);
     be_task_t *t = w->mbox_head;
@@ -57,6 +59,7 @@ on_mailbox(evutil_socket_t fd, short what, void *arg)
 int
 be_worker_post(be_worker_t *w, be_task_fn fn, void *arg)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     be_task_t *t = malloc(sizeof(*t));
     if (t == NULL)
         return BE_ERROR;
@@ -124,6 +127,7 @@ on_accept_error(struct evconnlistener *l, void *arg)
 int
 be_worker_listen(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     const be_config_t *cfg = w->svc->cfg;
     for (int i = 0; i < cfg->nlisten && w->nlisteners < (int)BE_ARRAY_LEN(w->listeners); i++) {
         const be_listen_t *ls = &cfg->listen[i];
@@ -159,6 +163,7 @@ worker_main(void *arg)
 int
 be_worker_start(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         be_log(BE_LOG_EMERG, "pthread_create() failed for worker %d", w->id);
         return BE_ERROR;
@@ -188,6 +193,7 @@ idle(be_worker_t *w)
 void
 be_worker_check_idle(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     if (w->stopping && idle(w))
         event_base_loopexit(w->base, NULL);
 }
@@ -223,6 +229,7 @@ do_stop(void *arg)
 void
 be_worker_stop(be_worker_t *w, be_msec_t grace_ms)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     stop_msg_t *m = malloc(sizeof(*m));
     if (m == NULL || !w->started) {
         free(m);
@@ -241,6 +248,7 @@ be_worker_stop(be_worker_t *w, be_msec_t grace_ms)
 void
 be_worker_join(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     if (w->started) {
         pthread_join(w->thread, NULL);
         w->started = 0;
@@ -256,6 +264,7 @@ be_worker_free(be_worker_t **wp)
     if (w == NULL)
         return;
     *wp = NULL;
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     be_worker_join(w);
     if (w->mbox_ev != NULL)
         be_worker_run_mailbox(w);
@@ -291,5 +300,6 @@ be_worker_wall_sec(be_worker_t *w)
 const char *
 be_worker_date(be_worker_t *w)
 {
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     return be_timetext_get(&w->date, be_worker_wall_sec(w));
 }

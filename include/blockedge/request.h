@@ -3,7 +3,8 @@
  * logic, and the response head. HTTP/1.1 and HTTP/2 both fill one be_request_t, start it,
  * and serialize what it answers; neither holds a copy of this logic.
  *
- * Steps (r->step): NEW -> (WAIT: a miss, waiting for the fetch) -> READY -> DONE.
+ * Steps (r->step): (NONE: not yet initialized) -> NEW -> (WAIT: a miss, waiting for the
+ * fetch) -> READY -> DONE.
  */
 #ifndef BLOCKEDGE_REQUEST_H
 #define BLOCKEDGE_REQUEST_H
@@ -25,7 +26,8 @@ typedef struct be_request_s be_request_t;
 typedef void (*be_request_ready_fn)(be_request_t *r, void *ctx);
 
 enum be_method { BE_METHOD_GET, BE_METHOD_HEAD, BE_METHOD_OTHER };
-enum be_request_step { BE_STEP_NEW, BE_STEP_WAIT, BE_STEP_READY, BE_STEP_DONE };
+/* NONE: never initialized (a zeroed request, e.g. in a new connection). */
+enum be_request_step { BE_STEP_NONE, BE_STEP_NEW, BE_STEP_WAIT, BE_STEP_READY, BE_STEP_DONE };
 
 #define BE_MAX_RESPONSE_HEADERS 14
 
