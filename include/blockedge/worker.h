@@ -26,6 +26,7 @@ struct event_base;
 struct event;
 struct evconnlistener;
 typedef struct be_services_s be_services_t;
+typedef struct be_worker_s be_worker_t;
 typedef struct be_origin_s be_origin_t;
 typedef struct be_conn_s be_conn_t;
 
@@ -36,13 +37,13 @@ typedef struct be_task_s be_task_t;
 /* The hooks the server gives every worker; each runs on the worker's thread. */
 typedef struct be_worker_ops_s {
     /* Takes a freshly accepted non-blocking socket from one of the worker's listeners. */
-    void (*accept)(struct be_worker_s *w, int fd, struct sockaddr *sa, socklen_t salen, int tls);
+    void (*accept)(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls);
     /* Graceful stop: idle connections close now, busy ones after their current answer. */
-    void (*shutdown)(struct be_worker_s *w);
+    void (*shutdown)(be_worker_t *w);
     /* The loop has ended: frees every connection left (cancelling what they wait for). */
-    void (*close_all)(struct be_worker_s *w);
+    void (*close_all)(be_worker_t *w);
     /* Work other than connections that a stopping loop must finish (origin fetches). */
-    unsigned (*busy)(struct be_worker_s *w);
+    unsigned (*busy)(be_worker_t *w);
 } be_worker_ops_t;
 
 /* What a listener's accept callback needs to know. */
