@@ -99,14 +99,17 @@ be_origin_free(be_origin_t **op)
     while (o->active != NULL) {
         fetch_t *f = o->active;
         if (f->easy == NULL && !f->deferred) {
-            /* A file read still on the I/O pool (the server drains the pool first, so this is a
-             * safety net): its completion owns f and sees f->o == NULL. */
+            /* A file read still on the I/O pool or in the mailbox (the server drains the pool
+             * first, so this is a safety net): the caller gets its end now; the completion
+             * then sees f->o == NULL and only frees f. */
             unlink_fetch(f);
             f->o = NULL;
             if (f->timer != NULL) {
                 event_free(f->timer);
                 f->timer = NULL;
             }
+            be_stat_add(&o->w->stats.origin_errors[BE_FETCH_CONNECT], 1);
+            f->cb(f->arg, BE_FETCH_CONNECT, NULL); /* its caller is not left waiting */
             continue;
         }
         f->expired = 1; /* no retry */

@@ -32,7 +32,7 @@ file_work(void *arg)
         close(fd);
         return;
     }
-    if ((uint64_t)st.st_size > f->o->cfg->max_block_size) {
+    if ((uint64_t)st.st_size > f->max_size) {
         f->status = BE_FETCH_TOO_LARGE;
         close(fd);
         return;
@@ -64,7 +64,7 @@ static void
 file_done(void *arg)
 {
     fetch_t *f = arg;
-    if (f->o == NULL) { /* the origin client went away: nobody waits */
+    if (f->o == NULL) { /* the client went away and already ended the fetch */
         be_sha256_free(&f->sha);
         be_block_unref(&f->block);
         free(f);
@@ -79,6 +79,7 @@ file_done(void *arg)
 int
 be_origin_file_start(fetch_t *f)
 {
+    f->max_size = f->o->cfg->max_block_size;
     if (be_iopool_submit(f->o->w->svc->iopool, f->o->w, file_work, file_done, f) != BE_OK)
         return BE_ERROR;
     return BE_OK;

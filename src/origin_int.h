@@ -96,7 +96,8 @@ struct fetch_s {
     char errbuf[CURL_ERROR_SIZE]; /* libcurl's words */
     char why[256];                /* ours, which libcurl cannot overwrite */
 
-    int file_errno; /* file:// */
+    int file_errno;    /* file:// */
+    uint64_t max_size; /* file://: max_block_size, so the pool thread never reads f->o */
 };
 
 /* origin.c */
