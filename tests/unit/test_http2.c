@@ -1,0 +1,674 @@
+/*
+ * test_http2.c - HTTP/2 on a real socket, spoken by nghttp2's own client session: a hit's
+ * status, headers and body; 404 and 400 for paths that are not blocks; HEAD without DATA;
+ * many concurrent streams each answered with its own block; a block larger than the
+ * stream's flow-control window; misses that go to a file:// origin and come back MISS,
+ * then hit (one fetch for several streams at once); an origin 404; a stream reset while
+ * its miss waits is never answered nor counted, and the connection goes on.
+ *
+ * The node is built through the server object (one worker, never started) with a file://
+ * origin in a fresh temporary directory. The client is one end of a socketpair whose
+ * other end goes to be_conn_accept(); the test pumps both sides: nghttp2_session_send()
+ * into the socket, a non-blocking turn of the worker's loop, then whatever came back into
+ * nghttp2_session_mem_recv(), until every stream it opened is closed (bounded in real
+ * time: misses complete through the file I/O pool).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <nghttp2/nghttp2.h>
+
+#include "blockedge/config.h"
+#include "blockedge/conn.h"
+#include "blockedge/inflight.h"
+#include "blockedge/memcache.h"
+#include "blockedge/server.h"
+#include "blockedge/services.h"
+#include "blockedge/stats.h"
+#include "blockedge/worker.h"
+#include "fixture.h"
+#include "test.h"
+
+#define SIZE        1000
+#define MAX_STREAMS 32
+#define BOUND_MS    5000
+
+static be_config_t cfg;
+static be_server_t *node;
+static be_services_t *svc;
+static be_worker_t *workers[1];
+static be_worker_t *w;
+static char dir[512];
+static unsigned char data[SIZE];
+static char hex[BE_KEY_HEX_LEN + 1]; /* data, cached by setup() */
+
+static const int codes[] = {BE_STATS_CODES};
+
+typedef struct stream_s {
+    int32_t id;
+    int status;
+    char content_length[32];
+    char content_type[64];
+    char x_cache[32];
+    char etag[BE_KEY_HEX_LEN + 3];
+    unsigned char *body;
+    size_t len, cap;
+    int data_frames;
+    int closed;
+    uint32_t error_code;
+} stream_t;
+
+typedef struct client_s {
+    int fd;
+    nghttp2_session *session;
+    stream_t streams[MAX_STREAMS];
+    int nstreams;
+    int eof;    /* the server closed the socket */
+    int goaway; /* the server sent GOAWAY */
+} client_t;
+
+/* ---- the client ---------------------------------------------------------------------- */
+
+static ssize_t
+on_send(nghttp2_session *session, const uint8_t *buf, size_t len, int flags, void *user_data)
+{
+    BE_UNUSED(session);
+    BE_UNUSED(flags);
+    client_t *c = user_data;
+    ssize_t n = write(c->fd, buf, len);
+    if (n < 0)
+        return errno == EAGAIN ? NGHTTP2_ERR_WOULDBLOCK : NGHTTP2_ERR_CALLBACK_FAILURE;
+    return n;
+}
+
+static void
+copy_value(char *dst, size_t cap, const uint8_t *v, size_t len)
+{
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+}
+
+static int
+on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name, size_t namelen,
+          const uint8_t *value, size_t valuelen, uint8_t flags, void *user_data)
+{
+    BE_UNUSED(flags);
+    BE_UNUSED(user_data);
+    stream_t *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (s == NULL || frame->hd.type != NGHTTP2_HEADERS)
+        return 0;
+    const char *n = (const char *)name;
+    char v[128];
+    copy_value(v, sizeof(v), value, valuelen);
+    if (namelen == 7 && memcmp(n, ":status", 7) == 0)
+        s->status = atoi(v);
+    else if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
+        copy_value(s->content_length, sizeof(s->content_length), value, valuelen);
+    else if (namelen == 12 && memcmp(n, "content-type", 12) == 0)
+        copy_value(s->content_type, sizeof(s->content_type), value, valuelen);
+    else if (namelen == 7 && memcmp(n, "x-cache", 7) == 0)
+        copy_value(s->x_cache, sizeof(s->x_cache), value, valuelen);
+    else if (namelen == 4 && memcmp(n, "etag", 4) == 0)
+        copy_value(s->etag, sizeof(s->etag), value, valuelen);
+    return 0;
+}
+
+static int
+on_data(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *buf, size_t len,
+        void *user_data)
+{
+    BE_UNUSED(flags);
+    BE_UNUSED(user_data);
+    stream_t *s = nghttp2_session_get_stream_user_data(session, id);
+    if (s == NULL)
+        return 0;
+    if (s->len + len > s->cap) {
+        size_t cap = (s->len + len) * 2;
+        unsigned char *p = realloc(s->body, cap);
+        if (p == NULL)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        s->body = p;
+        s->cap = cap;
+    }
+    memcpy(s->body + s->len, buf, len);
+    s->len += len;
+    return 0;
+}
+
+static int
+on_frame(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+    client_t *c = user_data;
+    stream_t *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    if (frame->hd.type == NGHTTP2_DATA && s != NULL)
+        s->data_frames++;
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        c->goaway = 1;
+    return 0;
+}
+
+static int
+on_close(nghttp2_session *session, int32_t id, uint32_t error_code, void *user_data)
+{
+    BE_UNUSED(user_data);
+    stream_t *s = nghttp2_session_get_stream_user_data(session, id);
+    if (s != NULL) {
+        s->closed = 1;
+        s->error_code = error_code;
+    }
+    return 0;
+}
+
+static int
+nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
+
+/* Connects a client session to the worker over a socketpair and queues its SETTINGS. */
+static void
+client_open(client_t *c)
+{
+    nghttp2_session_callbacks *cbs;
+    struct sockaddr_in sin;
+    int sv[2];
+
+    memset(c, 0, sizeof(*c));
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || !nonblocking(sv[0]) ||
+        !nonblocking(sv[1]) || nghttp2_session_callbacks_new(&cbs) != 0) {
+        perror("test_http2: socketpair");
+        exit(1);
+    }
+    nghttp2_session_callbacks_set_send_callback(cbs, on_send);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_close);
+    if (nghttp2_session_client_new(&c->session, cbs, c) != 0 ||
+        nghttp2_submit_settings(c->session, NGHTTP2_FLAG_NONE, NULL, 0) != 0) {
+        fprintf(stderr, "test_http2: nghttp2 client\n");
+        exit(1);
+    }
+    nghttp2_session_callbacks_del(cbs);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(40000);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    be_conn_accept(w, sv[0], (struct sockaddr *)&sin, sizeof(sin), 0);
+    c->fd = sv[1];
+}
+
+static void
+client_free(client_t *c)
+{
+    for (int i = 0; i < c->nstreams; i++)
+        free(c->streams[i].body);
+    nghttp2_session_del(c->session);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+/* Opens a stream: method and path. Returns its record. */
+static stream_t *
+client_request(client_t *c, const char *method, const char *path)
+{
+    stream_t *s = &c->streams[c->nstreams++];
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)method, 7, strlen(method), NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)":authority", (uint8_t *)"edge", 10, 4, NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE},
+    };
+    s->id = nghttp2_submit_request(c->session, NULL, nv, BE_ARRAY_LEN(nv), NULL, s);
+    return s;
+}
+
+static stream_t *
+get_block(client_t *c, const char *method, const char *h)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/blocks/%s", h);
+    return client_request(c, method, path);
+}
+
+/* One exchange: our frames out, a loop turn, their frames in. Returns bytes moved. */
+static size_t
+client_step(client_t *c)
+{
+    unsigned char buf[16384];
+    size_t moved = 0;
+
+    if (nghttp2_session_send(c->session) != 0)
+        c->eof = 1;
+    event_base_loop(w->base, EVLOOP_NONBLOCK);
+    while (!c->eof) {
+        ssize_t n = read(c->fd, buf, sizeof(buf));
+        if (n > 0) {
+            moved += (size_t)n;
+            if (nghttp2_session_mem_recv(c->session, buf, (size_t)n) != n)
+                c->eof = 1;
+        } else if (n == 0 || errno == ECONNRESET) {
+            c->eof = 1;
+        } else {
+            break;
+        }
+    }
+    return moved;
+}
+
+static int
+all_closed(const client_t *c)
+{
+    for (int i = 0; i < c->nstreams; i++)
+        if (!c->streams[i].closed)
+            return 0;
+    return 1;
+}
+
+/* Pumps until every stream is closed (or the server closed, or the bound passed). */
+static int
+client_run(client_t *c)
+{
+    int64_t end = fixture_now_ms() + BOUND_MS;
+    struct timespec pause = {0, 1000000};
+    while (!all_closed(c) && !c->eof && fixture_now_ms() < end)
+        if (client_step(c) == 0)
+            nanosleep(&pause, NULL);
+    return all_closed(c);
+}
+
+/* A half-close, then pumps until the server closed too. */
+static int
+client_hang_up(client_t *c)
+{
+    int64_t end = fixture_now_ms() + BOUND_MS;
+    struct timespec pause = {0, 1000000};
+    shutdown(c->fd, SHUT_WR);
+    while (!c->eof && fixture_now_ms() < end)
+        if (client_step(c) == 0)
+            nanosleep(&pause, NULL);
+    return c->eof && w->nconns == 0;
+}
+
+/* ---- the node --------------------------------------------------------------------------- */
+
+static void
+config(void)
+{
+    fixture_tmpdir(dir, sizeof(dir), "http2");
+    fixture_config(&cfg, 1);
+    fixture_file_origin(&cfg, dir);
+}
+
+static void
+build(void)
+{
+    node = fixture_build(&cfg, &svc, workers, 1, "test_http2");
+    w = workers[0];
+    for (int i = 0; i < SIZE; i++)
+        data[i] = (unsigned char)(255 - i % 251);
+    fixture_cache_block(svc, data, SIZE, hex);
+}
+
+static void
+setup(void)
+{
+    config();
+    build();
+}
+
+static void
+teardown(void)
+{
+    fixture_down(&node);
+    fixture_rmdir(dir);
+    w = NULL;
+}
+
+static uint64_t
+requests(int code)
+{
+    size_t i = 0;
+    while (i < BE_ARRAY_LEN(codes) && codes[i] != code)
+        i++;
+    return be_stat_get(&w->stats.requests[BE_PROTO_HTTP2][i]);
+}
+
+static uint64_t
+ctr(int id)
+{
+    return be_stat_get(&w->stats.ctr[id]);
+}
+
+static uint64_t
+hits(void)
+{
+    return be_stat_get(&w->stats.hits[BE_TIER_MEMORY]);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static void
+test_http2_get_cached_block_answers_200_with_body(void)
+{
+    client_t c;
+    char etag[BE_KEY_HEX_LEN + 3];
+
+    setup();
+    client_open(&c);
+    stream_t *s = get_block(&c, "GET", hex);
+    BE_CHECK(s->id == 1);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(w->conns->state, BE_CONN_HTTP2);
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK_INT(s->error_code, NGHTTP2_NO_ERROR);
+    BE_CHECK_STR(s->content_length, "1000");
+    BE_CHECK_STR(s->content_type, "application/octet-stream");
+    BE_CHECK_STR(s->x_cache, "HIT-MEMORY");
+    snprintf(etag, sizeof(etag), "\"%s\"", hex);
+    BE_CHECK_STR(s->etag, etag);
+    BE_CHECK_INT(s->len, SIZE);
+    BE_CHECK(memcmp(s->body, data, SIZE) == 0);
+    BE_CHECK_INT(requests(200), 1);
+    BE_CHECK_INT(hits(), 1);
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), SIZE);
+    BE_CHECK_INT(be_stat_get(&w->stats.requests[BE_PROTO_HTTP1][0]), 0);
+
+    BE_CHECK(client_hang_up(&c));
+    BE_CHECK_INT(be_stat_get(&w->stats.closed[BE_CLOSE_CLIENT]), 1);
+    BE_CHECK_INT(ctr(BE_CTR_CONNECTIONS_OPEN), 0);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_paths_that_are_not_blocks_answer_404_and_400(void)
+{
+    client_t c;
+
+    setup();
+    client_open(&c);
+    stream_t *nf = client_request(&c, "GET", "/nothing");
+    stream_t *bad = client_request(&c, "GET", "/blocks/not-hex");
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(nf->status, 404);
+    BE_CHECK_STR(nf->content_type, "text/plain");
+    BE_CHECK_INT(nf->len, strlen("not found\n"));
+    BE_CHECK(memcmp(nf->body, "not found\n", nf->len) == 0);
+    BE_CHECK_STR(nf->x_cache, ""); /* no block was looked up */
+    BE_CHECK_INT(bad->status, 400);
+    BE_CHECK(bad->len > 0 && bad->body[bad->len - 1] == '\n');
+    BE_CHECK_INT(requests(404), 1);
+    BE_CHECK_INT(requests(400), 1);
+    BE_CHECK_INT(hits(), 0);
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), 0); /* error text is not block bytes */
+    BE_CHECK(!c.eof);                        /* the connection stays */
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_head_answers_headers_without_data(void)
+{
+    client_t c;
+
+    setup();
+    client_open(&c);
+    stream_t *s = get_block(&c, "HEAD", hex);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK_STR(s->content_length, "1000");
+    BE_CHECK_STR(s->x_cache, "HIT-MEMORY");
+    BE_CHECK_INT(s->data_frames, 0);
+    BE_CHECK_INT(s->len, 0);
+    BE_CHECK_INT(s->error_code, NGHTTP2_NO_ERROR);
+    BE_CHECK_INT(requests(200), 1);
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), 0);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_concurrent_streams_each_get_their_block(void)
+{
+    enum { NBLOCKS = 8, NREQ = 24 };
+    unsigned char blocks[NBLOCKS][SIZE];
+    char names[NBLOCKS][BE_KEY_HEX_LEN + 1];
+    stream_t *s[NREQ];
+    client_t c;
+
+    setup();
+    for (int b = 0; b < NBLOCKS; b++) {
+        for (int i = 0; i < SIZE; i++)
+            blocks[b][i] = (unsigned char)(b * 31 + i);
+        fixture_cache_block(svc, blocks[b], SIZE, names[b]);
+    }
+    client_open(&c);
+    for (int i = 0; i < NREQ; i++)
+        s[i] = get_block(&c, "GET", names[i % NBLOCKS]);
+    BE_CHECK(client_run(&c));
+    for (int i = 0; i < NREQ; i++) {
+        BE_CHECK_INT(s[i]->status, 200);
+        BE_CHECK_INT(s[i]->len, SIZE);
+        BE_CHECK(memcmp(s[i]->body, blocks[i % NBLOCKS], SIZE) == 0);
+    }
+    BE_CHECK_INT(w->nconns, 1);
+    BE_CHECK_INT(requests(200), NREQ);
+    BE_CHECK_INT(hits(), NREQ);
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), NREQ * SIZE);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_block_larger_than_window_arrives_whole(void)
+{
+    enum { BIG = 200000 }; /* three times the initial 65535-byte stream window */
+    static unsigned char big[BIG];
+    char name[BE_KEY_HEX_LEN + 1];
+    client_t c;
+
+    config();
+    cfg.memory_size = 1024 * 1024;
+    build();
+    for (int i = 0; i < BIG; i++)
+        big[i] = (unsigned char)(i * 7 + i / 256);
+    fixture_cache_block(svc, big, BIG, name);
+    client_open(&c);
+    stream_t *s = get_block(&c, "GET", name);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK_STR(s->content_length, "200000");
+    BE_CHECK_INT(s->len, BIG);
+    BE_CHECK(memcmp(s->body, big, BIG) == 0);
+    BE_CHECK(s->data_frames >= BIG / 16384); /* in frames of at most 16 KiB */
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), BIG);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_miss_fetched_from_file_origin_then_hit(void)
+{
+    unsigned char other[SIZE];
+    char name[BE_KEY_HEX_LEN + 1];
+    client_t c;
+
+    setup();
+    for (int i = 0; i < SIZE; i++)
+        other[i] = (unsigned char)(i * 5 + 1);
+    fixture_write_block(dir, other, SIZE, name); /* at the origin, not in memory */
+    client_open(&c);
+    stream_t *s = get_block(&c, "GET", name);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK_STR(s->x_cache, "MISS");
+    BE_CHECK_STR(s->content_length, "1000");
+    BE_CHECK_INT(s->len, SIZE);
+    BE_CHECK(memcmp(s->body, other, SIZE) == 0);
+    BE_CHECK_INT(ctr(BE_CTR_CACHE_MISSES), 1);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_REQUESTS), 1);
+    BE_CHECK_INT(hits(), 0);
+
+    s = get_block(&c, "GET", name); /* the same connection asks again */
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK_STR(s->x_cache, "HIT-MEMORY");
+    BE_CHECK(memcmp(s->body, other, SIZE) == 0);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_REQUESTS), 1);
+    BE_CHECK_INT(hits(), 1);
+    BE_CHECK_INT(requests(200), 2);
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), 2 * SIZE);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_concurrent_misses_for_one_block_make_one_fetch(void)
+{
+    enum { NREQ = 5 };
+    unsigned char other[SIZE];
+    char name[BE_KEY_HEX_LEN + 1];
+    stream_t *s[NREQ];
+    client_t c;
+
+    setup();
+    for (int i = 0; i < SIZE; i++)
+        other[i] = (unsigned char)(i * 11 + 2);
+    fixture_write_block(dir, other, SIZE, name);
+    client_open(&c);
+    for (int i = 0; i < NREQ; i++)
+        s[i] = get_block(&c, "GET", name);
+    BE_CHECK(client_run(&c));
+    for (int i = 0; i < NREQ; i++) {
+        BE_CHECK_INT(s[i]->status, 200);
+        BE_CHECK_STR(s[i]->x_cache, "MISS");
+        BE_CHECK_INT(s[i]->len, SIZE);
+        BE_CHECK(memcmp(s[i]->body, other, SIZE) == 0);
+    }
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_REQUESTS), 1);
+    BE_CHECK_INT(ctr(BE_CTR_CACHE_MISSES), NREQ);
+    BE_CHECK_INT(ctr(BE_CTR_COALESCED), NREQ - 1);
+    BE_CHECK_INT(requests(200), NREQ);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_origin_404_answers_404_miss(void)
+{
+    unsigned char other[SIZE];
+    char name[BE_KEY_HEX_LEN + 1];
+    be_key_t key;
+    client_t c;
+
+    setup();
+    memset(other, 'q', SIZE);
+    be_sha256(other, SIZE, &key); /* nowhere: not in memory, not at the origin */
+    be_key_to_hex(&key, name);
+    client_open(&c);
+    stream_t *s = get_block(&c, "GET", name);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(s->status, 404);
+    BE_CHECK_STR(s->x_cache, "MISS");
+    BE_CHECK_STR(s->content_type, "text/plain");
+    BE_CHECK(s->len > 0);
+    BE_CHECK_INT(requests(404), 1);
+    BE_CHECK_INT(be_stat_get(&w->stats.origin_errors[BE_FETCH_NOT_FOUND]), 1);
+    client_free(&c);
+    teardown();
+}
+
+static void
+on_leader(void *arg, be_fetch_status_t status, be_block_t *block)
+{
+    BE_UNUSED(status);
+    *(int *)arg += 1;
+    be_block_unref(&block);
+}
+
+static void
+test_http2_stream_reset_while_its_miss_waits_is_not_answered(void)
+{
+    unsigned char other[SIZE];
+    char name[BE_KEY_HEX_LEN + 1];
+    be_key_t key;
+    be_waiter_t *leader;
+    be_block_t *hit = NULL, *b;
+    int leader_calls = 0;
+    client_t c;
+
+    setup();
+    for (int i = 0; i < SIZE; i++)
+        other[i] = (unsigned char)(i * 3 + 9);
+    be_sha256(other, SIZE, &key);
+    be_key_to_hex(&key, name);
+    /* the test leads the key's fetch itself: the stream's miss waits until it ends it */
+    BE_CHECK_INT(be_inflight_join(svc->inflight, svc->memcache, &key, w, BE_TIER_MISS, on_leader,
+                                  &leader_calls, NULL, &leader, &hit, 0),
+                 BE_OK);
+    client_open(&c);
+    stream_t *s = get_block(&c, "GET", name);
+    client_step(&c);
+    client_step(&c);
+    BE_CHECK_INT(ctr(BE_CTR_COALESCED), 1); /* the server has it, waiting */
+    BE_CHECK_INT(s->closed, 0);
+    BE_CHECK(nghttp2_submit_rst_stream(c.session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL) == 0);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(s->error_code, NGHTTP2_CANCEL);
+    fixture_turns(workers, 1, 5);
+
+    /* the fetch ends: the orphaned request is dropped, nothing is sent or counted */
+    b = be_block_new(&key, SIZE);
+    BE_CHECK(b != NULL);
+    memcpy(b->data, other, SIZE);
+    b->size = SIZE;
+    be_memcache_insert(svc->memcache, b, 0);
+    be_inflight_complete(svc->inflight, &key, BE_FETCH_OK, b);
+    be_block_unref(&b);
+    for (int i = 0; i < 5; i++)
+        client_step(&c);
+    BE_CHECK_INT(leader_calls, 1);
+    BE_CHECK_INT(s->len, 0);
+    BE_CHECK_INT(s->status, 0);
+    BE_CHECK_INT(requests(200), 0);
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), 0);
+    BE_CHECK(!c.eof && !c.goaway); /* one reset is no glitch storm */
+
+    s = get_block(&c, "GET", name); /* the connection goes on */
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK_STR(s->x_cache, "HIT-MEMORY");
+    BE_CHECK(memcmp(s->body, other, SIZE) == 0);
+    BE_CHECK_INT(requests(200), 1);
+    client_free(&c);
+    teardown();
+}
+
+int
+main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    BE_RUN(test_http2_get_cached_block_answers_200_with_body);
+    BE_RUN(test_http2_paths_that_are_not_blocks_answer_404_and_400);
+    BE_RUN(test_http2_head_answers_headers_without_data);
+    BE_RUN(test_http2_concurrent_streams_each_get_their_block);
+    BE_RUN(test_http2_block_larger_than_window_arrives_whole);
+    BE_RUN(test_http2_miss_fetched_from_file_origin_then_hit);
+    BE_RUN(test_http2_concurrent_misses_for_one_block_make_one_fetch);
+    BE_RUN(test_http2_origin_404_answers_404_miss);
+    BE_RUN(test_http2_stream_reset_while_its_miss_waits_is_not_answered);
+    be_server_global_cleanup();
+    BE_TEST_EXIT();
+}
