@@ -184,7 +184,10 @@ fixture_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Turns each of the n workers' loops `turns` times without waiting. */
+/* Runs each of the n workers' loops `turns` times without waiting for events. One run
+ * goes on for as long as callbacks keep becoming active (libevent's EVLOOP_NONBLOCK), so it
+ * may also run a completion another thread posts meanwhile: a test that needs a request
+ * to stay waiting must hold what it waits for itself (lead the in-flight entry, say). */
 static inline void
 fixture_turns(be_worker_t **ws, int n, int turns)
 {
