@@ -4,8 +4,11 @@
  * block. http://: a scripted origin on 127.0.0.1 answers 200 with the right bytes, 200
  * with wrong bytes, 404, 500 (retried), a Content-Length over max_block_size, a 200 ended
  * by the close (within and over max_block_size), a body cut short (retried), nothing at
- * all (read_timeout), and a port where nobody listens (connect, retried); freeing the
- * client ends a fetch under way with exactly one callback.
+ * all (read_timeout, or the whole fetch's deadline), and a port where nobody listens
+ * (connect, retried); with two servers a connect error fails over to the other one and
+ * its breaker marks the dead one down (max_fails 1), and with every server down a fetch
+ * fails at once, from the loop; freeing the client ends a fetch under way with exactly
+ * one callback.
  *
  * The node is built through the server object (one worker, never started) for each test,
  * with the origin and limits the test names. The scripted origin is a listening socket
@@ -24,6 +27,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <event2/buffer.h>
 
 #include "blockedge/origin.h"
 #include "blockedge/server.h"
@@ -315,6 +320,33 @@ teardown_http(void)
 {
     fixture_down(&node);
     origin_stop();
+}
+
+/* Adds an http:// server (after the first) to the config. */
+static void
+add_http_server(const char *url, int backup)
+{
+    be_origin_server_t *o = &cfg.servers[cfg.nservers++];
+    memset(o, 0, sizeof(*o));
+    o->kind = BE_ORIGIN_HTTP;
+    o->backup = backup;
+    snprintf(o->url, sizeof(o->url), "%s", url);
+}
+
+/* The per-server gauge blockedge_origin_server_marked_down{server="url"}; -1 when absent. */
+static double
+marked_down(const char *url)
+{
+    static char text[16384];
+    char want[1200];
+    struct evbuffer *out = evbuffer_new();
+    be_origin_render_metrics(svc, out);
+    int n = evbuffer_remove(out, text, sizeof(text) - 1);
+    evbuffer_free(out);
+    text[n > 0 ? n : 0] = '\0';
+    snprintf(want, sizeof(want), "\nblockedge_origin_server_marked_down{server=\"%s\"} ", url);
+    const char *p = strstr(text, want);
+    return p != NULL ? strtod(p + strlen(want), NULL) : -1;
 }
 
 static uint64_t
@@ -634,6 +666,107 @@ test_origin_http_refused_connection_is_retried_then_connect(void)
     fixture_down(&node);
 }
 
+static void
+test_origin_fetch_timeout_ends_a_silent_fetch_without_retry(void)
+{
+    got_t g;
+
+    config();
+    cfg.read_timeout = 5000; /* the fetch's deadline comes first */
+    cfg.fetch_timeout = 300;
+    origin_start(ANS_STALL);
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/o/", srv.port);
+    fixture_http_origin(&cfg, url);
+    build();
+    int64_t t0 = fixture_now_ms();
+    BE_CHECK(fetch(&key, &g));
+    BE_CHECK(fixture_now_ms() - t0 >= 250);
+    BE_CHECK_INT(g.status, BE_FETCH_TIMEOUT);
+    BE_CHECK_INT(atomic_load(&srv.requests), 1); /* past the deadline: no retry */
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_RETRIES), 0);
+    BE_CHECK_INT(errors(BE_FETCH_TIMEOUT), 1);
+    teardown_http();
+}
+
+static void
+test_origin_connect_error_fails_over_and_marks_server_down(void)
+{
+    char dead[128], live[128];
+    got_t g;
+    int port;
+
+    config();
+    cfg.max_fails = 1;
+    cfg.fail_timeout = 60000; /* stays down for the whole test */
+    close(listen_any(&port));
+    snprintf(dead, sizeof(dead), "http://127.0.0.1:%d/o/", port);
+    fixture_http_origin(&cfg, dead);
+    origin_start(ANS_OK);
+    snprintf(live, sizeof(live), "http://127.0.0.1:%d/o/", srv.port);
+    add_http_server(live, 0);
+    build();
+
+    /* the first attempt goes to the first server, the retry to the other one */
+    BE_CHECK(fetch(&key, &g));
+    BE_CHECK_INT(g.status, BE_FETCH_OK);
+    BE_CHECK(memcmp(g.block->data, data, SIZE) == 0);
+    be_block_unref(&g.block);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_REQUESTS), 2);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_RETRIES), 1);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_MARKED_DOWN), 1);
+    BE_CHECK_INT(atomic_load(&srv.requests), 1);
+    BE_CHECK(marked_down(dead) == 1);
+    BE_CHECK(marked_down(live) == 0);
+    for (int st = 1; st < BE_FETCH_NSTATUS; st++)
+        BE_CHECK_INT(errors((be_fetch_status_t)st), 0); /* the fetch succeeded */
+
+    /* while it is down, fetches go straight to the live one */
+    for (int i = 0; i < 3; i++) {
+        BE_CHECK(fetch(&key, &g));
+        BE_CHECK_INT(g.status, BE_FETCH_OK);
+        be_block_unref(&g.block);
+    }
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_REQUESTS), 2 + 3);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_RETRIES), 1);
+    BE_CHECK_INT(atomic_load(&srv.requests), 1 + 3);
+    teardown_http();
+}
+
+static void
+test_origin_every_server_down_fails_at_once_from_the_loop(void)
+{
+    char a[128], b[128];
+    got_t g;
+    int pa, pb;
+
+    config();
+    cfg.max_fails = 1;
+    cfg.fail_timeout = 60000;
+    int fa = listen_any(&pa), fb = listen_any(&pb); /* two ports, both closed below */
+    close(fa);
+    close(fb);
+    snprintf(a, sizeof(a), "http://127.0.0.1:%d/o/", pa);
+    snprintf(b, sizeof(b), "http://127.0.0.1:%d/o/", pb);
+    fixture_http_origin(&cfg, a);
+    add_http_server(b, 0);
+    build();
+
+    BE_CHECK(fetch(&key, &g)); /* tries both: both marked down */
+    BE_CHECK_INT(g.status, BE_FETCH_CONNECT);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_REQUESTS), 2);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_MARKED_DOWN), 2);
+    BE_CHECK(marked_down(a) == 1 && marked_down(b) == 1);
+
+    BE_CHECK(fetch(&key, &g)); /* nobody left to ask: no attempt, the answer from the loop */
+    BE_CHECK_INT(g.status, BE_FETCH_CONNECT);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_REQUESTS), 2);
+    BE_CHECK_INT(ctr(BE_CTR_ORIGIN_UNAVAILABLE), 1);
+    BE_CHECK_INT(errors(BE_FETCH_CONNECT), 2);
+    BE_CHECK_INT(fetches_timed(), 2);
+    fixture_down(&node);
+}
+
 static int
 origin_asked(void *arg)
 {
@@ -681,6 +814,9 @@ main(void)
     BE_RUN(test_origin_http_truncated_body_is_retried_then_fails);
     BE_RUN(test_origin_http_silent_origin_times_out);
     BE_RUN(test_origin_http_refused_connection_is_retried_then_connect);
+    BE_RUN(test_origin_fetch_timeout_ends_a_silent_fetch_without_retry);
+    BE_RUN(test_origin_connect_error_fails_over_and_marks_server_down);
+    BE_RUN(test_origin_every_server_down_fails_at_once_from_the_loop);
     BE_RUN(test_origin_free_ends_fetch_under_way_once);
     be_server_global_cleanup();
     BE_TEST_EXIT();
