@@ -1,8 +1,10 @@
 /*
  * test_http2.c - HTTP/2 on a real socket, spoken by nghttp2's own client session: a hit's
  * status, headers and body; 404 and 400 for paths that are not blocks; HEAD without DATA;
- * many concurrent streams each answered with its own block; a block larger than the
- * stream's flow-control window; misses that go to a file:// origin and come back MISS,
+ * 304, 206 and 416; many concurrent streams each answered with its own block; a block
+ * larger than the stream's flow-control window; a client that stops reading holds the
+ * server's output to its bound and later gets every byte; one that never opens its
+ * window is closed at send_timeout; misses that go to a file:// origin and come back MISS,
  * then hit (one fetch for several streams at once); an origin 404; a stream reset while
  * its miss waits is never answered nor counted, and the connection goes on.
  *
@@ -22,11 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <nghttp2/nghttp2.h>
 
 #include "blockedge/config.h"
 #include "blockedge/conn.h"
+#include "blockedge/http2.h"
 #include "blockedge/inflight.h"
 #include "blockedge/memcache.h"
 #include "blockedge/server.h"
@@ -55,6 +60,7 @@ typedef struct stream_s {
     int32_t id;
     int status;
     char content_length[32];
+    char content_range[64];
     char content_type[64];
     char x_cache[32];
     char etag[BE_KEY_HEX_LEN + 3];
@@ -113,6 +119,8 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *n
         s->status = atoi(v);
     else if (namelen == 14 && memcmp(n, "content-length", 14) == 0)
         copy_value(s->content_length, sizeof(s->content_length), value, valuelen);
+    else if (namelen == 13 && memcmp(n, "content-range", 13) == 0)
+        copy_value(s->content_range, sizeof(s->content_range), value, valuelen);
     else if (namelen == 12 && memcmp(n, "content-type", 12) == 0)
         copy_value(s->content_type, sizeof(s->content_type), value, valuelen);
     else if (namelen == 7 && memcmp(n, "x-cache", 7) == 0)
@@ -219,9 +227,10 @@ client_free(client_t *c)
     c->fd = -1;
 }
 
-/* Opens a stream: method and path. Returns its record. */
+/* Opens a stream: method, path and at most one more field (name NULL: none). */
 static stream_t *
-client_request(client_t *c, const char *method, const char *path)
+client_request_with(client_t *c, const char *method, const char *path, const char *name,
+                    const char *value)
 {
     stream_t *s = &c->streams[c->nstreams++];
     nghttp2_nv nv[] = {
@@ -229,15 +238,24 @@ client_request(client_t *c, const char *method, const char *path)
         {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)":authority", (uint8_t *)"edge", 10, 4, NGHTTP2_NV_FLAG_NONE},
         {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE},
+        {(uint8_t *)name, (uint8_t *)value, name ? strlen(name) : 0, value ? strlen(value) : 0,
+         NGHTTP2_NV_FLAG_NONE},
     };
-    s->id = nghttp2_submit_request(c->session, NULL, nv, BE_ARRAY_LEN(nv), NULL, s);
+    s->id =
+        nghttp2_submit_request(c->session, NULL, nv, BE_ARRAY_LEN(nv) - (name == NULL), NULL, s);
     return s;
+}
+
+static stream_t *
+client_request(client_t *c, const char *method, const char *path)
+{
+    return client_request_with(c, method, path, NULL, NULL);
 }
 
 static stream_t *
 get_block(client_t *c, const char *method, const char *h)
 {
-    char path[128];
+    char path[320];
     snprintf(path, sizeof(path), "/blocks/%s", h);
     return client_request(c, method, path);
 }
@@ -591,6 +609,130 @@ test_http2_origin_404_answers_404_miss(void)
 }
 
 static void
+test_http2_conditional_and_range_answer_304_and_206(void)
+{
+    char etag[BE_KEY_HEX_LEN + 3], path[128];
+    client_t c;
+
+    setup();
+    snprintf(etag, sizeof(etag), "\"%s\"", hex);
+    snprintf(path, sizeof(path), "/blocks/%s", hex);
+    client_open(&c);
+    stream_t *nm = client_request_with(&c, "GET", path, "if-none-match", etag);
+    stream_t *rg = client_request_with(&c, "GET", path, "range", "bytes=10-19");
+    stream_t *bad = client_request_with(&c, "GET", path, "range", "bytes=5000-");
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(nm->status, 304);
+    BE_CHECK_INT(nm->data_frames, 0);
+    BE_CHECK_STR(nm->etag, etag);
+    BE_CHECK_INT(rg->status, 206);
+    BE_CHECK_STR(rg->content_range, "bytes 10-19/1000");
+    BE_CHECK_STR(rg->content_length, "10");
+    BE_CHECK_INT(rg->len, 10);
+    BE_CHECK(memcmp(rg->body, data + 10, 10) == 0);
+    BE_CHECK_INT(bad->status, 416);
+    BE_CHECK_STR(bad->content_range, "bytes */1000");
+    BE_CHECK_INT(requests(304), 1);
+    BE_CHECK_INT(requests(206), 1);
+    BE_CHECK_INT(requests(416), 1);
+    BE_CHECK_INT(ctr(BE_CTR_SENT_BYTES), 10);
+    client_free(&c);
+    teardown();
+}
+
+/* Bytes the server has queued on the connection and not yet written to the socket. */
+static size_t
+server_output(void)
+{
+    return w->conns != NULL ? evbuffer_get_length(bufferevent_get_output(w->conns->bev)) : 0;
+}
+
+static void
+test_http2_slow_reader_bounds_output_then_gets_whole_bodies(void)
+{
+    enum { NBIG = 3, BIG = 700000 };
+    static unsigned char big[NBIG][BIG];
+    char names[NBIG][BE_KEY_HEX_LEN + 1];
+    nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 16 * 1024 * 1024};
+    stream_t *s[NBIG];
+    client_t c;
+
+    config();
+    cfg.memory_size = 4 * 1024 * 1024;
+    build();
+    for (int b = 0; b < NBIG; b++) {
+        for (int i = 0; i < BIG; i++)
+            big[b][i] = (unsigned char)(i * (b + 3) + i / 1000);
+        fixture_cache_block(svc, big[b], BIG, names[b]);
+    }
+    /* windows large enough that flow control never stops the server: only its own
+     * output bound does */
+    client_open(&c);
+    BE_CHECK(nghttp2_submit_settings(c.session, NGHTTP2_FLAG_NONE, &iv, 1) == 0);
+    BE_CHECK(nghttp2_session_set_local_window_size(c.session, NGHTTP2_FLAG_NONE, 0,
+                                                   64 * 1024 * 1024) == 0);
+    for (int b = 0; b < NBIG; b++)
+        s[b] = get_block(&c, "GET", names[b]);
+    BE_CHECK(nghttp2_session_send(c.session) == 0);
+    /* the client reads nothing for a while: the socket fills, then the server's output */
+    size_t most = 0;
+    for (int i = 0; i < 50; i++) {
+        event_base_loop(w->base, EVLOOP_NONBLOCK);
+        if (server_output() > most)
+            most = server_output();
+    }
+    BE_CHECK(most > 65535); /* it backed up past any flow-control window's worth ... */
+    BE_CHECK(most <= BE_H2_OUTPUT_HIGH + 2 * 16384 + 1024);   /* ... to its bound, no further */
+    BE_CHECK(ctr(BE_CTR_SENT_BYTES) == (uint64_t)NBIG * BIG); /* all three answered */
+
+    BE_CHECK(client_run(&c)); /* now it reads: every byte arrives */
+    for (int b = 0; b < NBIG; b++) {
+        BE_CHECK_INT(s[b]->status, 200);
+        BE_CHECK_INT(s[b]->len, BIG);
+        BE_CHECK(memcmp(s[b]->body, big[b], BIG) == 0);
+    }
+    BE_CHECK(!c.eof);
+    client_free(&c);
+    teardown();
+}
+
+static int
+no_conns(void *arg)
+{
+    BE_UNUSED(arg);
+    return w->nconns == 0;
+}
+
+static void
+test_http2_reader_that_stops_reading_closed_at_send_timeout(void)
+{
+    enum { BIG = 300000 };
+    static unsigned char big[BIG];
+    char name[BE_KEY_HEX_LEN + 1];
+    client_t c;
+
+    config();
+    cfg.memory_size = 1024 * 1024;
+    cfg.send_timeout = 200;
+    build();
+    memset(big, 'z', BIG);
+    fixture_cache_block(svc, big, BIG, name);
+    client_open(&c);
+    stream_t *s = get_block(&c, "GET", name);
+    client_step(&c); /* SETTINGS and the request out, the first window's worth back */
+    client_step(&c);
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK(s->len < BIG); /* the rest waits for a window the client never opens */
+    int64_t t0 = fixture_now_ms();
+    BE_CHECK(fixture_run_until(workers, 1, no_conns, NULL, BOUND_MS));
+    BE_CHECK(fixture_now_ms() - t0 >= 100); /* not before its time (a lower bound only) */
+    BE_CHECK_INT(be_stat_get(&w->stats.closed[BE_CLOSE_SEND_TIMEOUT]), 1);
+    BE_CHECK_INT(be_stat_get(&w->stats.closed[BE_CLOSE_IDLE_TIMEOUT]), 0);
+    client_free(&c);
+    teardown();
+}
+
+static void
 on_leader(void *arg, be_fetch_status_t status, be_block_t *block)
 {
     BE_UNUSED(status);
@@ -664,11 +806,14 @@ main(void)
     BE_RUN(test_http2_paths_that_are_not_blocks_answer_404_and_400);
     BE_RUN(test_http2_head_answers_headers_without_data);
     BE_RUN(test_http2_concurrent_streams_each_get_their_block);
+    BE_RUN(test_http2_conditional_and_range_answer_304_and_206);
     BE_RUN(test_http2_block_larger_than_window_arrives_whole);
     BE_RUN(test_http2_miss_fetched_from_file_origin_then_hit);
     BE_RUN(test_http2_concurrent_misses_for_one_block_make_one_fetch);
     BE_RUN(test_http2_origin_404_answers_404_miss);
     BE_RUN(test_http2_stream_reset_while_its_miss_waits_is_not_answered);
+    BE_RUN(test_http2_slow_reader_bounds_output_then_gets_whole_bodies);
+    BE_RUN(test_http2_reader_that_stops_reading_closed_at_send_timeout);
     be_server_global_cleanup();
     BE_TEST_EXIT();
 }
