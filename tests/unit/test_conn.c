@@ -2,9 +2,9 @@
  * test_conn.c - an accepted connection's life: the sniff (the 24-byte HTTP/2 preface,
  * whole or in pieces, against HTTP/1 from the first byte that differs), the
  * max_connections refusal, the timers (no bytes, half a head, an idle keep-alive
- * connection, an idle HTTP/2 session), a graceful shutdown that finishes a busy
- * connection first, and the close-reason counters: each closed connection counted once
- * under its reason.
+ * connection, an idle HTTP/2 session, a client that stops reading), a graceful shutdown that
+ * finishes a busy connection first, and the close-reason counters: each closed connection counted
+ * once under its reason.
  *
  * The node is built through the server object (one worker, never started) with small
  * timeouts and limits per test, and a file:// origin in a fresh temporary directory. Each
@@ -450,6 +450,40 @@ test_conn_idle_http2_session_gets_goaway_at_keepalive_timeout(void)
     teardown();
 }
 
+static int
+no_conns(void *arg)
+{
+    BE_UNUSED(arg);
+    return w->nconns == 0;
+}
+
+static void
+test_conn_reader_that_stops_reading_closed_at_send_timeout(void)
+{
+    enum { BIG = 2 * 1024 * 1024 }; /* more than the socket pair holds */
+    static unsigned char big[BIG];
+    char hex[BE_KEY_HEX_LEN + 1], req[256];
+    client_t c;
+
+    config();
+    cfg.memory_size = 4 * 1024 * 1024;
+    cfg.send_timeout = SHORT_MS;
+    build();
+    memset(big, 'y', BIG);
+    fixture_cache_block(svc, big, BIG, hex);
+    client_open(&c);
+    int n = snprintf(req, sizeof(req), "GET /blocks/%s HTTP/1.1\r\nHost: e\r\n\r\n", hex);
+    BE_CHECK(write(c.fd, req, (size_t)n) == n); /* and never a read */
+    int64_t t0 = fixture_now_ms();
+    BE_CHECK(fixture_run_until(workers, 1, no_conns, NULL, BOUND_MS));
+    BE_CHECK(fixture_now_ms() - t0 >= SHORT_MS / 2);
+    BE_CHECK_INT(closed(BE_CLOSE_SEND_TIMEOUT), 1);
+    BE_CHECK_INT(closed_total(), 1);
+    BE_CHECK_INT(requests(BE_PROTO_HTTP1, 200), 1); /* answered, then cut off */
+    close(c.fd);
+    teardown();
+}
+
 /* ---- shutdown and close reasons ---------------------------------------------------- */
 
 static void
@@ -562,6 +596,7 @@ main(void)
     BE_RUN(test_conn_half_a_head_gets_408_at_header_timeout);
     BE_RUN(test_conn_idle_keepalive_connection_closed_at_keepalive_timeout);
     BE_RUN(test_conn_idle_http2_session_gets_goaway_at_keepalive_timeout);
+    BE_RUN(test_conn_reader_that_stops_reading_closed_at_send_timeout);
     BE_RUN(test_conn_shutdown_closes_idle_and_finishes_busy_first);
     BE_RUN(test_conn_each_close_counted_once_under_its_reason);
     be_server_global_cleanup();
