@@ -42,7 +42,7 @@
 #include "test.h"
 
 #define SIZE        1000
-#define MAX_STREAMS 32
+#define MAX_STREAMS 200
 #define BOUND_MS    5000
 
 static be_config_t cfg;
@@ -76,8 +76,9 @@ typedef struct client_s {
     nghttp2_session *session;
     stream_t streams[MAX_STREAMS];
     int nstreams;
-    int eof;    /* the server closed the socket */
-    int goaway; /* the server sent GOAWAY */
+    int eof;             /* the server closed the socket */
+    int goaway;          /* the server sent GOAWAY */
+    uint32_t goaway_err; /* with this error code */
 } client_t;
 
 /* ---- the client ---------------------------------------------------------------------- */
@@ -159,8 +160,10 @@ on_frame(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
     stream_t *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (frame->hd.type == NGHTTP2_DATA && s != NULL)
         s->data_frames++;
-    if (frame->hd.type == NGHTTP2_GOAWAY)
+    if (frame->hd.type == NGHTTP2_GOAWAY) {
         c->goaway = 1;
+        c->goaway_err = frame->goaway.error_code;
+    }
     return 0;
 }
 
@@ -246,6 +249,27 @@ client_request_with(client_t *c, const char *method, const char *path, const cha
     return s;
 }
 
+/* Opens a GET of path with nfields made-up fields ("x-f-N: v") after the pseudo-fields. */
+static stream_t *
+client_request_fields(client_t *c, const char *path, int nfields)
+{
+    static char names[128][16];
+    nghttp2_nv nv[4 + 128];
+    stream_t *s = &c->streams[c->nstreams++];
+    nv[0] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"GET", 7, 3, NGHTTP2_NV_FLAG_NONE};
+    nv[1] = (nghttp2_nv){(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE};
+    nv[2] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)"edge", 10, 4, NGHTTP2_NV_FLAG_NONE};
+    nv[3] =
+        (nghttp2_nv){(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE};
+    for (int i = 0; i < nfields && i < 128; i++) {
+        int n = snprintf(names[i], sizeof(names[i]), "x-f-%d", i);
+        nv[4 + i] =
+            (nghttp2_nv){(uint8_t *)names[i], (uint8_t *)"v", (size_t)n, 1, NGHTTP2_NV_FLAG_NONE};
+    }
+    s->id = nghttp2_submit_request(c->session, NULL, nv, 4 + (size_t)nfields, NULL, s);
+    return s;
+}
+
 static stream_t *
 client_request(client_t *c, const char *method, const char *path)
 {
@@ -317,6 +341,18 @@ client_hang_up(client_t *c)
         if (client_step(c) == 0)
             nanosleep(&pause, NULL);
     return c->eof && w->nconns == 0;
+}
+
+/* Pumps until the server closed the connection (or the bound passed). */
+static int
+client_until_eof(client_t *c)
+{
+    int64_t end = fixture_now_ms() + BOUND_MS;
+    struct timespec pause = {0, 1000000};
+    while (!c->eof && fixture_now_ms() < end)
+        if (client_step(c) == 0)
+            nanosleep(&pause, NULL);
+    return c->eof;
 }
 
 /* ---- the node --------------------------------------------------------------------------- */
@@ -648,6 +684,179 @@ server_output(void)
 }
 
 static void
+on_leader(void *arg, be_fetch_status_t status, be_block_t *block)
+{
+    BE_UNUSED(status);
+    *(int *)arg += 1;
+    be_block_unref(&block);
+}
+
+/* Leads the in-flight entry of key (the test plays the fetch) and returns the waiter. */
+static be_waiter_t *
+lead(const be_key_t *key, int *calls)
+{
+    be_waiter_t *leader = NULL;
+    be_block_t *hit = NULL;
+    if (be_inflight_join(svc->inflight, svc->memcache, key, w, BE_TIER_MISS, on_leader, calls, NULL,
+                         &leader, &hit, 0) != BE_OK)
+        return NULL;
+    return leader;
+}
+
+/* Ends the test's fetch of these bytes: into memory, then every waiter. */
+static void
+fill(const be_key_t *key, const unsigned char *bytes, size_t size)
+{
+    be_block_t *b = be_block_new(key, size);
+    memcpy(b->data, bytes, size);
+    b->size = size;
+    be_memcache_insert(svc->memcache, b, 0);
+    be_inflight_complete(svc->inflight, key, BE_FETCH_OK, b);
+    be_block_unref(&b);
+}
+
+static void
+test_http2_streams_over_the_limit_are_refused(void)
+{
+    unsigned char other[SIZE];
+    char name[BE_KEY_HEX_LEN + 1];
+    stream_t *s[4];
+    be_key_t key;
+    int calls = 0;
+    client_t c;
+
+    config();
+    cfg.h2_max_concurrent_streams = 2;
+    build();
+    memset(other, 'm', SIZE);
+    be_sha256(other, SIZE, &key);
+    be_key_to_hex(&key, name);
+    BE_CHECK(lead(&key, &calls) != NULL); /* the misses wait until the test fills */
+    client_open(&c);
+    for (int i = 0; i < 4; i++) /* sent before the client knows the limit */
+        s[i] = get_block(&c, "GET", name);
+    for (int i = 0; i < 5; i++)
+        client_step(&c);
+    BE_CHECK(s[2]->closed && s[3]->closed);
+    BE_CHECK_INT(s[2]->error_code, NGHTTP2_REFUSED_STREAM);
+    BE_CHECK_INT(s[3]->error_code, NGHTTP2_REFUSED_STREAM);
+    BE_CHECK(!s[0]->closed && !s[1]->closed);
+    BE_CHECK_INT(ctr(BE_CTR_CACHE_MISSES), 2); /* the refused ones never became requests */
+
+    fill(&key, other, SIZE);
+    BE_CHECK(client_run(&c));
+    for (int i = 0; i < 2; i++) {
+        BE_CHECK_INT(s[i]->status, 200);
+        BE_CHECK_STR(s[i]->x_cache, "MISS");
+        BE_CHECK(memcmp(s[i]->body, other, SIZE) == 0);
+    }
+    stream_t *again = get_block(&c, "GET", name); /* a refused stream may be tried again */
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(again->status, 200);
+    BE_CHECK_STR(again->x_cache, "HIT-MEMORY");
+    BE_CHECK_INT(requests(200), 3);
+    BE_CHECK(!c.goaway);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_reset_streams_still_waiting_count_against_the_limit(void)
+{
+    unsigned char other[SIZE];
+    char name[BE_KEY_HEX_LEN + 1];
+    stream_t *s[2];
+    be_key_t key;
+    int calls = 0;
+    client_t c;
+
+    config();
+    cfg.h2_max_concurrent_streams = 2;
+    build();
+    memset(other, 'n', SIZE);
+    be_sha256(other, SIZE, &key);
+    be_key_to_hex(&key, name);
+    BE_CHECK(lead(&key, &calls) != NULL);
+    client_open(&c);
+    for (int i = 0; i < 5; i++) /* SETTINGS both ways: the client knows the limit */
+        client_step(&c);
+    for (int i = 0; i < 2; i++)
+        s[i] = get_block(&c, "GET", name);
+    for (int i = 0; i < 3; i++)
+        client_step(&c);
+    BE_CHECK_INT(ctr(BE_CTR_CACHE_MISSES), 2);
+    for (int i = 0; i < 2; i++) /* the client gives up on both; their fetch goes on */
+        BE_CHECK(
+            nghttp2_submit_rst_stream(c.session, NGHTTP2_FLAG_NONE, s[i]->id, NGHTTP2_CANCEL) == 0);
+    BE_CHECK(client_run(&c));
+
+    stream_t *third = get_block(&c, "GET", hex); /* a hit, but no room: refused */
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(third->error_code, NGHTTP2_REFUSED_STREAM);
+    BE_CHECK_INT(third->status, 0);
+
+    fill(&key, other, SIZE); /* the fetch ends: the reset streams let go of their room */
+    for (int i = 0; i < 5; i++)
+        client_step(&c);
+    stream_t *fourth = get_block(&c, "GET", hex);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(fourth->status, 200);
+    BE_CHECK(memcmp(fourth->body, data, SIZE) == 0);
+    BE_CHECK_INT(requests(200), 1);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_rapid_reset_flood_ends_in_goaway_enhance_your_calm(void)
+{
+    enum { N = 150 }; /* more than BE_H2_GLITCH_BURST */
+    client_t c;
+
+    setup();
+    client_open(&c);
+    for (int i = 0; i < N; i++) { /* HEADERS, then at once RST_STREAM, unread */
+        stream_t *s = get_block(&c, "GET", hex);
+        BE_CHECK(nghttp2_session_send(c.session) == 0);
+        BE_CHECK(nghttp2_submit_rst_stream(c.session, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_CANCEL) ==
+                 0);
+        BE_CHECK(nghttp2_session_send(c.session) == 0);
+    }
+    BE_CHECK(client_until_eof(&c));
+    BE_CHECK(c.goaway);
+    BE_CHECK_INT(c.goaway_err, NGHTTP2_ENHANCE_YOUR_CALM);
+    BE_CHECK_INT(w->nconns, 0);
+    BE_CHECK_INT(be_stat_get(&w->stats.closed[BE_CLOSE_H2_CALM]), 1);
+    client_free(&c);
+    teardown();
+}
+
+static void
+test_http2_request_over_100_fields_is_reset_and_connection_goes_on(void)
+{
+    char path[128];
+    client_t c;
+
+    setup();
+    snprintf(path, sizeof(path), "/blocks/%s", hex);
+    client_open(&c);
+    stream_t *ok = client_request_fields(&c, path, BE_H2_MAX_FIELDS - 4); /* 100 with :ones */
+    stream_t *bomb = client_request_fields(&c, path, BE_H2_MAX_FIELDS - 3);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(ok->status, 200);
+    BE_CHECK_INT(ok->len, SIZE);
+    BE_CHECK_INT(bomb->status, 0);
+    BE_CHECK(bomb->error_code != NGHTTP2_NO_ERROR);
+    BE_CHECK(!c.eof && !c.goaway);
+    stream_t *after = get_block(&c, "GET", hex);
+    BE_CHECK(client_run(&c));
+    BE_CHECK_INT(after->status, 200);
+    BE_CHECK_INT(requests(200), 2);
+    client_free(&c);
+    teardown();
+}
+
+static void
 test_http2_slow_reader_bounds_output_then_gets_whole_bodies(void)
 {
     enum { NBIG = 3, BIG = 700000 };
@@ -733,21 +942,11 @@ test_http2_reader_that_stops_reading_closed_at_send_timeout(void)
 }
 
 static void
-on_leader(void *arg, be_fetch_status_t status, be_block_t *block)
-{
-    BE_UNUSED(status);
-    *(int *)arg += 1;
-    be_block_unref(&block);
-}
-
-static void
 test_http2_stream_reset_while_its_miss_waits_is_not_answered(void)
 {
     unsigned char other[SIZE];
     char name[BE_KEY_HEX_LEN + 1];
     be_key_t key;
-    be_waiter_t *leader;
-    be_block_t *hit = NULL, *b;
     int leader_calls = 0;
     client_t c;
 
@@ -756,10 +955,7 @@ test_http2_stream_reset_while_its_miss_waits_is_not_answered(void)
         other[i] = (unsigned char)(i * 3 + 9);
     be_sha256(other, SIZE, &key);
     be_key_to_hex(&key, name);
-    /* the test leads the key's fetch itself: the stream's miss waits until it ends it */
-    BE_CHECK_INT(be_inflight_join(svc->inflight, svc->memcache, &key, w, BE_TIER_MISS, on_leader,
-                                  &leader_calls, NULL, &leader, &hit, 0),
-                 BE_OK);
+    BE_CHECK(lead(&key, &leader_calls) != NULL); /* the stream's miss waits for the test */
     client_open(&c);
     stream_t *s = get_block(&c, "GET", name);
     client_step(&c);
@@ -772,13 +968,7 @@ test_http2_stream_reset_while_its_miss_waits_is_not_answered(void)
     fixture_turns(workers, 1, 5);
 
     /* the fetch ends: the orphaned request is dropped, nothing is sent or counted */
-    b = be_block_new(&key, SIZE);
-    BE_CHECK(b != NULL);
-    memcpy(b->data, other, SIZE);
-    b->size = SIZE;
-    be_memcache_insert(svc->memcache, b, 0);
-    be_inflight_complete(svc->inflight, &key, BE_FETCH_OK, b);
-    be_block_unref(&b);
+    fill(&key, other, SIZE);
     for (int i = 0; i < 5; i++)
         client_step(&c);
     BE_CHECK_INT(leader_calls, 1);
@@ -812,6 +1002,10 @@ main(void)
     BE_RUN(test_http2_concurrent_misses_for_one_block_make_one_fetch);
     BE_RUN(test_http2_origin_404_answers_404_miss);
     BE_RUN(test_http2_stream_reset_while_its_miss_waits_is_not_answered);
+    BE_RUN(test_http2_streams_over_the_limit_are_refused);
+    BE_RUN(test_http2_reset_streams_still_waiting_count_against_the_limit);
+    BE_RUN(test_http2_rapid_reset_flood_ends_in_goaway_enhance_your_calm);
+    BE_RUN(test_http2_request_over_100_fields_is_reset_and_connection_goes_on);
     BE_RUN(test_http2_slow_reader_bounds_output_then_gets_whole_bodies);
     BE_RUN(test_http2_reader_that_stops_reading_closed_at_send_timeout);
     be_server_global_cleanup();
