@@ -3,7 +3,9 @@
  * tier, block size and duration, byte for byte; unknown fields as "-"; quotes,
  * backslashes and bytes outside printable ASCII escaped as \xHH; lines buffered per worker
  * and written on free, by the flush timer and when the buffer fills; an over-long line cut
- * to one line; reopen after the file was renamed (what logrotate does before SIGUSR1).
+ * to one line; reopen after the file was renamed (what logrotate does before SIGUSR1),
+ * and a reopen that cannot open the path keeping the old file; and a request's line as
+ * the protocol-neutral request fills it in (peer, path with its query, referer, agent).
  *
  * The node is built through the server object with access_log set to a file in a fresh
  * temporary directory and two workers that are never started; the test writes entries
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #include "blockedge/accesslog.h"
+#include "blockedge/request.h"
 #include "blockedge/server.h"
 #include "blockedge/services.h"
 #include "blockedge/stats.h"
@@ -325,6 +328,63 @@ test_accesslog_reopen_after_rename_writes_to_new_file(void)
 }
 
 static void
+test_accesslog_reopen_that_cannot_open_keeps_the_old_file(void)
+{
+    char rotated[700];
+    be_access_entry_t e;
+
+    setup();
+    snprintf(rotated, sizeof(rotated), "%s.1", logpath);
+    BE_CHECK(rename(logpath, rotated) == 0);
+    BE_CHECK(mkdir(logpath, 0755) == 0); /* the path cannot be opened for writing now */
+    be_accesslog_reopen(svc->accesslog);
+    BE_CHECK_INT(be_worker_run_mailbox(workers[0]), 1);
+    BE_CHECK_INT(be_worker_run_mailbox(workers[1]), 1);
+    e = entry(1);
+    e.path = "/kept";
+    be_accesslog_write(svc->accesslog, &e);
+    fixture_down(&node);
+    BE_CHECK(slurp(rotated) > 0); /* the old descriptor still writes */
+    BE_CHECK_INT(count_lines(), 1);
+    BE_CHECK(strstr(text, "\"GET /kept HTTP/1.1\"") != NULL);
+    BE_CHECK(rmdir(logpath) == 0);
+    teardown();
+}
+
+static void
+test_accesslog_request_logs_what_the_client_sent(void)
+{
+    static const char agent[] = "Mozilla/5.0 \"x\"";
+    static const char referer[] = "https://example.com/page";
+    unsigned char bytes[100];
+    char hex[BE_KEY_HEX_LEN + 1], path[128], tail[512];
+    be_request_t r;
+
+    setup();
+    memset(bytes, 'a', sizeof(bytes));
+    fixture_cache_block(svc, bytes, sizeof(bytes), hex);
+    snprintf(path, sizeof(path), "/blocks/%s?x=1", hex);
+    be_request_init(&r, workers[1], BE_PROTO_HTTP2, NULL, NULL);
+    r.peer = "192.0.2.7:5555";
+    be_request_header(&r, "User-Agent", 10, agent, strlen(agent));
+    be_request_header(&r, "referer", 7, referer, strlen(referer));
+    BE_CHECK_INT(be_request_start(&r, "GET", 3, path, strlen(path)), BE_OK);
+    be_request_done(&r);
+    be_request_dispose(&r);
+    fixture_down(&node);
+
+    BE_CHECK(slurp(logpath) > 0);
+    BE_CHECK_INT(count_lines(), 1);
+    snprintf(tail, sizeof(tail),
+             " \"GET %s HTTP/2.0\" 200 100 \"%s\" \"Mozilla/5.0 \\x22x\\x22\" HIT memory 100 ",
+             path, referer);
+    const char *close = strchr(text, ']');
+    BE_CHECK(strncmp(text, "192.0.2.7 - - [", 15) == 0);
+    BE_CHECK(close != NULL && strncmp(close + 1, tail, strlen(tail)) == 0);
+    teardown();
+}
+
+static void
 test_accesslog_long_lines_cut_to_one_and_full_buffer_written(void)
 {
     enum { N = 60, PATH = 3000 };
@@ -371,6 +431,8 @@ main(void)
     BE_RUN(test_accesslog_buffered_per_worker_until_free);
     BE_RUN(test_accesslog_flush_timer_writes_while_running);
     BE_RUN(test_accesslog_reopen_after_rename_writes_to_new_file);
+    BE_RUN(test_accesslog_reopen_that_cannot_open_keeps_the_old_file);
+    BE_RUN(test_accesslog_request_logs_what_the_client_sent);
     BE_RUN(test_accesslog_long_lines_cut_to_one_and_full_buffer_written);
     be_server_global_cleanup();
     BE_TEST_EXIT();
