@@ -6,7 +6,9 @@
  * server's output to its bound and later gets every byte; one that never opens its
  * window is closed at send_timeout; misses that go to a file:// origin and come back MISS,
  * then hit (one fetch for several streams at once); an origin 404; a stream reset while
- * its miss waits is never answered nor counted, and the connection goes on.
+ * its miss waits is never answered nor counted, and the connection goes on; the
+ * concurrent-stream limit (reset streams still waiting count against it), a Rapid Reset
+ * flood, a 101-field request; a graceful shutdown (GOAWAY, the stream under way finished).
  *
  * The node is built through the server object (one worker, never started) with a file://
  * origin in a fresh temporary directory. The client is one end of a socketpair whose
@@ -857,6 +859,44 @@ test_http2_request_over_100_fields_is_reset_and_connection_goes_on(void)
 }
 
 static void
+test_http2_shutdown_sends_goaway_and_finishes_the_stream_under_way(void)
+{
+    unsigned char other[SIZE];
+    char name[BE_KEY_HEX_LEN + 1];
+    be_key_t key;
+    int calls = 0;
+    client_t c;
+
+    setup();
+    memset(other, 's', SIZE);
+    be_sha256(other, SIZE, &key);
+    be_key_to_hex(&key, name);
+    BE_CHECK(lead(&key, &calls) != NULL);
+    client_open(&c);
+    stream_t *s = get_block(&c, "GET", name);
+    for (int i = 0; i < 3; i++)
+        client_step(&c);
+    BE_CHECK_INT(ctr(BE_CTR_COALESCED), 1); /* waiting on the test's fetch */
+
+    be_conn_shutdown_all(w);
+    for (int i = 0; i < 3; i++)
+        client_step(&c);
+    BE_CHECK(c.goaway);
+    BE_CHECK_INT(c.goaway_err, NGHTTP2_NO_ERROR);
+    BE_CHECK(!c.eof); /* the stream under way is still answered ... */
+    BE_CHECK_INT(w->nconns, 1);
+    fill(&key, other, SIZE);
+    BE_CHECK(client_until_eof(&c)); /* ... then the connection ends */
+    BE_CHECK_INT(s->status, 200);
+    BE_CHECK(memcmp(s->body, other, SIZE) == 0);
+    BE_CHECK_INT(s->error_code, NGHTTP2_NO_ERROR);
+    BE_CHECK_INT(w->nconns, 0);
+    BE_CHECK_INT(be_stat_get(&w->stats.closed[BE_CLOSE_SHUTDOWN]), 1);
+    client_free(&c);
+    teardown();
+}
+
+static void
 test_http2_slow_reader_bounds_output_then_gets_whole_bodies(void)
 {
     enum { NBIG = 3, BIG = 700000 };
@@ -1006,6 +1046,7 @@ main(void)
     BE_RUN(test_http2_reset_streams_still_waiting_count_against_the_limit);
     BE_RUN(test_http2_rapid_reset_flood_ends_in_goaway_enhance_your_calm);
     BE_RUN(test_http2_request_over_100_fields_is_reset_and_connection_goes_on);
+    BE_RUN(test_http2_shutdown_sends_goaway_and_finishes_the_stream_under_way);
     BE_RUN(test_http2_slow_reader_bounds_output_then_gets_whole_bodies);
     BE_RUN(test_http2_reader_that_stops_reading_closed_at_send_timeout);
     be_server_global_cleanup();
