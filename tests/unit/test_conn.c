@@ -2,9 +2,9 @@
  * test_conn.c - an accepted connection's life: the sniff (the 24-byte HTTP/2 preface,
  * whole or in pieces, against HTTP/1 from the first byte that differs), the
  * max_connections refusal, the timers (no bytes, half a head, an idle keep-alive
- * connection, an idle HTTP/2 session, a client that stops reading), a graceful shutdown that
- * finishes a busy connection first, and the close-reason counters: each closed connection counted
- * once under its reason.
+ * connection, an idle HTTP/2 session, one whose SETTINGS are never acknowledged, a client
+ * that stops reading), a graceful shutdown that finishes a busy connection first, and the
+ * close-reason counters: each closed connection counted once under its reason.
  *
  * The node is built through the server object (one worker, never started) with small
  * timeouts and limits per test, and a file:// origin in a fresh temporary directory. Each
@@ -450,6 +450,27 @@ test_conn_idle_http2_session_gets_goaway_at_keepalive_timeout(void)
     teardown();
 }
 
+static void
+test_conn_http2_settings_never_acked_closed_at_header_timeout(void)
+{
+    client_t c;
+
+    config();
+    cfg.client_header_timeout = SHORT_MS;
+    build();
+    client_open(&c);
+    client_send(&c, BE_H2_PREFACE, BE_H2_PREFACE_LEN);
+    client_send(&c, settings, sizeof(settings)); /* but no ACK of the server's */
+    BE_CHECK_INT(w->conns->state, BE_CONN_HTTP2);
+    int64_t ms = wait_closed(&c);
+    BE_CHECK(ms >= 0);
+    BE_CHECK(has_frame(&c, 7)); /* GOAWAY (SETTINGS_TIMEOUT) first */
+    BE_CHECK_INT(closed(BE_CLOSE_HEADER_TIMEOUT), 1);
+    BE_CHECK_INT(closed_total(), 1);
+    close(c.fd);
+    teardown();
+}
+
 static int
 no_conns(void *arg)
 {
@@ -596,6 +617,7 @@ main(void)
     BE_RUN(test_conn_half_a_head_gets_408_at_header_timeout);
     BE_RUN(test_conn_idle_keepalive_connection_closed_at_keepalive_timeout);
     BE_RUN(test_conn_idle_http2_session_gets_goaway_at_keepalive_timeout);
+    BE_RUN(test_conn_http2_settings_never_acked_closed_at_header_timeout);
     BE_RUN(test_conn_reader_that_stops_reading_closed_at_send_timeout);
     BE_RUN(test_conn_shutdown_closes_idle_and_finishes_busy_first);
     BE_RUN(test_conn_each_close_counted_once_under_its_reason);
