@@ -966,13 +966,13 @@ test_http2_reader_that_stops_reading_closed_at_send_timeout(void)
     build();
     memset(big, 'z', BIG);
     fixture_cache_block(svc, big, BIG, name);
+    int64_t t0 = fixture_now_ms(); /* before the last DATA could be queued */
     client_open(&c);
     stream_t *s = get_block(&c, "GET", name);
     client_step(&c); /* SETTINGS and the request out, the first window's worth back */
     client_step(&c);
     BE_CHECK_INT(s->status, 200);
     BE_CHECK(s->len < BIG); /* the rest waits for a window the client never opens */
-    int64_t t0 = fixture_now_ms();
     BE_CHECK(fixture_run_until(workers, 1, no_conns, NULL, BOUND_MS));
     BE_CHECK(fixture_now_ms() - t0 >= 100); /* not before its time (a lower bound only) */
     BE_CHECK_INT(be_stat_get(&w->stats.closed[BE_CLOSE_SEND_TIMEOUT]), 1);
