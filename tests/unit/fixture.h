@@ -3,13 +3,24 @@
  * config defaults with a file:// origin, a small memory tier, and N workers that are created
  * but never started and bind nothing. The test runs their loops and mailboxes itself, on
  * its own thread.
+ *
+ * fixture_up() builds at once; a test that needs another config calls fixture_config(),
+ * changes what it needs (fixture_file_origin(), fixture_http_origin(), timeouts, limits)
+ * and then fixture_build(). fixture_run_until() turns the workers' loops in real time until
+ * a condition holds or a bound passes, so a test never hangs on a bug: it fails.
  */
 #ifndef BLOCKEDGE_TEST_FIXTURE_H
 #define BLOCKEDGE_TEST_FIXTURE_H
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "blockedge/block.h"
 #include "blockedge/config.h"
@@ -20,10 +31,10 @@
 
 #define FIXTURE_MEMORY (64 * 1024)
 
-/* Fills cfg and builds the node; *svc is what its workers share and workers[0..n) are its
- * unstarted workers. Exits on failure. */
-static inline be_server_t *
-fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, const char *who)
+/* Fills cfg with the fixture's config for n workers: defaults, one file:// origin in
+ * /tmp/x/ (nothing there), a FIXTURE_MEMORY memory tier. */
+static inline void
+fixture_config(be_config_t *cfg, int n)
 {
     be_config_defaults(cfg);
     cfg->nservers = 1;
@@ -32,6 +43,35 @@ fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, 
     snprintf(cfg->servers[0].path, sizeof(cfg->servers[0].path), "/tmp/x/");
     cfg->memory_size = FIXTURE_MEMORY;
     cfg->worker_threads = n;
+}
+
+/* The one origin server is the directory dir (an absolute path, no trailing '/'). */
+static inline void
+fixture_file_origin(be_config_t *cfg, const char *dir)
+{
+    cfg->nservers = 1;
+    cfg->servers[0].kind = BE_ORIGIN_FILE;
+    cfg->servers[0].backup = 0;
+    snprintf(cfg->servers[0].url, sizeof(cfg->servers[0].url), "file://%s/", dir);
+    snprintf(cfg->servers[0].path, sizeof(cfg->servers[0].path), "%s/", dir);
+}
+
+/* The one origin server is the http:// URL url (ending in '/'). */
+static inline void
+fixture_http_origin(be_config_t *cfg, const char *url)
+{
+    cfg->nservers = 1;
+    cfg->servers[0].kind = BE_ORIGIN_HTTP;
+    cfg->servers[0].backup = 0;
+    snprintf(cfg->servers[0].url, sizeof(cfg->servers[0].url), "%s", url);
+    cfg->servers[0].path[0] = '\0';
+}
+
+/* Builds the node for cfg (which must outlive it); *svc is what its workers share and
+ * workers[0..n) are its unstarted workers. Exits on failure. */
+static inline be_server_t *
+fixture_build(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, const char *who)
+{
     be_server_t *node = be_server_new(cfg, BE_SERVER_NO_LISTEN);
     if (node == NULL) {
         fprintf(stderr, "%s: cannot build the server\n", who);
@@ -41,6 +81,15 @@ fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, 
     for (int i = 0; i < n; i++)
         workers[i] = be_server_worker(node, i);
     return node;
+}
+
+/* Fills cfg and builds the node; *svc is what its workers share and workers[0..n) are its
+ * unstarted workers. Exits on failure. */
+static inline be_server_t *
+fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, const char *who)
+{
+    fixture_config(cfg, n);
+    return fixture_build(cfg, svc, workers, n, who);
 }
 
 /* Tears the node down in the server's order (what is left in the mailboxes runs first). */
@@ -66,6 +115,106 @@ fixture_cache_block(be_services_t *svc, const unsigned char *data, size_t size, 
     be_memcache_insert(svc->memcache, b, 0);
     be_block_unref(&b);
     be_key_to_hex(&key, hex);
+}
+
+/* ---- files ------------------------------------------------------------------------------ */
+
+/* Makes a fresh directory under $TMPDIR (or /tmp) and writes its path into out. */
+static inline void
+fixture_tmpdir(char *out, size_t cap, const char *who)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(out, cap, "%s/be_%s_XXXXXX", base != NULL && base[0] != '\0' ? base : "/tmp", who);
+    if (mkdtemp(out) == NULL) {
+        perror("fixture: mkdtemp");
+        exit(1);
+    }
+}
+
+/* Removes the files in dir (one level, as the tests make them), then dir. */
+static inline void
+fixture_rmdir(const char *dir)
+{
+    char path[2048];
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Writes size bytes of data to dir/name. Exits on failure. */
+static inline void
+fixture_write_file(const char *dir, const char *name, const void *data, size_t size)
+{
+    char path[2048];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || (size > 0 && write(fd, data, size) != (ssize_t)size) || close(fd) != 0) {
+        perror("fixture: writing an origin file");
+        exit(1);
+    }
+}
+
+/* Writes a block into a file:// origin directory under its name (the hex SHA-256 of its
+ * bytes), which it writes into hex. */
+static inline void
+fixture_write_block(const char *dir, const unsigned char *data, size_t size, char *hex)
+{
+    be_key_t key;
+    be_sha256(data, size, &key);
+    be_key_to_hex(&key, hex);
+    fixture_write_file(dir, hex, data, size);
+}
+
+/* ---- running the loops ---------------------------------------------------------------- */
+
+/* Monotonic milliseconds, for the tests' own bounds. */
+static inline int64_t
+fixture_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs each of the n workers' loops `turns` times without waiting for events. One run
+ * goes on for as long as callbacks keep becoming active (libevent's EVLOOP_NONBLOCK), so it
+ * may also run a completion another thread posts meanwhile: a test that needs a request
+ * to stay waiting must hold what it waits for itself (lead the in-flight entry, say). */
+static inline void
+fixture_turns(be_worker_t **ws, int n, int turns)
+{
+    for (int t = 0; t < turns; t++)
+        for (int i = 0; i < n; i++)
+            event_base_loop(ws[i]->base, EVLOOP_NONBLOCK);
+}
+
+/*
+ * Turns the n workers' loops in real time (a non-blocking turn each, then a millisecond's
+ * sleep) until done(arg) returns non-zero or ms milliseconds have passed. Timers, I/O pool
+ * completions and origin transfers all make progress meanwhile. Returns done(arg): a test
+ * checks it, so a bound that passes is a failure, never a hang.
+ */
+static inline int
+fixture_run_until(be_worker_t **ws, int n, int (*done)(void *), void *arg, int ms)
+{
+    int64_t end = fixture_now_ms() + ms;
+    struct timespec pause = {0, 1000000};
+    for (;;) {
+        fixture_turns(ws, n, 1);
+        if (done(arg))
+            return 1;
+        if (fixture_now_ms() >= end)
+            return done(arg);
+        nanosleep(&pause, NULL);
+    }
 }
 
 #endif
