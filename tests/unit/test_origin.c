@@ -812,17 +812,10 @@ held_done(void *arg)
 }
 
 /*
- * KNOWN BUG (src/origin.c, be_origin_free() and file_work()): freeing the client while a
- * file:// read is still queued on the I/O pool sets that fetch's f->o to NULL (the "safety
- * net" in be_origin_free), but file_work() then reads f->o->cfg->max_block_size on the
- * pool thread: a NULL dereference (SIGSEGV), and a data race when the read is already
- * running. The fetch also never gets the BE_FETCH_CONNECT callback origin.h promises, so
- * cache.c would never complete the key's in-flight entry. A node never gets here (the
- * server drains the pool before freeing origin clients), so this is a latent bug. Here the
- * pool's threads are held so the read is still queued when the client is freed: the crash
- * is certain. Skipped unless BE_TEST_KNOWN_BUGS=1 until origin.c is fixed (file_work()
- * must not read f->o: e.g. copy max_block_size into the fetch when it starts, and mark an
- * abandoned fetch with a flag only the worker's file_done() reads).
+ * Freeing the client while a file:// read is still queued on the I/O pool: the fetch gets
+ * its one callback (connect) at once, and the read that runs afterwards touches nothing of
+ * the freed client (it once read f->o->cfg on the pool thread after the free set f->o to
+ * NULL). The pool's threads are held so the read is certainly still queued at the free.
  */
 static void
 test_origin_free_with_file_read_queued_calls_back_once(void)
@@ -830,12 +823,6 @@ test_origin_free_with_file_read_queued_calls_back_once(void)
     char name[BE_KEY_HEX_LEN + 1];
     got_t g = {0};
 
-    if (getenv("BE_TEST_KNOWN_BUGS") == NULL) {
-        printf("SKIP test_origin_free_with_file_read_queued_calls_back_once: known bug, "
-               "file_work() dereferences f->o after be_origin_free() set it to NULL "
-               "(SIGSEGV); run with BE_TEST_KNOWN_BUGS=1 to reproduce\n");
-        return;
-    }
     setup_file();
     fixture_write_block(dir, data, SIZE, name);
     atomic_store(&gate, 0);
