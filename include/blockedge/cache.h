@@ -1,9 +1,11 @@
 /*
- * cache.h - tier orchestration: memory first, then one coalesced origin fetch.
+ * cache.h - tier orchestration: memory first, then the disk tier, then one coalesced
+ * origin fetch.
  *
- * A request asks for a key; a hit answers at once, a miss joins (or leads) the in-flight
- * fetch and is answered later on its own worker. A verified fill goes into the memory tier
- * before any waiter is woken, so the next request is a hit.
+ * A request asks for a key; a hit (memory, or a disk record in the page cache) answers at
+ * once, a miss joins (or leads) the in-flight read or fetch and is answered later on its
+ * own worker. A verified fill goes into the memory tier (and is queued for disk) before any
+ * waiter is woken, so the next request is a hit.
  */
 #ifndef BLOCKEDGE_CACHE_H
 #define BLOCKEDGE_CACHE_H
@@ -30,7 +32,7 @@ int be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg
 void be_cache_cancel(be_worker_t *w, be_waiter_t **wp);
 
 /*
- * The disk tier's life, called by main.c. _open starts the store (its index loads in the
+ * The disk tier's life, called by server.c. _open starts the store (its index loads in the
  * background) and its I/O pools when disk_path is set: BE_OK, or BE_ERROR when out of memory.
  * At shutdown, after the workers are joined: _stop_reads drains and stops the read pool,
  * _stop_writes drains the write backlog to disk and stops the writer (completions land in

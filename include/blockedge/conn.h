@@ -1,8 +1,10 @@
 /*
  * conn.h - an accepted client connection: its socket, timers, limits and one close path.
  *
- * A connection lives on the worker that accepted it. The protocol code (http1.c today)
- * reads and writes through its bufferevent and ends it only with be_conn_close().
+ * A connection lives on the worker that accepted it. The protocol it settled on (http1.c
+ * or http2.c) reads and writes through its bufferevent and ends it only with
+ * be_conn_close(). be_conn_accept, _shutdown_all and _free_all are the worker hooks the
+ * server hands every worker.
  */
 #ifndef BLOCKEDGE_CONN_H
 #define BLOCKEDGE_CONN_H
