@@ -667,9 +667,6 @@ handle(be_conf_t *cf, lexer_t *lx, char **argv, int argc, int is_block)
     if (cf->seen[idx] > 0 && !(d->flags & BE_DIR_MULTI)) {
         return be_conf_error(cf, "\"%s\" directive is duplicate", name);
     }
-    if (d->not_yet & BE_NY_DIRECTIVE) {
-        return be_conf_error(cf, "\"%s\" directive is not yet supported", name);
-    }
     cf->seen[idx]++;
     cf->seen_file[idx] = cf->file;
     cf->seen_line[idx] = cf->line;

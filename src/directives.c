@@ -5,9 +5,7 @@
  * Adding a directive is adding a row: name, contexts, arity, setter, field, bounds, default
  * text and a one-line help saying what it trades. The parser (config.c) does every generic
  * check; the defaults in be_config_defaults() are these rows' default texts run through
- * their own setters, so -T, the README and the code cannot disagree. A feature that is not
- * implemented yet keeps its row with the BE_NY_DIRECTIVE bit: loading a config that uses it fails
- * with "... is not yet supported", and enabling it is deleting the bit.
+ * their own setters, so -T, the README and the code cannot disagree.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -810,22 +808,11 @@ default_text(const be_directive_t *d)
     return d->dflt != NULL ? d->dflt : "none";
 }
 
-/* " [not yet supported]" for a row whose feature has not landed. */
-static void
-not_yet_text(const be_directive_t *d, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (d->not_yet & BE_NY_DIRECTIVE) {
-        snprintf(buf, len, " [not yet supported]");
-    }
-}
-
 void
 be_config_dump_directives(FILE *out)
 {
     int wn = (int)strlen("directive"), wc = (int)strlen("context");
     int wa = (int)strlen("arguments"), wd = (int)strlen("default");
-    char ny[128];
     size_t i;
 
     for (i = 0; i < be_directives_count; i++) {
@@ -841,8 +828,7 @@ be_config_dump_directives(FILE *out)
             wd, "default", "help");
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
-        not_yet_text(d, ny, sizeof(ny));
-        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s%s\n", wn, d->name, wc,
-                be_conf_context_name(d->ctx), wa, d->args, wd, default_text(d), d->help, ny);
+        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", wn, d->name, wc, be_conf_context_name(d->ctx),
+                wa, d->args, wd, default_text(d), d->help);
     }
 }

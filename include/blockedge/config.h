@@ -120,9 +120,8 @@ void be_config_defaults(be_config_t *cfg);
 /*
  * Loads and checks path into cfg (defaults first). On error returns BE_ERROR and writes one
  * line without a trailing newline into err (nginx's wording, ending in "in FILE:LINE" where
- * a line is known). Warnings (directives accepted but not yet supported are errors, not
- * warnings) are none today. Binds nothing and opens no file other than the config and its
- * includes. Thread: main, before workers start.
+ * a line is known). There are no warnings. Binds nothing and opens no file other than the
+ * config and its includes. Thread: main, before workers start.
  */
 int be_config_load(be_config_t *cfg, const char *path, char *err, size_t errlen);
 

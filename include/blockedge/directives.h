@@ -4,9 +4,9 @@
  *
  * One row per directive: name, the contexts it may appear in, its arity, the setter that
  * parses its arguments into the be_config_t field at `offset`, its default as text, and a
- * one-line help. The parser owns everything generic (context, arity, duplicate and
- * not-yet-supported checks); a setter only parses and stores its arguments. Private to the
- * configuration module: no other module includes this header.
+ * one-line help. The parser owns everything generic (context, arity and duplicate checks); a
+ * setter only parses and stores its arguments. Private to the configuration module: no other
+ * module includes this header.
  */
 #ifndef BLOCKEDGE_DIRECTIVES_H
 #define BLOCKEDGE_DIRECTIVES_H
@@ -30,13 +30,6 @@
 #define BE_DIR_MULTI   0x02u /* may repeat; the field is an array counted at .count_offset */
 #define BE_DIR_INCLUDE 0x04u /* the include directive, handled by the parser itself */
 
-/*
- * be_directive_t.not_yet: features accepted by the grammar but not implemented yet. Each bit
- * turns one use into a load error ("... is not yet supported in F:L"); enabling the feature
- * is removing the bit from its row.
- */
-#define BE_NY_DIRECTIVE 0x01u /* the whole directive: its feature has not landed yet */
-
 /* The parser's state, opaque to setters: they only pass it to be_conf_error(). */
 typedef struct be_conf_s be_conf_t;
 
@@ -55,11 +48,10 @@ typedef struct be_conf_enum_s {
 
 struct be_directive_s {
     const char *name;
-    unsigned ctx;     /* BE_CTX_* where it may appear */
-    unsigned flags;   /* BE_DIR_* */
-    unsigned block;   /* BE_DIR_BLOCK: the context it opens */
-    unsigned not_yet; /* BE_NY_* */
-    int nmin, nmax;   /* number of arguments */
+    unsigned ctx;   /* BE_CTX_* where it may appear */
+    unsigned flags; /* BE_DIR_* */
+    unsigned block; /* BE_DIR_BLOCK: the context it opens */
+    int nmin, nmax; /* number of arguments */
     be_directive_set_pt set;
     size_t offset;       /* field in be_config_t */
     size_t size;         /* its size in bytes (for strings: the buffer) */
