@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "blockedge/config.h"
+#include "blockedge/confvalue.h"
 #include "blockedge/directives.h"
 
 #define MAX_ARGS          8          /* directive name plus up to 7 arguments are kept */
@@ -87,186 +88,17 @@ be_conf_error(be_conf_t *cf, const char *fmt, ...)
 
 /* ---- values ---------------------------------------------------------------------------- */
 
-/* Reads one or more decimal digits. BE_OK, BE_ERROR (no digit), or BE_DECLINED (more than
- * 64 bits). *end is left on the first non-digit. */
-static int
-parse_digits(const char *s, uint64_t *out, const char **end)
-{
-    uint64_t n = 0;
-    const char *p = s;
-
-    for (; *p >= '0' && *p <= '9'; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (n > (UINT64_MAX - d) / 10) {
-            return BE_DECLINED;
-        }
-        n = n * 10 + d;
-    }
-    *end = p;
-    *out = n;
-    return p == s ? BE_ERROR : BE_OK;
-}
-
-int
-be_config_parse_size(const char *s, uint64_t *out)
-{
-    uint64_t n, mult = 1;
-    const char *p;
-
-    if (parse_digits(s, &n, &p) != BE_OK) {
-        return BE_ERROR;
-    }
-    if (*p != '\0') {
-        switch (*p) {
-        case 'k':
-        case 'K':
-            mult = 1ull << 10;
-            break;
-        case 'm':
-        case 'M':
-            mult = 1ull << 20;
-            break;
-        case 'g':
-        case 'G':
-            mult = 1ull << 30;
-            break;
-        default:
-            return BE_ERROR;
-        }
-        if (p[1] != '\0') {
-            return BE_ERROR;
-        }
-    }
-    if (n > UINT64_MAX / mult) {
-        return BE_ERROR;
-    }
-    *out = n * mult;
-    return BE_OK;
-}
-
-int
-be_config_parse_time(const char *s, be_msec_t *out)
-{
-    static const struct {
-        const char *unit;
-        uint64_t ms;
-    } units[] = {
-        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
-    };
-    uint64_t n;
-    const char *p;
-    size_t i;
-
-    if (parse_digits(s, &n, &p) != BE_OK) {
-        return BE_ERROR;
-    }
-    for (i = 0; i < BE_ARRAY_LEN(units); i++) {
-        if (strcmp(p, units[i].unit) == 0) {
-            if (n > (uint64_t)INT64_MAX / units[i].ms) {
-                return BE_ERROR;
-            }
-            *out = (be_msec_t)(n * units[i].ms);
-            return BE_OK;
-        }
-    }
-    return BE_ERROR;
-}
-
-int
-be_config_parse_listen(const char *text, be_listen_t *out)
-{
-    const char *s = text;
-    char host[INET6_ADDRSTRLEN];
-    const char *port, *colon;
-    size_t hostlen;
-    uint64_t portnum;
-    const char *end;
-    int v6 = 0;
-
-    memset(out, 0, sizeof(*out));
-    if (strlen(text) >= sizeof(out->text)) {
-        return BE_ERROR;
-    }
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':') {
-            return BE_ERROR;
-        }
-        hostlen = (size_t)(close - s - 1);
-        port = close + 2;
-        v6 = 1;
-        s++;
-    } else if ((colon = strchr(s, ':')) == NULL) {
-        hostlen = 0; /* "PORT" alone */
-        port = s;
-    } else {
-        if (strchr(colon + 1, ':') != NULL || colon == s) {
-            return BE_ERROR; /* IPv6 without brackets, or ":PORT" */
-        }
-        hostlen = (size_t)(colon - s);
-        port = colon + 1;
-    }
-    if (hostlen >= sizeof(host)) {
-        return BE_ERROR;
-    }
-    memcpy(host, s, hostlen);
-    host[hostlen] = '\0';
-
-    if (parse_digits(port, &portnum, &end) != BE_OK || *end != '\0' || portnum == 0 ||
-        portnum > 65535) {
-        return BE_ERROR;
-    }
-
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->addr;
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-            return BE_ERROR;
-        }
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)portnum);
-        out->addrlen = sizeof(*sin6);
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&out->addr;
-        if (hostlen == 0 || strcmp(host, "*") == 0) {
-            sin->sin_addr.s_addr = htonl(INADDR_ANY);
-        } else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-            return BE_ERROR;
-        }
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)portnum);
-        out->addrlen = sizeof(*sin);
-    }
-    strcpy(out->text, text);
-    return BE_OK;
-}
-
-/* "16m", "5s": the largest unit that divides v, for range messages. */
+/* "16m", "5s": a bound in the unit of the row's setter, for range messages. */
 static void
 format_bound(char *buf, size_t len, be_directive_set_pt set, uint64_t v)
 {
-    static const struct {
-        const char *unit;
-        uint64_t n;
-    } sizes[] = {{"g", 1ull << 30}, {"m", 1ull << 20}, {"k", 1ull << 10}},
-      times[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
-    size_t i;
-
-    if (v != 0 && set == be_conf_set_size) {
-        for (i = 0; i < BE_ARRAY_LEN(sizes); i++) {
-            if (v % sizes[i].n == 0) {
-                snprintf(buf, len, "%llu%s", (unsigned long long)(v / sizes[i].n), sizes[i].unit);
-                return;
-            }
-        }
-    } else if (v != 0 && set == be_conf_set_msec) {
-        for (i = 0; i < BE_ARRAY_LEN(times); i++) {
-            if (v % times[i].n == 0) {
-                snprintf(buf, len, "%llu%s", (unsigned long long)(v / times[i].n), times[i].unit);
-                return;
-            }
-        }
+    if (set == be_conf_set_size) {
+        be_confvalue_format_size(buf, len, v);
+    } else if (set == be_conf_set_msec) {
+        be_confvalue_format_time(buf, len, v);
+    } else {
+        snprintf(buf, len, "%llu", (unsigned long long)v);
     }
-    snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
 /* Checks v against the row's bounds; the error shows the bounds in the row's own unit. */
@@ -301,10 +133,9 @@ be_conf_set_num(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int ar
                 char *const *argv)
 {
     uint64_t v;
-    const char *end;
 
     BE_UNUSED(argc);
-    if (parse_digits(argv[0], &v, &end) != BE_OK || *end != '\0') {
+    if (be_confvalue_parse_number(argv[0], &v) != BE_OK) {
         return invalid_value(cf, d, argv[0]);
     }
     if (check_range(cf, d, argv[0], v) != BE_OK) {
@@ -321,7 +152,7 @@ be_conf_set_size(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int a
     uint64_t v;
 
     BE_UNUSED(argc);
-    if (be_config_parse_size(argv[0], &v) != BE_OK) {
+    if (be_confvalue_parse_size(argv[0], &v) != BE_OK) {
         return invalid_value(cf, d, argv[0]);
     }
     if (check_range(cf, d, argv[0], v) != BE_OK) {
@@ -338,7 +169,7 @@ be_conf_set_msec(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int a
     be_msec_t v;
 
     BE_UNUSED(argc);
-    if (be_config_parse_time(argv[0], &v) != BE_OK) {
+    if (be_confvalue_parse_time(argv[0], &v) != BE_OK) {
         return invalid_value(cf, d, argv[0]);
     }
     if (check_range(cf, d, argv[0], (uint64_t)v) != BE_OK) {
@@ -860,8 +691,8 @@ check_config(be_conf_t *cf, const char *main_path)
         }
         cf->file = cf->seen_file[i] != NULL ? cf->seen_file[i] : main_path;
         cf->line = cf->seen_line[i];
-        format_bound(mb, sizeof(mb), be_conf_set_size, cfg->max_block_size);
-        format_bound(ms, sizeof(ms), be_conf_set_size, cfg->memory_size);
+        be_confvalue_format_size(mb, sizeof(mb), cfg->max_block_size);
+        be_confvalue_format_size(ms, sizeof(ms), cfg->memory_size);
         return be_conf_error(cf, "\"max_block_size\" %s is larger than \"memory_size\" %s", mb, ms);
     }
 
@@ -872,8 +703,8 @@ check_config(be_conf_t *cf, const char *main_path)
         if (cfg->disk_size == 0)
             return be_conf_error(cf, "\"disk_path\" requires \"disk_size\"");
         if (cfg->disk_size < 2 * cfg->disk_segment_size) {
-            format_bound(mb, sizeof(mb), be_conf_set_size, cfg->disk_size);
-            format_bound(ms, sizeof(ms), be_conf_set_size, cfg->disk_segment_size);
+            be_confvalue_format_size(mb, sizeof(mb), cfg->disk_size);
+            be_confvalue_format_size(ms, sizeof(ms), cfg->disk_segment_size);
             return be_conf_error(cf, "\"disk_size\" %s is less than two \"disk_segment_size\" %s",
                                  mb, ms);
         }
@@ -985,4 +816,24 @@ be_config_acl_allows(const be_config_t *cfg, const struct sockaddr *peer)
         }
     }
     return 0;
+}
+
+/* ---- value parsers, under the names callers use ----------------------------------------- */
+
+int
+be_config_parse_size(const char *s, uint64_t *out)
+{
+    return be_confvalue_parse_size(s, out);
+}
+
+int
+be_config_parse_time(const char *s, be_msec_t *out)
+{
+    return be_confvalue_parse_time(s, out);
+}
+
+int
+be_config_parse_listen(const char *s, be_listen_t *out)
+{
+    return be_confvalue_parse_listen(s, out);
 }
