@@ -3,9 +3,10 @@
  * -T dump.
  *
  * Adding a directive is adding a row: name, contexts, arity, setter, field, bounds, default
- * text and a one-line help saying what it trades. The parser (config.c) does every generic
+ * text and a one-line help saying what it trades. The engine (conf.c) does every generic
  * check; the defaults in be_config_defaults() are these rows' default texts run through
- * their own setters, so -T, the README and the code cannot disagree.
+ * their own setters, so -T, the README and the code cannot disagree. Nothing here reads a
+ * file or knows the grammar: setters get their arguments as words.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blockedge/config.h"
+#include "blockedge/conf.h"
+#include "blockedge/confvalue.h"
 #include "blockedge/directives.h"
 #include "blockedge/log.h"
 
@@ -101,7 +103,7 @@ set_listen(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, c
         return be_conf_error(cf, "too many \"%s\" directives (max %zu)", d->name,
                              d->size / sizeof(*arr));
     }
-    if (be_config_parse_listen(argv[0], &l) != BE_OK) {
+    if (be_confvalue_parse_listen(argv[0], &l) != BE_OK) {
         return be_conf_error(cf, "invalid listen address \"%s\"", argv[0]);
     }
     if (argc > 1) {
@@ -778,8 +780,8 @@ const size_t be_directives_count = BE_ARRAY_LEN(be_directives);
 
 /* ---- -T ---------------------------------------------------------------------------------- */
 
-const char *
-be_conf_context_name(unsigned ctx)
+static const char *
+context_name(unsigned ctx)
 {
     switch (ctx) {
     case BE_CTX_MAIN:
@@ -809,7 +811,7 @@ default_text(const be_directive_t *d)
 }
 
 void
-be_config_dump_directives(FILE *out)
+be_directives_dump(FILE *out)
 {
     int wn = (int)strlen("directive"), wc = (int)strlen("context");
     int wa = (int)strlen("arguments"), wd = (int)strlen("default");
@@ -817,7 +819,7 @@ be_config_dump_directives(FILE *out)
 
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
-        int n = (int)strlen(d->name), c = (int)strlen(be_conf_context_name(d->ctx));
+        int n = (int)strlen(d->name), c = (int)strlen(context_name(d->ctx));
         int a = (int)strlen(d->args), df = (int)strlen(default_text(d));
         wn = n > wn ? n : wn;
         wc = c > wc ? c : wc;
@@ -828,7 +830,7 @@ be_config_dump_directives(FILE *out)
             wd, "default", "help");
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
-        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", wn, d->name, wc, be_conf_context_name(d->ctx),
-                wa, d->args, wd, default_text(d), d->help);
+        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", wn, d->name, wc, context_name(d->ctx), wa,
+                d->args, wd, default_text(d), d->help);
     }
 }
