@@ -1,14 +1,13 @@
 /*
- * conf.c - the configuration language: the lexer (words, quotes with backslash escapes,
- * # comments, ; { }), the block parser, include with glob(3), the generic setters (number,
- * size, time, string, keyword), and file:line errors.
+ * conf.c - the configuration language: lexer (words, quotes with backslash escapes, # comments,
+ * ; { }), block parser, include with glob(3), generic setters (number, size, time, string,
+ * keyword) and file:line errors, run over whatever directive table it is given.
  *
- * It runs whatever directive table it is given and knows no directive, context or
- * be_config_t field by name; checks that need the whole file are the loader's (config.c).
- * Errors: one line in nginx's words into the caller's buffer. Directive errors name the line
- * where the directive starts; lexical errors (unexpected token, unterminated quote, end of
- * file) the line of the offending token, and end of file the file's last line. Nothing is
- * logged, and nothing but the configuration and its includes is opened. Not thread-safe.
+ * Knows no directive, context or be_config_t field by name; whole-file checks are config.c's.
+ * Directive errors name the line where the directive starts; lexical errors (unexpected token,
+ * unterminated quote, end of file) the line of the offending token, end of file the file's
+ * last line. Nothing is logged and nothing but the configuration and its includes is opened.
+ * Not thread-safe.
  */
 #include <errno.h>
 #include <fcntl.h>

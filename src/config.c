@@ -41,12 +41,17 @@ be_config_defaults(be_config_t *cfg)
     be_conf_dispose(&cf);
 }
 
-/* Points errors at where the cache { } directive name last appeared, else at the main file. */
-static void
-blame(be_conf_t *cf, const char *name, const char *main_path)
+/* The table index of a cache { } directive that a whole-file check names. */
+static size_t
+cache_row(const be_conf_t *cf, const char *name)
 {
-    size_t i = (size_t)(be_conf_find(cf, name, BE_CTX_CACHE) - be_directives);
+    return (size_t)(be_conf_find(cf, name, BE_CTX_CACHE) - be_directives);
+}
 
+/* Points errors at where table row i last appeared, else at the main file without a line. */
+static void
+blame(be_conf_t *cf, size_t i, const char *main_path)
+{
     cf->file = cf->seen_file[i] != NULL ? cf->seen_file[i] : main_path;
     cf->line = cf->seen_line[i];
 }
@@ -75,16 +80,19 @@ check_config(be_conf_t *cf, const char *main_path)
     }
 
     if (cfg->max_block_size > cfg->memory_size) {
-        /* blame max_block_size where written, else the memory_size that is too small */
-        d = be_conf_find(cf, "max_block_size", BE_CTX_CACHE);
-        blame(cf, cf->seen[d - be_directives] > 0 ? "max_block_size" : "memory_size", main_path);
+        /* blame max_block_size where written, else the memory_size too small for its default */
+        i = cache_row(cf, "max_block_size");
+        if (cf->seen[i] == 0) {
+            i = cache_row(cf, "memory_size");
+        }
+        blame(cf, i, main_path);
         be_confvalue_format_size(mb, sizeof(mb), cfg->max_block_size);
         be_confvalue_format_size(ms, sizeof(ms), cfg->memory_size);
         return be_conf_error(cf, "\"max_block_size\" %s is larger than \"memory_size\" %s", mb, ms);
     }
 
     if (cfg->disk_path[0] != '\0') {
-        blame(cf, "disk_path", main_path);
+        blame(cf, cache_row(cf, "disk_path"), main_path);
         if (cfg->disk_size == 0) {
             return be_conf_error(cf, "\"disk_path\" requires \"disk_size\"");
         }

@@ -3,8 +3,8 @@
  * with ms/s/m/h/d, numeric listen addresses, and the reverse for sizes and times (so error
  * messages show bounds as they would be written).
  *
- * Knows no directive, no file and no error wording: each function gets one word and says
- * BE_OK or BE_ERROR. Overflow of 64 bits (63 for times) is an error, never a wrap.
+ * Knows no directive, no file and no error wording: a parser gets one word and says BE_OK or
+ * BE_ERROR. Overflow of 64 bits (63 for times) is an error, never a wrap.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
