@@ -3,7 +3,7 @@
  * message (file:line included) it must fail with, or none when it must load, run by one
  * loop; then named tests for what a load must store (defaults, every directive's value,
  * quoting, includes), the size, time and listen parsers, the admin allow/deny match, the
- * directive table and the -T dump.
+ * engine on a table of its own, the directive table and the -T dump.
  *
  * Files are written under a private mkdtemp() directory (in $TMPDIR or /tmp) removed at
  * exit. In a case's text and message "$D" stands for that directory, and in its message "$F"
@@ -967,6 +967,42 @@ test_acl_cidr_prefixes_v4_and_v6(void)
     BE_CHECK_INT(be_config_acl_allows(&cfg, peer("::2")), 0);
 }
 
+/* ---- the engine --------------------------------------------------------------------------- */
+
+static void
+test_engine_runs_the_table_it_is_given(void)
+{
+    static const be_directive_t table[] = {
+        {.name = "box", .ctx = 0x1, .flags = BE_DIR_BLOCK, .block = 0x2, .args = "{ ... }"},
+        {.name = "size",
+         .ctx = 0x2,
+         .nmin = 1,
+         .nmax = 1,
+         .set = be_conf_set_size,
+         BE_CONF_FIELD(memory_size),
+         .args = "SIZE"},
+    };
+    const char *path = conf_write("box {\n    size 3k;\n}\n");
+    char e[512];
+    be_conf_t cf;
+
+    memset(&cfg, 0, sizeof(cfg));
+    be_conf_init(&cf, table, BE_ARRAY_LEN(table), &cfg, e, sizeof(e));
+    BE_CHECK_INT(be_conf_parse(&cf, path, 0x1), BE_OK);
+    BE_CHECK_INT(cfg.memory_size, 3 * 1024);
+    BE_CHECK_INT(cf.seen[1], 1);
+    BE_CHECK_STR(cf.seen_file[1], path);
+    BE_CHECK_INT(cf.seen_line[1], 2);
+    be_conf_dispose(&cf);
+
+    /* blockedge's own directives mean nothing to it */
+    path = conf_write("box { memory_size 3k; }\n");
+    be_conf_init(&cf, table, BE_ARRAY_LEN(table), &cfg, e, sizeof(e));
+    BE_CHECK_INT(be_conf_parse(&cf, path, 0x1), BE_ERROR);
+    BE_CHECK_STR(e, msg("unknown directive \"memory_size\" in %s:1", path));
+    be_conf_dispose(&cf);
+}
+
 /* ---- the table and -T -------------------------------------------------------------------- */
 
 static void
@@ -1073,6 +1109,7 @@ main(void)
     BE_RUN(test_acl_without_matching_rule_denies);
     BE_RUN(test_acl_cidr_prefixes_v4_and_v6);
 
+    BE_RUN(test_engine_runs_the_table_it_is_given);
     BE_RUN(test_table_rows_match_their_fields);
     BE_RUN(test_dump_lists_every_directive_with_default_and_help);
 
