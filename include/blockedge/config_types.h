@@ -2,10 +2,10 @@
  * config_types.h - the parsed configuration as every module reads it: be_config_t and the
  * listen, origin server and allow/deny rule types it holds.
  *
- * Data only. How a file becomes this struct (the language, the directive table, the loader)
- * is config.h's business; a module that only reads settings includes this header or
- * config.h, never the parser's. The struct is filled once by be_config_load() and is
- * immutable afterwards, so workers read it without locks.
+ * Data only. How a file becomes this struct is config.h's business (the language is conf.h's,
+ * the directive table directives.h's); a module that only reads settings includes this header
+ * or config.h, never conf.h or directives.h. The struct is filled once by be_config_load()
+ * and is immutable afterwards, so workers read it without locks.
  */
 #ifndef BLOCKEDGE_CONFIG_TYPES_H
 #define BLOCKEDGE_CONFIG_TYPES_H
