@@ -1,814 +1,24 @@
 /*
- * config.c - reads the nginx-style configuration into a be_config_t.
+ * config.c - blockedge's configuration: defaults, loading a file with the directive table,
+ * the checks that need the whole file, and the admin allow/deny match.
  *
- * Owns the lexer (words, quotes with backslash escapes, # comments, ; { }), the block parser,
- * include with glob(3), the generic setters (number, size, time, string, keyword), the
- * checks that need the whole file (origin required, max_block_size <= memory_size, disk_size
- * with disk_path and at least two segments), and the
- * admin allow/deny match. It knows no directive by name except in those final checks: what
- * a directive is, where it may appear and how it is parsed is one row in directives.c.
- *
- * Errors: one line in nginx's words into the caller's buffer, ending in "in FILE:LINE".
- * Directive errors name the line where the directive starts; lexical errors (unexpected
- * token, unterminated quote, end of file) the line of the offending token, and end of file
- * the file's last line. Nothing is logged from here, and nothing but the configuration and
- * its includes is opened. Not thread-safe; called from main before workers start.
+ * The language is conf.c's and the directives are directives.c's; this file joins them and
+ * names directives only in the whole-file checks (origin required, max_block_size <=
+ * memory_size, disk_size with disk_path and at least two segments). It also keeps the
+ * be_config_* names other modules and tools call. Nothing is logged from here; not
+ * thread-safe, called from main before workers start.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <glob.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "blockedge/conf.h"
 #include "blockedge/config.h"
+#include "blockedge/confvalue.h"
 #include "blockedge/directives.h"
 
-#define MAX_ARGS          8          /* directive name plus up to 7 arguments are kept */
-#define MAX_TOKEN         4096       /* bytes in one word or quoted string, NUL included */
-#define MAX_INCLUDE_DEPTH 16         /* nested includes */
-#define MAX_FILE_SIZE     (16 << 20) /* bytes in one configuration file */
-
-struct be_conf_s {
-    be_config_t *cfg;
-    char *err;
-    size_t errlen;
-    const char *file; /* file being parsed (an entry of files[]), or NULL */
-    unsigned line;    /* line of the directive or token at fault; 0 = none */
-    const char *note; /* set while applying a default after parsing: named in errors */
-    unsigned ctx;     /* BE_CTX_* we are in */
-    int depth;        /* include nesting */
-    unsigned *seen;   /* per table row: how often it appeared */
-    const char **seen_file;
-    unsigned *seen_line;
-    char **files; /* names of every file read, kept for error locations */
-    size_t nfiles;
-};
-
-enum { T_WORD, T_SEMI, T_LBRACE, T_RBRACE, T_EOF, T_ERROR };
-
-typedef struct lexer_s {
-    const char *p, *end;
-    unsigned line;
-    int ends_with_newline;
-    char *buf; /* MAX_TOKEN bytes: the word being read */
-} lexer_t;
-
-static int parse_file(be_conf_t *cf, const char *path);
-
-int
-be_conf_error(be_conf_t *cf, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (cf->errlen == 0) {
-        return BE_ERROR;
-    }
-    va_start(ap, fmt);
-    n = vsnprintf(cf->err, cf->errlen, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= cf->errlen) {
-        return BE_ERROR;
-    }
-    if (cf->note != NULL) {
-        snprintf(cf->err + n, cf->errlen - n, " (%s) in %s", cf->note, cf->file);
-    } else if (cf->file != NULL && cf->line > 0) {
-        snprintf(cf->err + n, cf->errlen - n, " in %s:%u", cf->file, cf->line);
-    } else if (cf->file != NULL) {
-        snprintf(cf->err + n, cf->errlen - n, " in %s", cf->file);
-    }
-    return BE_ERROR;
-}
-
-/* ---- values ---------------------------------------------------------------------------- */
-
-/* Reads one or more decimal digits. BE_OK, BE_ERROR (no digit), or BE_DECLINED (more than
- * 64 bits). *end is left on the first non-digit. */
-static int
-parse_digits(const char *s, uint64_t *out, const char **end)
-{
-    uint64_t n = 0;
-    const char *p = s;
-
-    for (; *p >= '0' && *p <= '9'; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (n > (UINT64_MAX - d) / 10) {
-            return BE_DECLINED;
-        }
-        n = n * 10 + d;
-    }
-    *end = p;
-    *out = n;
-    return p == s ? BE_ERROR : BE_OK;
-}
-
-int
-be_config_parse_size(const char *s, uint64_t *out)
-{
-    uint64_t n, mult = 1;
-    const char *p;
-
-    if (parse_digits(s, &n, &p) != BE_OK) {
-        return BE_ERROR;
-    }
-    if (*p != '\0') {
-        switch (*p) {
-        case 'k':
-        case 'K':
-            mult = 1ull << 10;
-            break;
-        case 'm':
-        case 'M':
-            mult = 1ull << 20;
-            break;
-        case 'g':
-        case 'G':
-            mult = 1ull << 30;
-            break;
-        default:
-            return BE_ERROR;
-        }
-        if (p[1] != '\0') {
-            return BE_ERROR;
-        }
-    }
-    if (n > UINT64_MAX / mult) {
-        return BE_ERROR;
-    }
-    *out = n * mult;
-    return BE_OK;
-}
-
-int
-be_config_parse_time(const char *s, be_msec_t *out)
-{
-    static const struct {
-        const char *unit;
-        uint64_t ms;
-    } units[] = {
-        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
-    };
-    uint64_t n;
-    const char *p;
-    size_t i;
-
-    if (parse_digits(s, &n, &p) != BE_OK) {
-        return BE_ERROR;
-    }
-    for (i = 0; i < BE_ARRAY_LEN(units); i++) {
-        if (strcmp(p, units[i].unit) == 0) {
-            if (n > (uint64_t)INT64_MAX / units[i].ms) {
-                return BE_ERROR;
-            }
-            *out = (be_msec_t)(n * units[i].ms);
-            return BE_OK;
-        }
-    }
-    return BE_ERROR;
-}
-
-int
-be_config_parse_listen(const char *text, be_listen_t *out)
-{
-    const char *s = text;
-    char host[INET6_ADDRSTRLEN];
-    const char *port, *colon;
-    size_t hostlen;
-    uint64_t portnum;
-    const char *end;
-    int v6 = 0;
-
-    memset(out, 0, sizeof(*out));
-    if (strlen(text) >= sizeof(out->text)) {
-        return BE_ERROR;
-    }
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (close == NULL || close[1] != ':') {
-            return BE_ERROR;
-        }
-        hostlen = (size_t)(close - s - 1);
-        port = close + 2;
-        v6 = 1;
-        s++;
-    } else if ((colon = strchr(s, ':')) == NULL) {
-        hostlen = 0; /* "PORT" alone */
-        port = s;
-    } else {
-        if (strchr(colon + 1, ':') != NULL || colon == s) {
-            return BE_ERROR; /* IPv6 without brackets, or ":PORT" */
-        }
-        hostlen = (size_t)(colon - s);
-        port = colon + 1;
-    }
-    if (hostlen >= sizeof(host)) {
-        return BE_ERROR;
-    }
-    memcpy(host, s, hostlen);
-    host[hostlen] = '\0';
-
-    if (parse_digits(port, &portnum, &end) != BE_OK || *end != '\0' || portnum == 0 ||
-        portnum > 65535) {
-        return BE_ERROR;
-    }
-
-    if (v6) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->addr;
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-            return BE_ERROR;
-        }
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)portnum);
-        out->addrlen = sizeof(*sin6);
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&out->addr;
-        if (hostlen == 0 || strcmp(host, "*") == 0) {
-            sin->sin_addr.s_addr = htonl(INADDR_ANY);
-        } else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-            return BE_ERROR;
-        }
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)portnum);
-        out->addrlen = sizeof(*sin);
-    }
-    strcpy(out->text, text);
-    return BE_OK;
-}
-
-/* "16m", "5s": the largest unit that divides v, for range messages. */
-static void
-format_bound(char *buf, size_t len, be_directive_set_pt set, uint64_t v)
-{
-    static const struct {
-        const char *unit;
-        uint64_t n;
-    } sizes[] = {{"g", 1ull << 30}, {"m", 1ull << 20}, {"k", 1ull << 10}},
-      times[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
-    size_t i;
-
-    if (v != 0 && set == be_conf_set_size) {
-        for (i = 0; i < BE_ARRAY_LEN(sizes); i++) {
-            if (v % sizes[i].n == 0) {
-                snprintf(buf, len, "%llu%s", (unsigned long long)(v / sizes[i].n), sizes[i].unit);
-                return;
-            }
-        }
-    } else if (v != 0 && set == be_conf_set_msec) {
-        for (i = 0; i < BE_ARRAY_LEN(times); i++) {
-            if (v % times[i].n == 0) {
-                snprintf(buf, len, "%llu%s", (unsigned long long)(v / times[i].n), times[i].unit);
-                return;
-            }
-        }
-    }
-    snprintf(buf, len, "%llu", (unsigned long long)v);
-}
-
-/* Checks v against the row's bounds; the error shows the bounds in the row's own unit. */
-static int
-check_range(be_conf_t *cf, const be_directive_t *d, const char *arg, uint64_t v)
-{
-    char lo[32], hi[32];
-
-    if (v >= (uint64_t)d->lo && (d->hi == 0 || v <= (uint64_t)d->hi)) {
-        return BE_OK;
-    }
-    format_bound(lo, sizeof(lo), d->set, (uint64_t)d->lo);
-    if (d->hi == 0) {
-        return be_conf_error(cf, "\"%s\" directive value \"%s\" is out of range (at least %s)",
-                             d->name, arg, lo);
-    }
-    format_bound(hi, sizeof(hi), d->set, (uint64_t)d->hi);
-    return be_conf_error(cf, "\"%s\" directive value \"%s\" is out of range (%s..%s)", d->name, arg,
-                         lo, hi);
-}
-
-static int
-invalid_value(be_conf_t *cf, const be_directive_t *d, const char *arg)
-{
-    return be_conf_error(cf, "\"%s\" directive invalid value \"%s\"", d->name, arg);
-}
-
-/* ---- generic setters --------------------------------------------------------------------- */
-
-int
-be_conf_set_num(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
-                char *const *argv)
-{
-    uint64_t v;
-    const char *end;
-
-    BE_UNUSED(argc);
-    if (parse_digits(argv[0], &v, &end) != BE_OK || *end != '\0') {
-        return invalid_value(cf, d, argv[0]);
-    }
-    if (check_range(cf, d, argv[0], v) != BE_OK) {
-        return BE_ERROR;
-    }
-    *(int *)((char *)cfg + d->offset) = (int)v;
-    return BE_OK;
-}
-
-int
-be_conf_set_size(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
-                 char *const *argv)
-{
-    uint64_t v;
-
-    BE_UNUSED(argc);
-    if (be_config_parse_size(argv[0], &v) != BE_OK) {
-        return invalid_value(cf, d, argv[0]);
-    }
-    if (check_range(cf, d, argv[0], v) != BE_OK) {
-        return BE_ERROR;
-    }
-    *(uint64_t *)((char *)cfg + d->offset) = v;
-    return BE_OK;
-}
-
-int
-be_conf_set_msec(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
-                 char *const *argv)
-{
-    be_msec_t v;
-
-    BE_UNUSED(argc);
-    if (be_config_parse_time(argv[0], &v) != BE_OK) {
-        return invalid_value(cf, d, argv[0]);
-    }
-    if (check_range(cf, d, argv[0], (uint64_t)v) != BE_OK) {
-        return BE_ERROR;
-    }
-    *(be_msec_t *)((char *)cfg + d->offset) = v;
-    return BE_OK;
-}
-
-int
-be_conf_set_str(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
-                char *const *argv)
-{
-    size_t len = strlen(argv[0]);
-
-    BE_UNUSED(argc);
-    if (len == 0) {
-        return invalid_value(cf, d, argv[0]);
-    }
-    if (len >= d->size) {
-        return be_conf_error(cf, "\"%s\" directive value is too long (max %zu bytes)", d->name,
-                             d->size - 1);
-    }
-    memcpy((char *)cfg + d->offset, argv[0], len + 1);
-    return BE_OK;
-}
-
-int
-be_conf_set_enum(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
-                 char *const *argv)
-{
-    const be_conf_enum_t *e;
-
-    BE_UNUSED(argc);
-    for (e = d->aux; e->name != NULL; e++) {
-        if (strcmp(e->name, argv[0]) == 0) {
-            *(int *)((char *)cfg + d->offset) = e->value;
-            return BE_OK;
-        }
-    }
-    return invalid_value(cf, d, argv[0]);
-}
-
-/* ---- lexer ------------------------------------------------------------------------------- */
-
-static int
-lex_escape(char c)
-{
-    switch (c) {
-    case 'n':
-        return '\n';
-    case 't':
-        return '\t';
-    case 'r':
-        return '\r';
-    case '"':
-    case '\'':
-    case '\\':
-        return c;
-    default:
-        return -1; /* kept as written, backslash included */
-    }
-}
-
-static int
-is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/*
- * Reads the next token. A word or quoted string is returned in *word (malloc'd, the caller
- * frees it). cf->line is set to the token's line. Inside and outside quotes, \" \' \\ \n \t
- * \r are escapes and any other backslash pair is kept as written; # starts a comment only
- * where a token could start.
- */
-static int
-lex(be_conf_t *cf, lexer_t *lx, char **word)
-{
-    size_t n = 0;
-    char quote = 0, c;
-
-    for (;;) {
-        while (lx->p < lx->end && is_space(*lx->p)) {
-            if (*lx->p++ == '\n') {
-                lx->line++;
-            }
-        }
-        if (lx->p < lx->end && *lx->p == '#') {
-            while (lx->p < lx->end && *lx->p != '\n') {
-                lx->p++;
-            }
-            continue;
-        }
-        break;
-    }
-    if (lx->p == lx->end) {
-        /* the file's last line, not the empty one after its final newline */
-        cf->line = lx->line - (lx->ends_with_newline && lx->line > 1 ? 1 : 0);
-        return T_EOF;
-    }
-    cf->line = lx->line;
-    switch (*lx->p) {
-    case ';':
-        lx->p++;
-        return T_SEMI;
-    case '{':
-        lx->p++;
-        return T_LBRACE;
-    case '}':
-        lx->p++;
-        return T_RBRACE;
-    case '"':
-    case '\'':
-        quote = *lx->p++;
-        break;
-    }
-
-    for (;;) {
-        int e;
-
-        if (lx->p == lx->end) {
-            if (quote) {
-                be_conf_error(cf, "unterminated quoted string");
-                return T_ERROR;
-            }
-            break;
-        }
-        c = *lx->p;
-        if (quote && c == quote) {
-            lx->p++;
-            if (lx->p < lx->end && !is_space(*lx->p) && *lx->p != ';' && *lx->p != '{' &&
-                *lx->p != '}') {
-                cf->line = lx->line;
-                be_conf_error(cf, "unexpected \"%c\" after a quoted string", *lx->p);
-                return T_ERROR;
-            }
-            break;
-        }
-        if (!quote && (is_space(c) || c == ';' || c == '{' || c == '}')) {
-            break;
-        }
-        if (c == '\0') {
-            cf->line = lx->line;
-            be_conf_error(cf, "unexpected NUL byte");
-            return T_ERROR;
-        }
-        if (n + 2 >= MAX_TOKEN) {
-            be_conf_error(cf, "parameter too long (max %d bytes)", MAX_TOKEN - 1);
-            return T_ERROR;
-        }
-        if (c == '\n') {
-            lx->line++;
-        }
-        if (c == '\\' && lx->p + 1 < lx->end && lx->p[1] != '\0') {
-            /* a backslash pair never ends a word: "\;" is a literal backslash and ";" */
-            if ((e = lex_escape(lx->p[1])) >= 0) {
-                lx->buf[n++] = (char)e;
-            } else {
-                lx->buf[n++] = '\\';
-                lx->buf[n++] = lx->p[1];
-                if (lx->p[1] == '\n') {
-                    lx->line++;
-                }
-            }
-            lx->p += 2;
-            continue;
-        }
-        lx->buf[n++] = c;
-        lx->p++;
-    }
-
-    *word = malloc(n + 1);
-    if (*word == NULL) {
-        be_conf_error(cf, "out of memory");
-        return T_ERROR;
-    }
-    memcpy(*word, lx->buf, n);
-    (*word)[n] = '\0';
-    return T_WORD;
-}
-
-/* ---- parser ------------------------------------------------------------------------------ */
-
-static const be_directive_t *
-find_directive(const char *name, unsigned ctx)
-{
-    size_t i;
-
-    for (i = 0; i < be_directives_count; i++) {
-        if (strcmp(be_directives[i].name, name) == 0 && (be_directives[i].ctx & ctx)) {
-            return &be_directives[i];
-        }
-    }
-    return NULL;
-}
-
-static int
-include(be_conf_t *cf, const char *pattern)
-{
-    char path[4096];
-    const char *slash = strrchr(cf->file, '/');
-    glob_t g;
-    size_t i;
-    int n, rc;
-
-    if (pattern[0] != '/' && slash != NULL) {
-        n = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - cf->file), cf->file, pattern);
-    } else {
-        n = snprintf(path, sizeof(path), "%s", pattern);
-    }
-    if (n < 0 || (size_t)n >= sizeof(path)) {
-        return be_conf_error(cf, "include path too long");
-    }
-    if (strpbrk(pattern, "*?[") == NULL) {
-        return parse_file(cf, path);
-    }
-
-    rc = glob(path, 0, NULL, &g);
-    if (rc == GLOB_NOMATCH) {
-        return BE_OK;
-    }
-    if (rc != 0) {
-        return be_conf_error(cf, "glob() \"%s\" failed (%s)", path,
-                             rc == GLOB_NOSPACE ? "out of memory" : "read error");
-    }
-    rc = BE_OK;
-    for (i = 0; i < g.gl_pathc && rc == BE_OK; i++) {
-        rc = parse_file(cf, g.gl_pathv[i]);
-    }
-    globfree(&g);
-    return rc;
-}
-
-/* One statement: argv[0] is the name; argc counts every word, kept or not. */
-static int handle(be_conf_t *cf, lexer_t *lx, char **argv, int argc, int is_block);
-
-/* Parses statements until the end of the file, or until the "}" closing the block. */
-static int
-parse_stream(be_conf_t *cf, lexer_t *lx, int in_block)
-{
-    char *argv[MAX_ARGS];
-    int argc, kept, t, rc, i;
-    unsigned line = 0;
-
-    for (;;) {
-        char *w = NULL;
-
-        argc = 0;
-        kept = 0;
-        while ((t = lex(cf, lx, &w)) == T_WORD) {
-            if (argc++ == 0) {
-                line = cf->line;
-            }
-            if (kept < MAX_ARGS) {
-                argv[kept++] = w;
-            } else {
-                free(w);
-            }
-        }
-
-        if (t == T_ERROR) {
-            rc = BE_ERROR;
-        } else if (argc == 0) {
-            switch (t) {
-            case T_EOF:
-                rc = in_block ? be_conf_error(cf, "unexpected end of file, expecting \"}\"")
-                              : BE_DECLINED;
-                break;
-            case T_RBRACE:
-                rc = in_block ? BE_DECLINED : be_conf_error(cf, "unexpected \"}\"");
-                break;
-            case T_SEMI:
-                rc = be_conf_error(cf, "unexpected \";\"");
-                break;
-            default:
-                rc = be_conf_error(cf, "unexpected \"{\"");
-                break;
-            }
-        } else if (t == T_EOF) {
-            rc = be_conf_error(cf, "unexpected end of file, expecting \";\" or \"}\"");
-        } else if (t == T_RBRACE) {
-            rc = be_conf_error(cf, "unexpected \"}\"");
-        } else {
-            cf->line = line;
-            rc = handle(cf, lx, argv, argc, t == T_LBRACE);
-        }
-
-        for (i = 0; i < kept; i++) {
-            free(argv[i]);
-        }
-        if (rc == BE_DECLINED) {
-            return BE_OK; /* end of this file or block */
-        }
-        if (rc != BE_OK) {
-            return rc;
-        }
-    }
-}
-
-static int
-handle(be_conf_t *cf, lexer_t *lx, char **argv, int argc, int is_block)
-{
-    const be_directive_t *d = find_directive(argv[0], cf->ctx);
-    const char *name = argv[0];
-    size_t idx;
-    int nargs = argc - 1;
-
-    if (d == NULL) {
-        if (find_directive(name, BE_CTX_ANY) == NULL) {
-            return be_conf_error(cf, "unknown directive \"%s\"", name);
-        }
-        return be_conf_error(cf, "\"%s\" directive is not allowed here", name);
-    }
-    if (is_block && !(d->flags & BE_DIR_BLOCK)) {
-        return be_conf_error(cf, "directive \"%s\" is not terminated by \";\"", name);
-    }
-    if (!is_block && (d->flags & BE_DIR_BLOCK)) {
-        return be_conf_error(cf, "directive \"%s\" has no opening \"{\"", name);
-    }
-    if (nargs < d->nmin || nargs > d->nmax) {
-        return be_conf_error(cf, "invalid number of arguments in \"%s\" directive", name);
-    }
-
-    idx = (size_t)(d - be_directives);
-    if (cf->seen[idx] > 0 && !(d->flags & BE_DIR_MULTI)) {
-        return be_conf_error(cf, "\"%s\" directive is duplicate", name);
-    }
-    if (d->not_yet & BE_NY_DIRECTIVE) {
-        return be_conf_error(cf, "\"%s\" directive is not yet supported", name);
-    }
-    cf->seen[idx]++;
-    cf->seen_file[idx] = cf->file;
-    cf->seen_line[idx] = cf->line;
-
-    if (d->flags & BE_DIR_BLOCK) {
-        unsigned saved = cf->ctx;
-        int rc;
-
-        cf->ctx = d->block;
-        rc = parse_stream(cf, lx, 1);
-        cf->ctx = saved;
-        return rc;
-    }
-    if (d->flags & BE_DIR_INCLUDE) {
-        return include(cf, argv[1]);
-    }
-    return d->set(cf, d, cf->cfg, nargs, argv + 1);
-}
-
-/* Reads a whole file into a malloc'd buffer. */
-static int
-read_file(be_conf_t *cf, const char *path, char **out, size_t *outlen)
-{
-    size_t len = 0, cap = 8192;
-    char *buf, *nbuf;
-    ssize_t n;
-    int fd, e;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        e = errno;
-        return be_conf_error(cf, "open() \"%s\" failed (%d: %s)", path, e, strerror(e));
-    }
-    buf = malloc(cap);
-    for (;;) {
-        if (buf == NULL) {
-            close(fd);
-            return be_conf_error(cf, "out of memory reading \"%s\"", path);
-        }
-        if (len == cap) {
-            if (len > MAX_FILE_SIZE) {
-                free(buf);
-                close(fd);
-                return be_conf_error(cf, "\"%s\" is too large (more than %d bytes)", path,
-                                     MAX_FILE_SIZE);
-            }
-            cap = cap * 2 > MAX_FILE_SIZE ? MAX_FILE_SIZE + 1 : cap * 2;
-            nbuf = realloc(buf, cap);
-            if (nbuf == NULL) {
-                free(buf);
-            }
-            buf = nbuf;
-            continue;
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            e = errno;
-            free(buf);
-            close(fd);
-            return be_conf_error(cf, "read() \"%s\" failed (%d: %s)", path, e, strerror(e));
-        }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    *out = buf;
-    *outlen = len;
-    return BE_OK;
-}
-
-static int
-parse_file(be_conf_t *cf, const char *path)
-{
-    const char *saved_file = cf->file;
-    unsigned saved_line = cf->line;
-    char *buf = NULL, *name, **files;
-    size_t len = 0;
-    lexer_t lx;
-    int rc;
-
-    if (cf->depth > MAX_INCLUDE_DEPTH) {
-        return be_conf_error(cf, "include of \"%s\" nested too deeply (limit %d)", path,
-                             MAX_INCLUDE_DEPTH);
-    }
-    if (read_file(cf, path, &buf, &len) != BE_OK) {
-        return BE_ERROR;
-    }
-    name = strdup(path);
-    files = realloc(cf->files, (cf->nfiles + 1) * sizeof(*files));
-    lx.buf = malloc(MAX_TOKEN);
-    if (name == NULL || files == NULL || lx.buf == NULL) {
-        free(name);
-        free(lx.buf);
-        free(buf);
-        if (files != NULL) {
-            cf->files = files;
-        }
-        return be_conf_error(cf, "out of memory");
-    }
-    cf->files = files;
-    cf->files[cf->nfiles++] = name;
-
-    lx.p = buf;
-    lx.end = buf + len;
-    lx.line = 1;
-    lx.ends_with_newline = len > 0 && buf[len - 1] == '\n';
-
-    cf->file = name;
-    cf->depth++;
-    rc = parse_stream(cf, &lx, 0);
-    cf->depth--;
-    cf->file = saved_file;
-    cf->line = saved_line;
-
-    free(lx.buf);
-    free(buf);
-    return rc;
-}
-
 /* ---- defaults, load, checks -------------------------------------------------------------- */
-
-/* Runs a row's setter on its default text (words separated by single spaces). */
-static int
-apply_default(be_conf_t *cf, const be_directive_t *d)
-{
-    char text[256], *argv[MAX_ARGS], *p;
-    int argc = 0;
-
-    snprintf(text, sizeof(text), "%s", d->dflt);
-    for (p = strtok(text, " "); p != NULL && argc < MAX_ARGS; p = strtok(NULL, " ")) {
-        argv[argc++] = p;
-    }
-    return d->set(cf, d, cf->cfg, argc, argv);
-}
 
 void
 be_config_defaults(be_config_t *cfg)
@@ -819,18 +29,31 @@ be_config_defaults(be_config_t *cfg)
 
     memset(cfg, 0, sizeof(*cfg));
     cfg->magic = BE_CONFIG_MAGIC;
-    memset(&cf, 0, sizeof(cf));
-    cf.cfg = cfg;
-    cf.err = err;
-    cf.errlen = sizeof(err);
+    be_conf_init(&cf, be_directives, be_directives_count, cfg, err, sizeof(err));
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
-        if (d->set != NULL && d->dflt != NULL && apply_default(&cf, d) != BE_OK) {
+        if (d->set != NULL && d->dflt != NULL && be_conf_apply_default(&cf, d) != BE_OK) {
             /* a default that does not parse is a bug in the table, caught by every test */
             fprintf(stderr, "blockedge: bad default for \"%s\": %s\n", d->name, err);
             abort();
         }
     }
+    be_conf_dispose(&cf);
+}
+
+/* The table index of a cache { } directive that a whole-file check names. */
+static size_t
+cache_row(const be_conf_t *cf, const char *name)
+{
+    return (size_t)(be_conf_find(cf, name, BE_CTX_CACHE) - be_directives);
+}
+
+/* Points errors at where table row i last appeared, else at the main file without a line. */
+static void
+blame(be_conf_t *cf, size_t i, const char *main_path)
+{
+    cf->file = cf->seen_file[i] != NULL ? cf->seen_file[i] : main_path;
+    cf->line = cf->seen_line[i];
 }
 
 static int
@@ -849,7 +72,7 @@ check_config(be_conf_t *cf, const char *main_path)
         if ((d->flags & BE_DIR_MULTI) && d->dflt != NULL && cf->seen[i] == 0) {
             snprintf(text, sizeof(text), "default of \"%s\"", d->name);
             cf->note = text;
-            if (apply_default(cf, d) != BE_OK) {
+            if (be_conf_apply_default(cf, d) != BE_OK) {
                 return BE_ERROR;
             }
             cf->note = NULL;
@@ -857,26 +80,25 @@ check_config(be_conf_t *cf, const char *main_path)
     }
 
     if (cfg->max_block_size > cfg->memory_size) {
-        i = (size_t)(find_directive("max_block_size", BE_CTX_CACHE) - be_directives);
+        /* blame max_block_size where written, else the memory_size too small for its default */
+        i = cache_row(cf, "max_block_size");
         if (cf->seen[i] == 0) {
-            i = (size_t)(find_directive("memory_size", BE_CTX_CACHE) - be_directives);
+            i = cache_row(cf, "memory_size");
         }
-        cf->file = cf->seen_file[i] != NULL ? cf->seen_file[i] : main_path;
-        cf->line = cf->seen_line[i];
-        format_bound(mb, sizeof(mb), be_conf_set_size, cfg->max_block_size);
-        format_bound(ms, sizeof(ms), be_conf_set_size, cfg->memory_size);
+        blame(cf, i, main_path);
+        be_confvalue_format_size(mb, sizeof(mb), cfg->max_block_size);
+        be_confvalue_format_size(ms, sizeof(ms), cfg->memory_size);
         return be_conf_error(cf, "\"max_block_size\" %s is larger than \"memory_size\" %s", mb, ms);
     }
 
     if (cfg->disk_path[0] != '\0') {
-        i = (size_t)(find_directive("disk_path", BE_CTX_CACHE) - be_directives);
-        cf->file = cf->seen_file[i] != NULL ? cf->seen_file[i] : main_path;
-        cf->line = cf->seen_line[i];
-        if (cfg->disk_size == 0)
+        blame(cf, cache_row(cf, "disk_path"), main_path);
+        if (cfg->disk_size == 0) {
             return be_conf_error(cf, "\"disk_path\" requires \"disk_size\"");
+        }
         if (cfg->disk_size < 2 * cfg->disk_segment_size) {
-            format_bound(mb, sizeof(mb), be_conf_set_size, cfg->disk_size);
-            format_bound(ms, sizeof(ms), be_conf_set_size, cfg->disk_segment_size);
+            be_confvalue_format_size(mb, sizeof(mb), cfg->disk_size);
+            be_confvalue_format_size(ms, sizeof(ms), cfg->disk_segment_size);
             return be_conf_error(cf, "\"disk_size\" %s is less than two \"disk_segment_size\" %s",
                                  mb, ms);
         }
@@ -899,27 +121,12 @@ be_config_load(be_config_t *cfg, const char *path, char *err, size_t errlen)
     int rc;
 
     be_config_defaults(cfg);
-    memset(&cf, 0, sizeof(cf));
-    cf.cfg = cfg;
-    cf.err = err != NULL ? err : dummy;
-    cf.errlen = err != NULL ? errlen : sizeof(dummy);
-    if (cf.errlen > 0) {
-        cf.err[0] = '\0';
-    }
-    cf.ctx = BE_CTX_MAIN;
-
+    be_conf_init(&cf, be_directives, be_directives_count, cfg, err != NULL ? err : dummy,
+                 err != NULL ? errlen : sizeof(dummy));
     if (strlen(path) >= sizeof(cfg->path)) {
         return be_conf_error(&cf, "configuration path too long");
     }
     strcpy(cfg->path, path);
-
-    cf.seen = calloc(be_directives_count, sizeof(*cf.seen));
-    cf.seen_file = calloc(be_directives_count, sizeof(*cf.seen_file));
-    cf.seen_line = calloc(be_directives_count, sizeof(*cf.seen_line));
-    if (cf.seen == NULL || cf.seen_file == NULL || cf.seen_line == NULL) {
-        rc = be_conf_error(&cf, "out of memory");
-        goto done;
-    }
 
     /* repeatable directives start empty; check_config() puts their default back if unused */
     for (i = 0; i < be_directives_count; i++) {
@@ -929,19 +136,11 @@ be_config_load(be_config_t *cfg, const char *path, char *err, size_t errlen)
         }
     }
 
-    rc = parse_file(&cf, path);
+    rc = be_conf_parse(&cf, path, BE_CTX_MAIN);
     if (rc == BE_OK) {
         rc = check_config(&cf, cfg->path);
     }
-
-done:
-    for (i = 0; i < cf.nfiles; i++) {
-        free(cf.files[i]);
-    }
-    free(cf.files);
-    free(cf.seen);
-    free(cf.seen_file);
-    free(cf.seen_line);
+    be_conf_dispose(&cf);
     return rc;
 }
 
@@ -988,4 +187,30 @@ be_config_acl_allows(const be_config_t *cfg, const struct sockaddr *peer)
         }
     }
     return 0;
+}
+
+/* ---- value parsers and -T, under the names callers use ---------------------------------- */
+
+int
+be_config_parse_size(const char *s, uint64_t *out)
+{
+    return be_confvalue_parse_size(s, out);
+}
+
+int
+be_config_parse_time(const char *s, be_msec_t *out)
+{
+    return be_confvalue_parse_time(s, out);
+}
+
+int
+be_config_parse_listen(const char *s, be_listen_t *out)
+{
+    return be_confvalue_parse_listen(s, out);
+}
+
+void
+be_config_dump_directives(FILE *out)
+{
+    be_directives_dump(out);
 }

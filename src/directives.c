@@ -3,11 +3,10 @@
  * -T dump.
  *
  * Adding a directive is adding a row: name, contexts, arity, setter, field, bounds, default
- * text and a one-line help saying what it trades. The parser (config.c) does every generic
+ * text and a one-line help saying what it trades. The engine (conf.c) does every generic
  * check; the defaults in be_config_defaults() are these rows' default texts run through
- * their own setters, so -T, the README and the code cannot disagree. A feature that is not
- * implemented yet keeps its row with the BE_NY_DIRECTIVE bit: loading a config that uses it fails
- * with "... is not yet supported", and enabling it is deleting the bit.
+ * their own setters, so -T, the README and the code cannot disagree. Nothing here reads a
+ * file or knows the grammar: setters get their arguments as words.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blockedge/config.h"
+#include "blockedge/conf.h"
+#include "blockedge/confvalue.h"
 #include "blockedge/directives.h"
 #include "blockedge/log.h"
 
@@ -103,7 +103,7 @@ set_listen(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, c
         return be_conf_error(cf, "too many \"%s\" directives (max %zu)", d->name,
                              d->size / sizeof(*arr));
     }
-    if (be_config_parse_listen(argv[0], &l) != BE_OK) {
+    if (be_confvalue_parse_listen(argv[0], &l) != BE_OK) {
         return be_conf_error(cf, "invalid listen address \"%s\"", argv[0]);
     }
     if (argc > 1) {
@@ -344,444 +344,170 @@ static const be_conf_enum_t memory_policies[] = {
 
 #define MIB (1024ll * 1024)
 
-#define BLOCK(n, c, h)                                                                             \
-    {                                                                                              \
-        .name = n, .ctx = BE_CTX_MAIN, .flags = BE_DIR_BLOCK, .block = c, .args = "{ ... }",       \
-        .help = h                                                                                  \
-    }
+/*
+ * Row shapes, so that each directive reads as one line. ONCE may appear once in its context;
+ * MANY may repeat, its field an array counted by the int named n<field>. ENUM(list) in the
+ * setter column is the keyword setter with its words. lo and hi bound numbers, sizes and
+ * times (hi 0: no upper bound). The help follows on the lines below each row. The rows are
+ * wider than 100 columns, so clang-format is off for the table.
+ */
+/* clang-format off */
+#define ONCE(name_, ctx_, nmin_, nmax_, set_, field_, lo_, hi_, args_, dflt_, help_)              \
+    {.name = name_, .ctx = BE_CTX_##ctx_, .nmin = nmin_, .nmax = nmax_, .set = set_,              \
+     BE_CONF_FIELD(field_), .lo = lo_, .hi = hi_, .args = args_, .dflt = dflt_, .help = help_}
+#define MANY(name_, ctx_, nmin_, nmax_, set_, field_, lo_, hi_, args_, dflt_, help_)              \
+    {.name = name_, .ctx = BE_CTX_##ctx_, .flags = BE_DIR_MULTI, .nmin = nmin_, .nmax = nmax_,    \
+     .set = set_, BE_CONF_FIELD(field_), .count_offset = offsetof(be_config_t, n##field_),       \
+     .lo = lo_, .hi = hi_, .args = args_, .dflt = dflt_, .help = help_}
+#define ENUM(list_) be_conf_set_enum, .aux = list_
+#define BLOCK(name_, ctx_, help_)                                                                  \
+    {.name = name_, .ctx = BE_CTX_MAIN, .flags = BE_DIR_BLOCK, .block = BE_CTX_##ctx_,            \
+     .args = "{ ... }", .help = help_}
+#define INCLUDE(name_, args_, help_)                                                               \
+    {.name = name_, .ctx = BE_CTX_ANY, .flags = BE_DIR_INCLUDE | BE_DIR_MULTI, .nmin = 1,         \
+     .nmax = 1, .args = args_, .help = help_}
 
 const be_directive_t be_directives[] = {
+/*       name                         context arity setter                 field                      lo    hi          syntax                 default */
     /* main */
-    {.name = "worker_threads",
-     .ctx = BE_CTX_MAIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = set_worker_threads,
-     BE_CONF_FIELD(worker_threads),
-     .lo = 1,
-     .hi = 256,
-     .args = "N|auto",
-     .dflt = "auto",
-     .help = "threads, each with its own event loop and connections; auto = one per core; "
-             "fewer leaves cores to other processes"},
-    {.name = "pid",
-     .ctx = BE_CTX_MAIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_str,
-     BE_CONF_FIELD(pid_path),
-     .args = "PATH",
-     .help = "file that receives the process id, for init scripts; none = no file"},
-    {.name = "error_log",
-     .ctx = BE_CTX_MAIN,
-     .nmin = 1,
-     .nmax = 2,
-     .set = set_error_log,
-     BE_CONF_FIELD(error_log_path),
-     .args = "PATH|stderr [level]",
-     .dflt = "stderr notice",
-     .help = "error log and its lowest level (emerg..debug); info and debug help diagnose but "
-             "cost a write per event on a busy node"},
-    {.name = "include",
-     .ctx = BE_CTX_ANY,
-     .flags = BE_DIR_INCLUDE | BE_DIR_MULTI,
-     .nmin = 1,
-     .nmax = 1,
-     .args = "PATTERN",
-     .help = "reads files matching a glob in place, relative to this file's directory; a "
-             "pattern matching nothing is fine, a missing plain path is an error"},
-    BLOCK("http", BE_CTX_HTTP, "client side: listeners, timeouts and connection limits"),
-    BLOCK("cache", BE_CTX_CACHE, "memory and disk tiers"),
-    BLOCK("origin", BE_CTX_ORIGIN, "where misses are fetched from; required"),
-    BLOCK("admin", BE_CTX_ADMIN, "the /metrics, /stats and /healthz listener and who may use it"),
-    BLOCK("stats", BE_CTX_STATS, "popularity statistics: top blocks, Zipf fit, miss-ratio curve"),
+    ONCE("worker_threads",            MAIN,   1, 1, set_worker_threads,    worker_threads,            1,    256,        "N|auto",              "auto",
+        "threads, each with its own event loop and connections; auto = one per core; fewer "
+        "leaves cores to other processes"),
+    ONCE("pid",                       MAIN,   1, 1, be_conf_set_str,       pid_path,                  0,    0,          "PATH",                NULL,
+        "file that receives the process id, for init scripts; none = no file"),
+    ONCE("error_log",                 MAIN,   1, 2, set_error_log,         error_log_path,            0,    0,          "PATH|stderr [level]", "stderr notice",
+        "error log and its lowest level (emerg..debug); info and debug help diagnose but cost a "
+        "write per event on a busy node"),
+    INCLUDE("include", "PATTERN",
+            "reads files matching a glob in place, relative to this file's directory; a pattern "
+            "matching nothing is fine, a missing plain path is an error"),
+    BLOCK("http",                     HTTP,   "client side: listeners, timeouts and connection limits"),
+    BLOCK("cache",                    CACHE,  "memory and disk tiers"),
+    BLOCK("origin",                   ORIGIN, "where misses are fetched from; required"),
+    BLOCK("admin",                    ADMIN,  "the /metrics, /stats and /healthz listener and who may use it"),
+    BLOCK("stats",                    STATS,  "popularity statistics: top blocks, Zipf fit, miss-ratio curve"),
 
     /* http { } */
-    {.name = "listen",
-     .ctx = BE_CTX_HTTP,
-     .flags = BE_DIR_MULTI,
-     .nmin = 1,
-     .nmax = 2,
-     .set = set_listen,
-     BE_CONF_FIELD(listen),
-     .count_offset = offsetof(be_config_t, nlisten),
-     .args = "ADDR:PORT [tls]",
-     .dflt = "127.0.0.1:8480",
-     .help = "client address (IPv4, [IPv6], *:PORT or PORT), bound in every worker with "
-             "SO_REUSEPORT; loopback by default so a fresh install is not exposed"},
-    {.name = "tls_certificate",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_str,
-     BE_CONF_FIELD(tls_certificate),
-     .args = "PATH",
-     .help = "PEM certificate chain for \"listen ... tls\""},
-    {.name = "tls_certificate_key",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_str,
-     BE_CONF_FIELD(tls_certificate_key),
-     .args = "PATH",
-     .help = "PEM private key of tls_certificate; keep it readable by this user only"},
-    {.name = "access_log",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = set_access_log,
-     BE_CONF_FIELD(access_log),
-     .args = "PATH|off",
-     .dflt = "off",
-     .help = "one line per request (combined format plus cache status, tier, block bytes and "
-             "duration), buffered per worker, reopened on SIGUSR1; costs a write per 64 KiB or "
-             "second and disk space, off saves both"},
-    {.name = "keepalive_timeout",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(keepalive_timeout),
-     .args = "TIME",
-     .dflt = "75s",
-     .help = "idle time before a kept-alive connection is closed; longer saves handshakes, "
-             "shorter frees connections; 0 disables keep-alive"},
-    {.name = "client_header_timeout",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(client_header_timeout),
-     .lo = 1,
-     .args = "TIME",
-     .dflt = "60s",
-     .help = "time to receive a request head; shorter sheds slow or idle clients sooner, "
-             "too short cuts off slow links"},
-    {.name = "send_timeout",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(send_timeout),
-     .lo = 1,
-     .args = "TIME",
-     .dflt = "60s",
-     .help = "longest wait between two successful writes to a client; shorter frees stalled "
-             "connections and their blocks sooner"},
-    {.name = "max_connections",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_num,
-     BE_CONF_FIELD(max_connections),
-     .lo = 1,
-     .hi = 1000000,
-     .args = "N",
-     .dflt = "10000",
-     .help = "client connections for the whole node, beyond which new ones are closed; "
-             "bounds memory and descriptors (raise ulimit -n to match)"},
-    {.name = "h2_max_concurrent_streams",
-     .ctx = BE_CTX_HTTP,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_num,
-     BE_CONF_FIELD(h2_max_concurrent_streams),
-     .lo = 1,
-     .hi = 10000,
-     .args = "N",
-     .dflt = "100",
-     .help = "HTTP/2 streams per connection; more lets one client ask for more blocks at once "
-             "but hold more memory"},
+    MANY("listen",                    HTTP,   1, 2, set_listen,            listen,                    0,    0,          "ADDR:PORT [tls]",     "127.0.0.1:8480",
+        "client address (IPv4, [IPv6], *:PORT or PORT), bound in every worker with SO_REUSEPORT; "
+        "loopback by default so a fresh install is not exposed"),
+    ONCE("tls_certificate",           HTTP,   1, 1, be_conf_set_str,       tls_certificate,           0,    0,          "PATH",                NULL,
+        "PEM certificate chain for \"listen ... tls\""),
+    ONCE("tls_certificate_key",       HTTP,   1, 1, be_conf_set_str,       tls_certificate_key,       0,    0,          "PATH",                NULL,
+        "PEM private key of tls_certificate; keep it readable by this user only"),
+    ONCE("access_log",                HTTP,   1, 1, set_access_log,        access_log,                0,    0,          "PATH|off",            "off",
+        "one line per request (combined format plus cache status, tier, block bytes and "
+        "duration), buffered per worker, reopened on SIGUSR1; costs a write per 64 KiB or second "
+        "and disk space, off saves both"),
+    ONCE("keepalive_timeout",         HTTP,   1, 1, be_conf_set_msec,      keepalive_timeout,         0,    0,          "TIME",                "75s",
+        "idle time before a kept-alive connection is closed; longer saves handshakes, shorter "
+        "frees connections; 0 disables keep-alive"),
+    ONCE("client_header_timeout",     HTTP,   1, 1, be_conf_set_msec,      client_header_timeout,     1,    0,          "TIME",                "60s",
+        "time to receive a request head; shorter sheds slow or idle clients sooner, too short "
+        "cuts off slow links"),
+    ONCE("send_timeout",              HTTP,   1, 1, be_conf_set_msec,      send_timeout,              1,    0,          "TIME",                "60s",
+        "longest wait between two successful writes to a client; shorter frees stalled "
+        "connections and their blocks sooner"),
+    ONCE("max_connections",           HTTP,   1, 1, be_conf_set_num,       max_connections,           1,    1000000,    "N",                   "10000",
+        "client connections for the whole node, beyond which new ones are closed; bounds memory "
+        "and descriptors (raise ulimit -n to match)"),
+    ONCE("h2_max_concurrent_streams", HTTP,   1, 1, be_conf_set_num,       h2_max_concurrent_streams, 1,    10000,      "N",                   "100",
+        "HTTP/2 streams per connection; more lets one client ask for more blocks at once but "
+        "hold more memory"),
 
     /* cache { } */
-    {.name = "memory_size",
-     .ctx = BE_CTX_CACHE,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_size,
-     BE_CONF_FIELD(memory_size),
-     .lo = MIB,
-     .args = "SIZE",
-     .dflt = "256m",
-     .help = "memory tier budget (block bytes plus metadata, a hard bound); larger raises the "
-             "hit rate, leave room for the OS and connection buffers"},
-    {.name = "max_block_size",
-     .ctx = BE_CTX_CACHE,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_size,
-     BE_CONF_FIELD(max_block_size),
-     .lo = 1,
-     .args = "SIZE",
-     .dflt = "16m",
-     .help = "largest block fetched (larger fetches are aborted), at most memory_size; "
-             "larger allows bigger blocks but lets one fill evict many"},
-    {.name = "memory_policy",
-     .ctx = BE_CTX_CACHE,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_enum,
-     BE_CONF_FIELD(memory_policy),
-     .aux = memory_policies,
-     .args = "lru",
-     .dflt = "lru",
-     .help = "memory eviction policy; exact LRU is cheap and predictable but not "
-             "scan-resistant"},
-    {.name = "disk_path",
-     .ctx = BE_CTX_CACHE,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_str,
-     BE_CONF_FIELD(disk_path),
-     .args = "PATH",
-     .help = "directory of the disk tier's segment files; none = memory only, a restart "
-             "starts cold"},
-    {.name = "disk_size",
-     .ctx = BE_CTX_CACHE,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_size,
-     BE_CONF_FIELD(disk_size),
-     .lo = MIB,
-     .args = "SIZE",
-     .help = "disk tier budget, required with disk_path, at least two segments; past it the "
-             "least recently used segment is reclaimed"},
-    {.name = "disk_segment_size",
-     .ctx = BE_CTX_CACHE,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_size,
-     BE_CONF_FIELD(disk_segment_size),
-     .lo = MIB,
-     .hi = 4095 * MIB,
-     .args = "SIZE",
-     .dflt = "256m",
-     .help = "size of one segment file; larger means fewer files and footers to read at "
-             "start, but each reclaim drops more blocks at once"},
+    ONCE("memory_size",               CACHE,  1, 1, be_conf_set_size,      memory_size,               MIB,  0,          "SIZE",                "256m",
+        "memory tier budget (block bytes plus metadata, a hard bound); larger raises the hit "
+        "rate, leave room for the OS and connection buffers"),
+    ONCE("max_block_size",            CACHE,  1, 1, be_conf_set_size,      max_block_size,            1,    0,          "SIZE",                "16m",
+        "largest block fetched (larger fetches are aborted), at most memory_size; larger allows "
+        "bigger blocks but lets one fill evict many"),
+    ONCE("memory_policy",             CACHE,  1, 1, ENUM(memory_policies), memory_policy,             0,    0,          "lru",                 "lru",
+        "memory eviction policy; exact LRU is cheap and predictable but not scan-resistant"),
+    ONCE("disk_path",                 CACHE,  1, 1, be_conf_set_str,       disk_path,                 0,    0,          "PATH",                NULL,
+        "directory of the disk tier's segment files; none = memory only, a restart starts cold"),
+    ONCE("disk_size",                 CACHE,  1, 1, be_conf_set_size,      disk_size,                 MIB,  0,          "SIZE",                NULL,
+        "disk tier budget, required with disk_path, at least two segments; past it the least "
+        "recently used segment is reclaimed"),
+    ONCE("disk_segment_size",         CACHE,  1, 1, be_conf_set_size,      disk_segment_size,         MIB,  4095 * MIB, "SIZE",                "256m",
+        "size of one segment file; larger means fewer files and footers to read at start, but "
+        "each reclaim drops more blocks at once"),
 
     /* origin { } */
-    {.name = "server",
-     .ctx = BE_CTX_ORIGIN,
-     .flags = BE_DIR_MULTI,
-     .nmin = 1,
-     .nmax = 2,
-     .set = set_server,
-     BE_CONF_FIELD(servers),
-     .count_offset = offsetof(be_config_t, nservers),
-     .args = "URL [backup]",
-     .help = "origin base URL ending in /: http://, https://, file:///dir/ or "
-             "s3://bucket/prefix/; a block is URL + hex digest; repeat for round robin; backup "
-             "servers are used only when every primary is down; required"},
-    {.name = "s3_endpoint",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = set_s3_endpoint,
-     BE_CONF_FIELD(s3_endpoint),
-     .args = "URL",
-     .help = "http:// or https:// endpoint of s3:// servers, reached path-style "
-             "(ENDPOINT/bucket/prefix/hex); none = https://s3.REGION.amazonaws.com; https "
-             "verifies the certificate"},
-    {.name = "s3_region",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_str,
-     BE_CONF_FIELD(s3_region),
-     .args = "REGION",
-     .dflt = "us-east-1",
-     .help = "region named in the AWS Signature V4 of s3:// requests"},
-    {.name = "s3_credentials_file",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_str,
-     BE_CONF_FIELD(s3_credentials_file),
-     .args = "PATH",
-     .help = "AWS shared-credentials file ([default] aws_access_key_id, "
-             "aws_secret_access_key) read at start-up; none = AWS_ACCESS_KEY_ID and "
-             "AWS_SECRET_ACCESS_KEY from the environment; keeps secrets out of this file"},
-    {.name = "connect_timeout",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(connect_timeout),
-     .lo = 1,
-     .args = "TIME",
-     .dflt = "5s",
-     .help = "time to connect to an origin; shorter fails over sooner, too short gives up on "
-             "a distant origin"},
-    {.name = "read_timeout",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(read_timeout),
-     .lo = 1,
-     .args = "TIME",
-     .dflt = "30s",
-     .help = "longest wait between two reads from an origin, then the attempt has timed out "
-             "(retried, or 504 to every waiter); shorter frees waiters sooner, too short fails "
-             "large blocks on slow links"},
-    {.name = "retries",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_num,
-     BE_CONF_FIELD(retries),
-     .lo = 0,
-     .hi = 10,
-     .args = "N",
-     .dflt = "1",
-     .help = "extra attempts after a connect error, a 5xx or a timeout, each on another "
-             "server when there is one; more hides transient errors but keeps clients waiting "
-             "longer and adds origin load"},
-    {.name = "fetch_timeout",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(fetch_timeout),
-     .lo = 1,
-     .args = "TIME",
-     .dflt = "60s",
-     .help = "deadline of one block fetch, retries included, then 504 to every waiter; "
-             "shorter bounds client waits, too short fails large blocks on slow links"},
-    {.name = "max_fails",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_num,
-     BE_CONF_FIELD(max_fails),
-     .lo = 0,
-     .hi = 1000,
-     .args = "N",
-     .dflt = "3",
-     .help = "consecutive connect errors, 5xx or timeouts after which a server is marked down "
-             "(per worker) for fail_timeout; lower fails over sooner, 0 never marks it down; a "
-             "lone server is never marked down"},
-    {.name = "fail_timeout",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(fail_timeout),
-     .lo = 1,
-     .args = "TIME",
-     .dflt = "10s",
-     .help = "how long a server marked down is skipped before one request probes it again; "
-             "shorter finds a recovered server sooner but sends more requests to a dead one"},
-    {.name = "error_summary_interval",
-     .ctx = BE_CTX_ORIGIN,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(error_summary_interval),
-     .lo = 1,
-     .args = "TIME",
-     .dflt = "10s",
-     .help = "origin errors after the first one of a kind are counted and logged as one line "
-             "per server and reason per interval; shorter reports sooner, longer logs less"},
+    MANY("server",                    ORIGIN, 1, 2, set_server,            servers,                   0,    0,          "URL [backup]",        NULL,
+        "origin base URL ending in /: http://, https://, file:///dir/ or s3://bucket/prefix/; a "
+        "block is URL + hex digest; repeat for round robin; backup servers are used only when "
+        "every primary is down; required"),
+    ONCE("s3_endpoint",               ORIGIN, 1, 1, set_s3_endpoint,       s3_endpoint,               0,    0,          "URL",                 NULL,
+        "http:// or https:// endpoint of s3:// servers, reached path-style "
+        "(ENDPOINT/bucket/prefix/hex); none = https://s3.REGION.amazonaws.com; https verifies "
+        "the certificate"),
+    ONCE("s3_region",                 ORIGIN, 1, 1, be_conf_set_str,       s3_region,                 0,    0,          "REGION",              "us-east-1",
+        "region named in the AWS Signature V4 of s3:// requests"),
+    ONCE("s3_credentials_file",       ORIGIN, 1, 1, be_conf_set_str,       s3_credentials_file,       0,    0,          "PATH",                NULL,
+        "AWS shared-credentials file ([default] aws_access_key_id, aws_secret_access_key) read "
+        "at start-up; none = AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment; "
+        "keeps secrets out of this file"),
+    ONCE("connect_timeout",           ORIGIN, 1, 1, be_conf_set_msec,      connect_timeout,           1,    0,          "TIME",                "5s",
+        "time to connect to an origin; shorter fails over sooner, too short gives up on a "
+        "distant origin"),
+    ONCE("read_timeout",              ORIGIN, 1, 1, be_conf_set_msec,      read_timeout,              1,    0,          "TIME",                "30s",
+        "longest wait between two reads from an origin, then the attempt has timed out (retried, "
+        "or 504 to every waiter); shorter frees waiters sooner, too short fails large blocks on "
+        "slow links"),
+    ONCE("retries",                   ORIGIN, 1, 1, be_conf_set_num,       retries,                   0,    10,         "N",                   "1",
+        "extra attempts after a connect error, a 5xx or a timeout, each on another server when "
+        "there is one; more hides transient errors but keeps clients waiting longer and adds "
+        "origin load"),
+    ONCE("fetch_timeout",             ORIGIN, 1, 1, be_conf_set_msec,      fetch_timeout,             1,    0,          "TIME",                "60s",
+        "deadline of one block fetch, retries included, then 504 to every waiter; shorter bounds "
+        "client waits, too short fails large blocks on slow links"),
+    ONCE("max_fails",                 ORIGIN, 1, 1, be_conf_set_num,       max_fails,                 0,    1000,       "N",                   "3",
+        "consecutive connect errors, 5xx or timeouts after which a server is marked down (per "
+        "worker) for fail_timeout; lower fails over sooner, 0 never marks it down; a lone server "
+        "is never marked down"),
+    ONCE("fail_timeout",              ORIGIN, 1, 1, be_conf_set_msec,      fail_timeout,              1,    0,          "TIME",                "10s",
+        "how long a server marked down is skipped before one request probes it again; shorter "
+        "finds a recovered server sooner but sends more requests to a dead one"),
+    ONCE("error_summary_interval",    ORIGIN, 1, 1, be_conf_set_msec,      error_summary_interval,    1,    0,          "TIME",                "10s",
+        "origin errors after the first one of a kind are counted and logged as one line per "
+        "server and reason per interval; shorter reports sooner, longer logs less"),
 
     /* admin { } */
-    {.name = "listen",
-     .ctx = BE_CTX_ADMIN,
-     .flags = BE_DIR_MULTI,
-     .nmin = 1,
-     .nmax = 1,
-     .set = set_listen,
-     BE_CONF_FIELD(admin_listen),
-     .count_offset = offsetof(be_config_t, nadmin_listen),
-     .args = "ADDR:PORT",
-     .help = "address of /metrics, /stats and /healthz; none = no admin listener; keep it on "
-             "loopback or behind allow/deny"},
-    {.name = "allow",
-     .ctx = BE_CTX_ADMIN,
-     .flags = BE_DIR_MULTI,
-     .nmin = 1,
-     .nmax = 1,
-     .set = set_allow,
-     BE_CONF_FIELD(acl),
-     .count_offset = offsetof(be_config_t, nacl),
-     .args = "CIDR|all",
-     .help = "admin clients to accept; allow and deny rules are tried in order, the first "
-             "match wins; no rules = everyone"},
-    {.name = "deny",
-     .ctx = BE_CTX_ADMIN,
-     .flags = BE_DIR_MULTI,
-     .nmin = 1,
-     .nmax = 1,
-     .set = set_deny,
-     BE_CONF_FIELD(acl),
-     .count_offset = offsetof(be_config_t, nacl),
-     .args = "CIDR|all",
-     .help = "admin clients to refuse; with rules, a client no rule matches is refused"},
+    MANY("listen",                    ADMIN,  1, 1, set_listen,            admin_listen,              0,    0,          "ADDR:PORT",           NULL,
+        "address of /metrics, /stats and /healthz; none = no admin listener; keep it on loopback "
+        "or behind allow/deny"),
+    MANY("allow",                     ADMIN,  1, 1, set_allow,             acl,                       0,    0,          "CIDR|all",            NULL,
+        "admin clients to accept; allow and deny rules are tried in order, the first match wins; "
+        "no rules = everyone"),
+    MANY("deny",                      ADMIN,  1, 1, set_deny,              acl,                       0,    0,          "CIDR|all",            NULL,
+        "admin clients to refuse; with rules, a client no rule matches is refused"),
 
     /* stats { } */
-    {.name = "popularity",
-     .ctx = BE_CTX_STATS,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_enum,
-     BE_CONF_FIELD(popularity),
-     .aux = on_off,
-     .args = "on|off",
-     .dflt = "on",
-     .help = "top blocks, Zipf exponent and miss-ratio curve from every block request; costs a "
-             "40-byte copy per request on the worker and a share of the main thread"},
-    {.name = "popularity_top_k",
-     .ctx = BE_CTX_STATS,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_num,
-     BE_CONF_FIELD(popularity_top_k),
-     .lo = 16,
-     .hi = 1048576,
-     .args = "N",
-     .dflt = "4096",
-     .help = "Space-Saving counters (about 80 bytes each); more keeps more blocks' counts exact "
-             "and fits the Zipf exponent over more ranks"},
-    {.name = "popularity_half_life",
-     .ctx = BE_CTX_STATS,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_msec,
-     BE_CONF_FIELD(popularity_half_life),
-     .args = "TIME",
-     .dflt = "5m",
-     .help = "counts and the curve halve this often, so they follow a changing load; shorter "
-             "reacts faster but rests on fewer requests; 0 never forgets"},
-    {.name = "mrc_sample_rate",
-     .ctx = BE_CTX_STATS,
-     .nmin = 1,
-     .nmax = 1,
-     .set = set_rate,
-     BE_CONF_FIELD(mrc_sample_rate),
-     .args = "R",
-     .dflt = "0.1",
-     .help = "SHARDS starting sample rate of keys, in (0, 1]; higher is more accurate on few "
-             "keys, and halves by itself when mrc_max_keys is reached"},
-    {.name = "mrc_max_keys",
-     .ctx = BE_CTX_STATS,
-     .nmin = 1,
-     .nmax = 1,
-     .set = be_conf_set_num,
-     BE_CONF_FIELD(mrc_max_keys),
-     .lo = 1024,
-     .hi = 16777216,
-     .args = "N",
-     .dflt = "32768",
-     .help = "bound on the keys SHARDS tracks (about 100 bytes each); more keeps a higher rate "
-             "on a large key space"},
+    ONCE("popularity",                STATS,  1, 1, ENUM(on_off),          popularity,                0,    0,          "on|off",              "on",
+        "top blocks, Zipf exponent and miss-ratio curve from every block request; costs a "
+        "40-byte copy per request on the worker and a share of the main thread"),
+    ONCE("popularity_top_k",          STATS,  1, 1, be_conf_set_num,       popularity_top_k,          16,   1048576,    "N",                   "4096",
+        "Space-Saving counters (about 80 bytes each); more keeps more blocks' counts exact and "
+        "fits the Zipf exponent over more ranks"),
+    ONCE("popularity_half_life",      STATS,  1, 1, be_conf_set_msec,      popularity_half_life,      0,    0,          "TIME",                "5m",
+        "counts and the curve halve this often, so they follow a changing load; shorter reacts "
+        "faster but rests on fewer requests; 0 never forgets"),
+    ONCE("mrc_sample_rate",           STATS,  1, 1, set_rate,              mrc_sample_rate,           0,    0,          "R",                   "0.1",
+        "SHARDS starting sample rate of keys, in (0, 1]; higher is more accurate on few keys, "
+        "and halves by itself when mrc_max_keys is reached"),
+    ONCE("mrc_max_keys",              STATS,  1, 1, be_conf_set_num,       mrc_max_keys,              1024, 16777216,   "N",                   "32768",
+        "bound on the keys SHARDS tracks (about 100 bytes each); more keeps a higher rate on a "
+        "large key space"),
 };
+/* clang-format on */
 
 const size_t be_directives_count = BE_ARRAY_LEN(be_directives);
 
 /* ---- -T ---------------------------------------------------------------------------------- */
 
-const char *
-be_conf_context_name(unsigned ctx)
+static const char *
+context_name(unsigned ctx)
 {
     switch (ctx) {
     case BE_CTX_MAIN:
@@ -810,27 +536,16 @@ default_text(const be_directive_t *d)
     return d->dflt != NULL ? d->dflt : "none";
 }
 
-/* " [not yet supported]" for a row whose feature has not landed. */
-static void
-not_yet_text(const be_directive_t *d, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    if (d->not_yet & BE_NY_DIRECTIVE) {
-        snprintf(buf, len, " [not yet supported]");
-    }
-}
-
 void
-be_config_dump_directives(FILE *out)
+be_directives_dump(FILE *out)
 {
     int wn = (int)strlen("directive"), wc = (int)strlen("context");
     int wa = (int)strlen("arguments"), wd = (int)strlen("default");
-    char ny[128];
     size_t i;
 
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
-        int n = (int)strlen(d->name), c = (int)strlen(be_conf_context_name(d->ctx));
+        int n = (int)strlen(d->name), c = (int)strlen(context_name(d->ctx));
         int a = (int)strlen(d->args), df = (int)strlen(default_text(d));
         wn = n > wn ? n : wn;
         wc = c > wc ? c : wc;
@@ -841,8 +556,7 @@ be_config_dump_directives(FILE *out)
             wd, "default", "help");
     for (i = 0; i < be_directives_count; i++) {
         const be_directive_t *d = &be_directives[i];
-        not_yet_text(d, ny, sizeof(ny));
-        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s%s\n", wn, d->name, wc,
-                be_conf_context_name(d->ctx), wa, d->args, wd, default_text(d), d->help, ny);
+        fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", wn, d->name, wc, context_name(d->ctx), wa,
+                d->args, wd, default_text(d), d->help);
     }
 }
