@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockedge/check.h"
 #include "blockedge/conf.h"
 #include "blockedge/config.h"
 #include "blockedge/confvalue.h"
@@ -160,6 +161,7 @@ prefix_matches(const uint8_t *a, const uint8_t *net, int bits)
 int
 be_config_acl_allows(const be_config_t *cfg, const struct sockaddr *peer)
 {
+    BE_CHECK_OBJ_NOTNULL(cfg, BE_CONFIG_MAGIC);
     const uint8_t *addr = NULL;
     int family = AF_UNSPEC, i;
 

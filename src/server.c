@@ -159,6 +159,7 @@ build_observers(be_server_t *srv)
 be_server_t *
 be_server_new(const be_config_t *cfg, unsigned flags)
 {
+    BE_CHECK_OBJ_NOTNULL(cfg, BE_CONFIG_MAGIC);
     if (be_server_global_init() != BE_OK) {
         be_log(BE_LOG_EMERG, "cannot initialize libevent threads or libcurl");
         return NULL;
