@@ -37,6 +37,7 @@
 #include "blockedge/defs.h"
 #include "blockedge/diskstore.h"
 #include "blockedge/log.h"
+#include "blockedge/oatable.h"
 #include "blockedge/segment.h"
 
 #define STORE_MAGIC   0x6473746fu /* "dsto" */
@@ -47,7 +48,8 @@
 #define LOCK_NAME     "blockedge.lock"
 
 /* ---- the RAM index -------------------------------------------------------------------------
- * An open-addressing table per shard, linear probing, backward-shift deletion, grown at 3/4.
+ * An open-addressing table per shard (oatable.h: linear probing, backward-shift deletion),
+ * grown at 3/4.
  * An entry keeps 8 bytes of the digest (the tag), not all 32: a lookup may find another
  * digest with the same tag (about one pair in 2^64), which the read then rejects because the
  * record header carries the full digest. So an entry is 24 bytes, and at a load between 3/8
@@ -64,11 +66,32 @@ typedef struct ientry_s {
     uint32_t flags;
 } ientry_t;
 
+static int
+ientry_held(const ientry_t *e)
+{
+    return (e->flags & E_USED) != 0;
+}
+
+static uint64_t
+ientry_hash(void *ctx, const ientry_t *e)
+{
+    BE_UNUSED(ctx);
+    return e->tag;
+}
+
+static int
+ientry_match(void *ctx, const ientry_t *e, const uint64_t *tag)
+{
+    BE_UNUSED(ctx);
+    return e->tag == *tag;
+}
+
+/* itab_t: the slots, a power-of-two capacity (0 until the first block) and the count */
+BE_OATABLE_DEFINE(itab, ientry_t, uint64_t, void, ientry_held, ientry_hash, ientry_match)
+
 typedef struct ishard_s {
     pthread_mutex_t lock;
-    ientry_t *tab;
-    uint32_t cap; /* power of two, or 0 */
-    uint32_t used;
+    itab_t tab;
 } ishard_t;
 
 typedef struct seg_s {
@@ -195,61 +218,22 @@ shard_of(be_diskstore_t *s, uint64_t tag)
 static ientry_t *
 find_locked(ishard_t *sh, uint64_t tag)
 {
-    if (sh->cap == 0)
-        return NULL;
-    uint32_t mask = sh->cap - 1;
-    for (uint32_t i = (uint32_t)tag & mask;; i = (i + 1) & mask) {
-        ientry_t *e = &sh->tab[i];
-        if (!(e->flags & E_USED))
-            return NULL;
-        if (e->tag == tag)
-            return e;
-    }
+    return itab_find(&sh->tab, NULL, tag, &tag);
 }
 
 static int
 grow_locked(ishard_t *sh)
 {
-    uint32_t ncap = sh->cap ? sh->cap * 2 : SHARD_MIN_CAP;
-    ientry_t *nt = calloc(ncap, sizeof(*nt));
-    if (nt == NULL)
-        return BE_ERROR;
-    for (uint32_t i = 0; i < sh->cap; i++) {
-        ientry_t *e = &sh->tab[i];
-        if (!(e->flags & E_USED))
-            continue;
-        uint32_t j = (uint32_t)e->tag & (ncap - 1);
-        while (nt[j].flags & E_USED)
-            j = (j + 1) & (ncap - 1);
-        nt[j] = *e;
-    }
-    free(sh->tab);
-    sh->tab = nt;
-    sh->cap = ncap;
-    return BE_OK;
+    return itab_grow(&sh->tab, NULL, sh->tab.cap ? sh->tab.cap * 2 : SHARD_MIN_CAP);
 }
 
-/* Removes e, shifting back the entries of its probe run so no tombstone is needed. */
+/* Removes e (a later entry of its probe run may shift into its place). */
 static void
 erase_locked(be_diskstore_t *s, ishard_t *sh, ientry_t *e)
 {
-    uint32_t mask = sh->cap - 1;
-    uint32_t i = (uint32_t)(e - sh->tab);
     atomic_fetch_sub(&s->live[e->slot], 1);
     atomic_fetch_sub(&s->nblocks, 1);
-    sh->used--;
-    for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-        ientry_t *n = &sh->tab[j];
-        if (!(n->flags & E_USED))
-            break;
-        uint32_t home = (uint32_t)n->tag & mask;
-        /* n may move to i when i lies cyclically in [home, j) */
-        if (((j - home) & mask) >= ((j - i) & mask)) {
-            sh->tab[i] = *n;
-            i = j;
-        }
-    }
-    sh->tab[i].flags = 0;
+    itab_erase(&sh->tab, NULL, e);
 }
 
 /* Points tag at (slot, off, len), replacing what it pointed at. BE_OK or BE_ERROR. */
@@ -262,15 +246,11 @@ index_put(be_diskstore_t *s, uint64_t tag, uint32_t slot, uint32_t off, uint32_t
     if (e != NULL) {
         atomic_fetch_sub(&s->live[e->slot], 1);
     } else {
-        if ((sh->used + 1) * 4 > sh->cap * 3 && grow_locked(sh) != BE_OK) {
+        if (((sh->tab.used + 1) * 4 > sh->tab.cap * 3 && grow_locked(sh) != BE_OK) ||
+            (e = itab_insert(&sh->tab, tag)) == NULL) {
             pthread_mutex_unlock(&sh->lock);
             return BE_ERROR;
         }
-        uint32_t mask = sh->cap - 1, i = (uint32_t)tag & mask;
-        while (sh->tab[i].flags & E_USED)
-            i = (i + 1) & mask;
-        e = &sh->tab[i];
-        sh->used++;
         atomic_fetch_add(&s->nblocks, 1);
     }
     e->tag = tag;
@@ -305,8 +285,8 @@ index_sweep(be_diskstore_t *s, uint32_t slot)
     for (int k = 0; k < NSHARDS; k++) {
         ishard_t *sh = &s->shards[k];
         pthread_mutex_lock(&sh->lock);
-        for (uint32_t i = 0; i < sh->cap;) {
-            ientry_t *e = &sh->tab[i];
+        for (uint32_t i = 0; i < sh->tab.cap;) {
+            ientry_t *e = &sh->tab.slots[i];
             if ((e->flags & E_USED) && e->slot == slot) {
                 erase_locked(s, sh, e); /* something may have shifted into i: look again */
                 n++;
@@ -853,7 +833,7 @@ presize(be_diskstore_t *s, uint64_t n)
     for (int i = 0; i < NSHARDS; i++) {
         ishard_t *sh = &s->shards[i];
         pthread_mutex_lock(&sh->lock);
-        while (sh->cap < cap && grow_locked(sh) == BE_OK)
+        while (sh->tab.cap < cap && grow_locked(sh) == BE_OK)
             ;
         pthread_mutex_unlock(&sh->lock);
     }
@@ -1139,7 +1119,7 @@ be_diskstore_close(be_diskstore_t **sp)
     free(s->segs);
     free((void *)s->live);
     for (int i = 0; i < NSHARDS; i++) {
-        free(s->shards[i].tab);
+        itab_dispose(&s->shards[i].tab);
         pthread_mutex_destroy(&s->shards[i].lock);
     }
     if (s->lockfd >= 0)
@@ -1365,7 +1345,7 @@ be_diskstore_stats(be_diskstore_t *s, be_diskstore_stats_t *out)
     uint64_t ib = sizeof(s->shards);
     for (int i = 0; i < NSHARDS; i++) {
         pthread_mutex_lock(&s->shards[i].lock);
-        ib += (uint64_t)s->shards[i].cap * sizeof(ientry_t);
+        ib += itab_bytes(&s->shards[i].tab);
         pthread_mutex_unlock(&s->shards[i].lock);
     }
     pthread_mutex_lock(&s->lock);
