@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockedge/oatable.h"
 #include "blockedge/popularity.h"
 
 /* ---- hashing ----------------------------------------------------------------------------- */
@@ -78,7 +79,7 @@ typedef struct ring_s {
  * Count-Min it hands back the keys themselves with an error bar.
  *
  * Here the counters sit in a binary min-heap (the smallest is the root, the one an
- * unmonitored key replaces) with an open-addressing index from key to heap slot:
+ * unmonitored key replaces) with an open-addressing index (oatable.h) from key to entry:
  * O(log K) per reference, K*(~60) bytes. Counts are doubles so that they can decay.
  *
  * Decay, not windows: every `half_life` of the consumer's clock every count and error is
@@ -97,12 +98,45 @@ typedef struct tk_entry_s {
     uint32_t pinned; /* SHARDS tracks every reference of it (see below) */
 } tk_entry_t;
 
-typedef struct topk_s {
+/* What the index is searched with: a key and its hash. */
+typedef struct tk_key_s {
+    const be_key_t *key;
+    uint64_t hash;
+} tk_key_t;
+
+typedef struct topk_s topk_t;
+
+/* The index's slots hold an entry's index + 1 (0: empty); the entries hold the keys. */
+static int tk_held(const uint32_t *ix1);
+static uint64_t tk_hash(topk_t *t, const uint32_t *ix1);
+static int tk_match(topk_t *t, const uint32_t *ix1, const tk_key_t *k);
+BE_OATABLE_DEFINE(tkindex, uint32_t, tk_key_t, topk_t, tk_held, tk_hash, tk_match)
+
+struct topk_s {
     tk_entry_t *e;  /* K entries, n used */
     uint32_t *heap; /* entry indexes, min-heap on count */
-    int32_t *index; /* open addressing: entry index or -1 */
-    size_t k, n, index_mask;
-} topk_t;
+    tkindex_t index;
+    size_t k, n;
+};
+
+static int
+tk_held(const uint32_t *ix1)
+{
+    return *ix1 != 0;
+}
+
+static uint64_t
+tk_hash(topk_t *t, const uint32_t *ix1)
+{
+    return t->e[*ix1 - 1].hash;
+}
+
+static int
+tk_match(topk_t *t, const uint32_t *ix1, const tk_key_t *k)
+{
+    const tk_entry_t *e = &t->e[*ix1 - 1];
+    return e->hash == k->hash && memcmp(&e->key, k->key, sizeof(*k->key)) == 0;
+}
 
 static int
 tk_less(const topk_t *t, uint32_t a, uint32_t b)
@@ -148,50 +182,17 @@ tk_sift_down(topk_t *t, size_t i)
     }
 }
 
-/* The index slot holding key, or the empty slot where it would go. */
-static size_t
-tk_find(const topk_t *t, const be_key_t *key, uint64_t hash)
-{
-    size_t i = (size_t)hash & t->index_mask;
-    for (;;) {
-        int32_t ix = t->index[i];
-        if (ix < 0 || (t->e[ix].hash == hash && memcmp(&t->e[ix].key, key, sizeof(*key)) == 0))
-            return i;
-        i = (i + 1) & t->index_mask;
-    }
-}
-
-/* Linear probing deletion by backward shift (Knuth 6.4, algorithm R): no tombstones. */
-static void
-tk_unindex(topk_t *t, size_t slot)
-{
-    size_t i = slot, j = slot;
-    t->index[i] = -1;
-    for (;;) {
-        j = (j + 1) & t->index_mask;
-        if (t->index[j] < 0)
-            return;
-        size_t home = (size_t)t->e[t->index[j]].hash & t->index_mask;
-        /* move j back to i unless its home lies cyclically in (i, j] */
-        int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-        if (!stays) {
-            t->index[i] = t->index[j];
-            t->index[j] = -1;
-            i = j;
-        }
-    }
-}
-
 /* Counts one reference; returns the key's entry. When a pinned entry is taken over,
- * *unpinned receives its hash (else 0). */
+ * *unpinned receives its hash (else 0). The index has at least 2K slots for K entries, so
+ * an insertion always finds room. */
 static tk_entry_t *
 tk_add(topk_t *t, const be_key_t *key, uint64_t hash, double w, uint64_t *unpinned)
 {
-    size_t slot = tk_find(t, key, hash);
-    int32_t ix = t->index[slot];
+    tk_key_t k = {key, hash};
+    const uint32_t *ix1 = tkindex_find(&t->index, t, hash, &k);
     *unpinned = 0;
-    if (ix >= 0) {
-        tk_entry_t *e = &t->e[ix];
+    if (ix1 != NULL) {
+        tk_entry_t *e = &t->e[*ix1 - 1];
         e->count += w;
         tk_sift_down(t, e->heap_pos);
         return e;
@@ -206,14 +207,15 @@ tk_add(topk_t *t, const be_key_t *key, uint64_t hash, double w, uint64_t *unpinn
         e->heap_pos = nx;
         e->pinned = 0;
         t->heap[nx] = nx;
-        t->index[slot] = (int32_t)nx;
+        *tkindex_insert(&t->index, hash) = nx + 1;
         tk_sift_up(t, nx);
         return e;
     }
     /* replace the minimum: the newcomer may have occurred up to min times unseen */
     uint32_t vx = t->heap[0];
     tk_entry_t *v = &t->e[vx];
-    tk_unindex(t, tk_find(t, &v->key, v->hash));
+    tk_key_t vk = {&v->key, v->hash};
+    tkindex_erase(&t->index, t, tkindex_find(&t->index, t, v->hash, &vk));
     if (v->pinned)
         *unpinned = v->hash;
     v->pinned = 0;
@@ -221,7 +223,7 @@ tk_add(topk_t *t, const be_key_t *key, uint64_t hash, double w, uint64_t *unpinn
     v->hash = hash;
     v->error = v->count;
     v->count += w;
-    t->index[tk_find(t, key, hash)] = (int32_t)vx;
+    *tkindex_insert(&t->index, hash) = vx + 1;
     tk_sift_down(t, 0);
     return v;
 }
@@ -323,8 +325,8 @@ be_zipf_mle(const double *c, size_t n)
  * at R = 0.1. Pinned keys stop being pinned when they leave the top-K or cool below half
  * the bar; at most mrc_max_keys/4 are pinned, so the halving above always makes room.
  *
- * Data structures: the tracked keys in an open-addressing table (hash -> last access
- * "time" and size); a Fenwick tree over those times holding each key's size at its last
+ * Data structures: the tracked keys in an open-addressing table (oatable.h: hash -> last
+ * access "time" and size); a Fenwick tree over those times holding each key's size at its last
  * access, so the bytes touched since time t are one prefix-sum difference, O(log n).
  * Times are sampled-reference numbers; when they reach the tree's end the live keys are
  * renumbered 1..n in order (amortized O(log n) per reference).
@@ -346,12 +348,34 @@ typedef struct sh_entry_s {
     uint32_t pinned;
 } sh_entry_t;
 
+static int
+sh_held(const sh_entry_t *e)
+{
+    return e->hash != 0;
+}
+
+/* The table's hash: bits 7.. of the key's (sampling looks at bits 40..). */
+static uint64_t
+sh_hash(void *ctx, const sh_entry_t *e)
+{
+    BE_UNUSED(ctx);
+    return e->hash >> 7;
+}
+
+static int
+sh_match(void *ctx, const sh_entry_t *e, const uint64_t *hash)
+{
+    BE_UNUSED(ctx);
+    return e->hash == *hash;
+}
+
+BE_OATABLE_DEFINE(shtab, sh_entry_t, uint64_t, void, sh_held, sh_hash, sh_match)
+
 typedef struct shards_s {
     uint32_t threshold; /* T of P */
-    size_t max_keys, nkeys;
-    sh_entry_t *table;
-    size_t table_mask;
-    double *tree; /* Fenwick tree, 1-based, tree_n entries: weighted bytes */
+    size_t max_keys;
+    shtab_t table; /* the tracked keys: table.used of them */
+    double *tree;  /* Fenwick tree, 1-based, tree_n entries: weighted bytes */
     size_t tree_n;
     uint32_t clock;
     double edge0;                 /* smallest edge: memory_size / 8 */
@@ -398,39 +422,19 @@ fw_sum(const shards_t *s, size_t i)
     return v;
 }
 
-static size_t
-sh_home(const shards_t *s, uint64_t hash)
+static sh_entry_t *
+sh_find(shards_t *s, uint64_t hash)
 {
-    return (size_t)(hash >> 7) & s->table_mask;
+    return shtab_find(&s->table, NULL, hash >> 7, &hash);
 }
 
-static size_t
-sh_find(const shards_t *s, uint64_t hash)
+/* A new key's zeroed entry; the table has 2*max_keys slots for at most max_keys keys. */
+static sh_entry_t *
+sh_insert(shards_t *s, uint64_t hash)
 {
-    size_t i = sh_home(s, hash);
-    while (s->table[i].hash != 0 && s->table[i].hash != hash)
-        i = (i + 1) & s->table_mask;
-    return i;
-}
-
-/* Backward-shift deletion, as tk_unindex. */
-static void
-sh_delete(shards_t *s, size_t slot)
-{
-    size_t i = slot, j = slot;
-    memset(&s->table[i], 0, sizeof(s->table[i]));
-    for (;;) {
-        j = (j + 1) & s->table_mask;
-        if (s->table[j].hash == 0)
-            return;
-        size_t home = sh_home(s, s->table[j].hash);
-        int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-        if (!stays) {
-            s->table[i] = s->table[j];
-            memset(&s->table[j], 0, sizeof(s->table[j]));
-            i = j;
-        }
-    }
+    sh_entry_t *e = shtab_insert(&s->table, hash >> 7);
+    e->hash = hash;
+    return e;
 }
 
 static int
@@ -447,24 +451,23 @@ static void
 sh_rebuild(shards_t *s)
 {
     size_t n = 0;
-    for (size_t i = 0; i <= s->table_mask; i++) {
-        const sh_entry_t *e = &s->table[i];
+    for (size_t i = 0; i < s->table.cap; i++) {
+        const sh_entry_t *e = &s->table.slots[i];
         if (e->hash != 0 && (e->pinned || sh_sampled(s, e->hash)))
             s->scratch[n++] = (uint64_t)e->time << 32 | (uint64_t)i;
     }
     qsort(s->scratch, n, sizeof(*s->scratch), cmp_u64);
     for (size_t j = 0; j < n; j++)
-        s->spare[j] = s->table[s->scratch[j] & 0xffffffffu];
-    memset(s->table, 0, (s->table_mask + 1) * sizeof(*s->table));
+        s->spare[j] = s->table.slots[s->scratch[j] & 0xffffffffu];
+    shtab_clear(&s->table);
     memset(s->tree, 0, (s->tree_n + 1) * sizeof(*s->tree));
     for (size_t j = 0; j < n; j++) {
-        sh_entry_t *e = &s->table[sh_find(s, s->spare[j].hash)];
+        sh_entry_t *e = sh_insert(s, s->spare[j].hash);
         *e = s->spare[j];
         e->time = (uint32_t)(j + 1);
         e->weight = (double)e->bytes * sh_weight(s, (int)e->pinned);
         fw_add(s, e->time, e->weight);
     }
-    s->nkeys = n;
     s->clock = (uint32_t)n;
 }
 
@@ -494,9 +497,8 @@ sh_bin(const shards_t *s, double d)
 static void
 sh_unpin(shards_t *s, uint64_t hash)
 {
-    size_t slot = sh_find(s, hash);
-    sh_entry_t *e = &s->table[slot];
-    if (e->hash != hash)
+    sh_entry_t *e = sh_find(s, hash);
+    if (e == NULL)
         return;
     fw_add(s, e->time, -e->weight);
     if (sh_sampled(s, hash)) {
@@ -505,8 +507,7 @@ sh_unpin(shards_t *s, uint64_t hash)
         fw_add(s, e->time, e->weight);
         return;
     }
-    sh_delete(s, slot);
-    s->nkeys--;
+    shtab_erase(&s->table, NULL, e);
 }
 
 static void
@@ -517,35 +518,31 @@ sh_access(shards_t *s, uint64_t hash, uint64_t bytes, int pinned)
         return;
     s->sampled_refs++;
     double w = sh_weight(s, pinned);
-    size_t slot = sh_find(s, hash);
-    sh_entry_t *e = &s->table[slot];
-    if (e->hash == hash) {
+    sh_entry_t *e = sh_find(s, hash);
+    if (e != NULL) {
         /* weighted bytes of the keys touched after this one's last access, plus its own */
         double d = fw_sum(s, s->clock) - fw_sum(s, e->time) + (double)bytes;
         s->hist[pinned][sh_bin(s, d)] += w;
         fw_add(s, e->time, -e->weight);
     } else {
         s->cold[pinned] += w;
-        if (s->nkeys >= s->max_keys) {
-            while (s->nkeys >= s->max_keys && s->threshold > 1) {
+        if (s->table.used >= s->max_keys) {
+            while (s->table.used >= s->max_keys && s->threshold > 1) {
                 s->threshold /= 2;
                 sh_rebuild(s);
             }
-            if (s->nkeys >= s->max_keys || (!pinned && !sh_sampled(s, hash)))
+            if (s->table.used >= s->max_keys || (!pinned && !sh_sampled(s, hash)))
                 return; /* out of the sample now (or it cannot go lower) */
             w = sh_weight(s, pinned);
-            slot = sh_find(s, hash);
-            e = &s->table[slot];
         }
-        e->hash = hash;
-        s->nkeys++;
+        e = sh_insert(s, hash);
     }
     e->pinned = (uint32_t)pinned;
     if (s->clock >= s->tree_n) {
         e->time = SH_EMPTY_TIME; /* renumbered first, with no weight: set again below */
         e->bytes = 0;
         sh_rebuild(s);
-        e = &s->table[sh_find(s, hash)];
+        e = sh_find(s, hash);
     }
     e->time = ++s->clock;
     e->bytes = bytes;
@@ -627,27 +624,26 @@ be_popularity_new(const be_popularity_config_t *cfg)
 
     topk_t *t = &p->topk;
     t->k = cfg->top_k;
-    t->index_mask = pow2_at_least(2 * t->k) - 1;
+    uint32_t index_cap = (uint32_t)pow2_at_least(2 * t->k);
     t->e = counted_calloc(p, t->k, sizeof(*t->e));
     t->heap = counted_calloc(p, t->k, sizeof(*t->heap));
-    t->index = counted_calloc(p, t->index_mask + 1, sizeof(*t->index));
-    ok = ok && t->e != NULL && t->heap != NULL && t->index != NULL;
-    if (t->index != NULL)
-        memset(t->index, 0xff, (t->index_mask + 1) * sizeof(*t->index));
+    p->memory_bytes += (uint64_t)index_cap * sizeof(uint32_t);
+    ok = ok && tkindex_init(&t->index, index_cap) == BE_OK && t->e != NULL && t->heap != NULL;
 
     shards_t *s = &p->shards;
     double th = cfg->sample_rate * SH_P;
     s->threshold = th < 1 ? 1 : th > SH_P ? SH_P : (uint32_t)th;
     s->max_keys = cfg->mrc_max_keys;
-    s->table_mask = pow2_at_least(2 * s->max_keys) - 1;
+    uint32_t table_cap = (uint32_t)pow2_at_least(2 * s->max_keys);
     s->tree_n = 2 * s->max_keys;
-    s->table = counted_calloc(p, s->table_mask + 1, sizeof(*s->table));
+    p->memory_bytes += (uint64_t)table_cap * sizeof(sh_entry_t);
+    ok = ok && shtab_init(&s->table, table_cap) == BE_OK;
     s->tree = counted_calloc(p, s->tree_n + 1, sizeof(*s->tree));
     s->scratch = counted_calloc(p, s->max_keys + 1, sizeof(*s->scratch));
     s->spare = counted_calloc(p, s->max_keys + 1, sizeof(*s->spare));
     s->edge0 = (double)cfg->memory_size / (double)(1u << BE_MRC_OCTAVES);
     p->max_pinned = s->max_keys / 4;
-    ok = ok && s->table != NULL && s->tree != NULL && s->scratch != NULL && s->spare != NULL;
+    ok = ok && s->tree != NULL && s->scratch != NULL && s->spare != NULL;
 
     if (!ok)
         be_popularity_free(&p);
@@ -667,8 +663,8 @@ be_popularity_free(be_popularity_t **pp)
     free(p->rings);
     free(p->topk.e);
     free(p->topk.heap);
-    free(p->topk.index);
-    free(p->shards.table);
+    tkindex_dispose(&p->topk.index);
+    shtab_dispose(&p->shards.table);
     free(p->shards.tree);
     free(p->shards.scratch);
     free(p->shards.spare);
@@ -843,7 +839,7 @@ be_popularity_info(const be_popularity_t *p, be_popularity_info_t *out)
     for (unsigned i = 0; i < p->cfg.nrings; i++)
         out->dropped += atomic_load_explicit(&p->rings[i].dropped, memory_order_relaxed);
     out->sample_rate = sh_rate(&p->shards);
-    out->sampled_keys = p->shards.nkeys;
+    out->sampled_keys = p->shards.table.used;
     out->sampled_refs = p->shards.sampled_refs;
     out->memory_bytes = p->memory_bytes;
     out->memory_size = p->cfg.memory_size;

@@ -112,9 +112,9 @@
         }                                                                                          \
     }                                                                                              \
                                                                                                    \
-    /* Claims the empty slot where a key with hash h goes and counts it; the key must be           \
-     * absent. The caller fills the slot (HELD true, HASH h) before the next call. NULL when       \
-     * the table would be left without an empty slot: grow it first. */                            \
+    /* Claims the empty (all-zero) slot where a key with hash h goes and counts it; the key        \
+     * must be absent. The caller fills the slot (HELD true, HASH h) before the next call.         \
+     * NULL when the table would be left without an empty slot: grow it first. */                  \
     static inline etype *name##_insert(name##_t *t, uint64_t h)                                    \
     {                                                                                              \
         if (t->used + 1 >= t->cap)                                                                 \
