@@ -101,20 +101,31 @@ tk_sift_up(topk_t *t, size_t i)
     }
 }
 
+/* Moves the entry at heap slot i down past every child with a smaller count. The entry is
+ * held aside and the children move up into the hole: the same comparisons, hence the same
+ * heap, as swapping at each level, with half the stores. */
 static void
 tk_sift_down(topk_t *t, size_t i)
 {
+    uint32_t x = t->heap[i];
+    double cx = t->e[x].count;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < t->n && tk_less(t, t->heap[l], t->heap[m]))
+        double cm = cx;
+        if (l < t->n && t->e[t->heap[l]].count < cm) {
             m = l;
-        if (r < t->n && tk_less(t, t->heap[r], t->heap[m]))
+            cm = t->e[t->heap[l]].count;
+        }
+        if (r < t->n && t->e[t->heap[r]].count < cm)
             m = r;
         if (m == i)
-            return;
-        tk_swap(t, i, m);
+            break;
+        t->heap[i] = t->heap[m];
+        t->e[t->heap[i]].heap_pos = (uint32_t)i;
         i = m;
     }
+    t->heap[i] = x;
+    t->e[x].heap_pos = (uint32_t)i;
 }
 
 /* The index has at least 2K slots for K entries, so an insertion always finds room. */
