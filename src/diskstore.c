@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blockedge/check.h"
 #include "blockedge/defs.h"
 #include "blockedge/diskstore.h"
 #include "blockedge/log.h"
@@ -208,6 +209,7 @@ be_diskstore_close(be_diskstore_t **sp)
     if (s == NULL)
         return;
     *sp = NULL;
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     atomic_store(&s->stopping, 1);
     if (s->loader_started)
         pthread_join(s->loader, NULL);
@@ -263,6 +265,7 @@ be_diskstore_check_path(const char *path, char *err, size_t errlen)
 int
 be_diskstore_wait_loaded(be_diskstore_t *s, int msec)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += msec / 1000;
@@ -282,6 +285,7 @@ be_diskstore_wait_loaded(be_diskstore_t *s, int msec)
 int
 be_diskstore_lookup(be_diskstore_t *s, const be_key_t *digest, be_disk_loc_t *loc)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     if (atomic_load_explicit(&s->state, memory_order_acquire) != BE_DISK_READY)
         return BE_DECLINED;
     return ds_index_lookup(s, ds_tag_of(digest), loc);
@@ -293,6 +297,7 @@ static int read_loc(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t 
 int
 be_diskstore_read(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, void *buf)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     return read_loc(s, loc, digest, buf, 0);
 }
 
@@ -300,6 +305,7 @@ int
 be_diskstore_read_cached(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest,
                          void *buf)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     return read_loc(s, loc, digest, buf, 1);
 }
 
@@ -366,6 +372,7 @@ read_loc(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, vo
 int
 be_diskstore_admit(be_diskstore_t *s, const be_key_t *digest, size_t len)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     if (atomic_load(&s->state) != BE_DISK_READY || atomic_load(&s->writes_disabled) ||
         len > BE_REC_MAX_LEN)
         return BE_DECLINED;
@@ -373,7 +380,7 @@ be_diskstore_admit(be_diskstore_t *s, const be_key_t *digest, size_t len)
     if (be_diskstore_lookup(s, digest, &loc) == BE_OK)
         return BE_DECLINED;
     int64_t until = atomic_load(&s->paused_until);
-    if ((until != 0 && mono_msec() < until) || atomic_load(&s->backlog) + len > BACKLOG_MAX) {
+    if ((until != 0 && be_clock_msec() < until) || atomic_load(&s->backlog) + len > BACKLOG_MAX) {
         atomic_fetch_add(&s->writes_dropped, 1);
         return BE_DECLINED;
     }
@@ -384,12 +391,14 @@ be_diskstore_admit(be_diskstore_t *s, const be_key_t *digest, size_t len)
 void
 be_diskstore_unadmit(be_diskstore_t *s, size_t len)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     atomic_fetch_sub(&s->backlog, len);
 }
 
 int
 be_diskstore_append(be_diskstore_t *s, const be_key_t *digest, const void *data, size_t len)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     pthread_mutex_lock(&s->wlock);
     be_disk_loc_t loc;
     int rc = BE_DECLINED;
@@ -405,6 +414,7 @@ be_diskstore_append(be_diskstore_t *s, const be_key_t *digest, const void *data,
 int
 be_diskstore_purge(be_diskstore_t *s, const be_key_t *digest)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     if (be_diskstore_wait_loaded(s, 60000) != BE_DISK_READY)
         return BE_DECLINED;
     pthread_mutex_lock(&s->wlock);
@@ -422,6 +432,7 @@ be_diskstore_purge(be_diskstore_t *s, const be_key_t *digest)
 void
 be_diskstore_stats(be_diskstore_t *s, be_diskstore_stats_t *out)
 {
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     memset(out, 0, sizeof(*out));
     out->state = atomic_load(&s->state);
     out->blocks = atomic_load(&s->nblocks);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "blockedge/clock.h"
 #include "blockedge/blockkey.h"
 #include "blockedge/diskstore.h"
 
@@ -72,14 +73,6 @@ struct be_diskstore_s {
     _Atomic uint64_t errors[BE_DISK_ERR_N];
     _Atomic int logged[BE_DISK_ERR_N];
 };
-
-static inline int64_t
-mono_msec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The index's key for a digest: 8 of its bytes (see diskstore_index.c). */
 static inline uint64_t

@@ -260,7 +260,7 @@ void *
 ds_loader_main(void *arg)
 {
     be_diskstore_t *s = arg;
-    int64_t t0 = mono_msec();
+    int64_t t0 = be_clock_msec();
     be_log_set_thread_id(0);
     pthread_mutex_lock(&s->wlock);
     if (open_dir(s) != BE_OK) {
@@ -346,7 +346,7 @@ ds_loader_main(void *arg)
         ds_reclaim_wlocked(s, v, 0);
     }
     pthread_mutex_unlock(&s->wlock);
-    atomic_store(&s->load_msec, (uint64_t)(mono_msec() - t0));
+    atomic_store(&s->load_msec, (uint64_t)(be_clock_msec() - t0));
     be_log(BE_LOG_NOTICE,
            "disk tier \"%s\" loaded: %" PRIu64 " blocks in %u segments, %" PRIu64 " bytes, %" PRIu64
            " ms%s",

@@ -65,7 +65,7 @@ write_fault(be_diskstore_t *s, int err, const char *what, uint64_t seq)
         if (s->max_segments > 2 && s->nsegs > 2)
             s->max_segments = s->nsegs - 1 > 2 ? s->nsegs - 1 : 2;
         s->force_roll = 1;
-        atomic_store(&s->paused_until, mono_msec() + NOSPC_PAUSE);
+        atomic_store(&s->paused_until, be_clock_msec() + NOSPC_PAUSE);
     }
 }
 
