@@ -15,7 +15,11 @@
 const double be_hist_bounds[BE_HIST_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
 
-static const int codes[BE_CODE_N - 1] = {BE_STATS_CODES};
+static const int codes[BE_CODE_OTHER] = {
+#define X(code, reason) code,
+#include "blockedge/tbl/status_codes.h"
+#undef X
+};
 
 static const struct {
     const char *name, *type, *help;
@@ -40,19 +44,30 @@ static const char *const close_labels[BE_CLOSE_N] = {
 static const char *const tier_labels[BE_TIER_N] = {"memory", "disk", "miss"};
 static const char *const proto_labels[BE_PROTO_N] = {"http/1.1", "h2"};
 
-static int
-code_index(int status)
+int
+be_stats_code_index(int status)
 {
-    for (int i = 0; i < BE_CODE_N - 1; i++)
-        if (codes[i] == status)
-            return i;
-    return BE_CODE_N - 1;
+    switch (status) {
+#define X(code, reason)                                                                            \
+    case code:                                                                                     \
+        return BE_CODE_##code;
+#include "blockedge/tbl/status_codes.h"
+#undef X
+    default:
+        return BE_CODE_OTHER;
+    }
+}
+
+int
+be_stats_code(int index)
+{
+    return index >= 0 && index < BE_CODE_OTHER ? codes[index] : 0;
 }
 
 void
 be_stats_request(be_stats_t *s, int proto, int status)
 {
-    be_stat_add(&s->requests[proto][code_index(status)], 1);
+    be_stat_add(&s->requests[proto][be_stats_code_index(status)], 1);
 }
 
 void
@@ -158,7 +173,7 @@ be_stats_render(const be_stats_t *s, struct evbuffer *out)
             uint64_t v = be_stat_get(&s->requests[p][c]);
             if (v == 0)
                 continue;
-            if (c < BE_CODE_N - 1)
+            if (c != BE_CODE_OTHER)
                 snprintf(labels, sizeof(labels), "proto=\"%s\",code=\"%d\"", proto_labels[p],
                          codes[c]);
             else

@@ -35,9 +35,14 @@ enum be_tier { BE_TIER_MEMORY, BE_TIER_DISK, BE_TIER_MISS, BE_TIER_N };
 
 enum be_proto { BE_PROTO_HTTP1, BE_PROTO_HTTP2, BE_PROTO_N };
 
-/* Status codes counted one by one; anything else counts as "other". */
-#define BE_STATS_CODES 200, 206, 304, 400, 404, 405, 408, 414, 416, 431, 500, 502, 503, 504
-enum { BE_CODE_N = 15 };
+/* Status codes counted one by one (tbl/status_codes.h); anything else counts as "other". */
+enum be_code {
+#define X(code, reason) BE_CODE_##code,
+#include "blockedge/tbl/status_codes.h"
+#undef X
+    BE_CODE_OTHER,
+    BE_CODE_N
+};
 
 #define BE_HIST_BUCKETS 14
 extern const double be_hist_bounds[BE_HIST_BUCKETS]; /* seconds, upper bounds */
@@ -91,6 +96,11 @@ be_monotonic_usec(void)
 
 /* The Prometheus name of an unlabelled counter (tbl/counters.h). */
 const char *be_stats_counter_name(int id);
+
+/* The index of an HTTP status in requests[proto][] (BE_CODE_OTHER when it is not counted
+ * on its own), and the status of an index (0 for BE_CODE_OTHER). */
+int be_stats_code_index(int status);
+int be_stats_code(int index);
 
 /* Counts one finished request: proto, HTTP status. */
 void be_stats_request(be_stats_t *s, int proto, int status);

@@ -225,6 +225,18 @@ test_stats_requests_counted_by_code_with_other(void)
 }
 
 static void
+test_stats_code_index_round_trips_every_counted_status(void)
+{
+    for (int i = 0; i < BE_CODE_OTHER; i++) {
+        BE_CHECK(be_stats_code(i) >= 100 && be_stats_code(i) <= 599);
+        BE_CHECK_INT(be_stats_code_index(be_stats_code(i)), i);
+    }
+    BE_CHECK_INT(be_stats_code_index(404), BE_CODE_404);
+    BE_CHECK_INT(be_stats_code_index(299), BE_CODE_OTHER);
+    BE_CHECK_INT(be_stats_code(BE_CODE_OTHER), 0);
+}
+
+static void
 test_stats_accumulate_sums_two_workers(void)
 {
     static be_stats_t a, b, sum;
@@ -291,6 +303,7 @@ main(void)
     BE_RUN(test_stats_render_has_help_and_type_before_each_family);
     BE_RUN(test_stats_histogram_buckets_are_cumulative_and_inf_equals_count);
     BE_RUN(test_stats_requests_counted_by_code_with_other);
+    BE_RUN(test_stats_code_index_round_trips_every_counted_status);
     BE_RUN(test_stats_accumulate_sums_two_workers);
     BE_TEST_EXIT();
 }
