@@ -3,13 +3,15 @@
  * with HELP and TYPE before its samples, histogram buckets cumulative with +Inf equal to
  * _count, status codes and their "other" row, and the sum of two workers.
  *
- * Samples are read back from the rendered text, so the test checks what a scraper sees.
+ * Samples are read back from the text of a snapshot of the stats alone (be_metrics_of_stats),
+ * so the test checks what a scraper sees.
  */
 #include <stdarg.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
+#include "blockedge/metrics.h"
 #include "blockedge/stats.h"
 #include "test.h"
 
@@ -20,7 +22,9 @@ static size_t
 render(const be_stats_t *s)
 {
     struct evbuffer *out = evbuffer_new();
-    be_stats_render(s, out);
+    be_metrics_t *m = be_metrics_of_stats(s);
+    be_metrics_prometheus(m, out);
+    be_metrics_free(&m);
     size_t n = evbuffer_get_length(out);
     if (n >= sizeof(text))
         n = sizeof(text) - 1;
