@@ -20,10 +20,9 @@
 
 #define FIXTURE_MEMORY (64 * 1024)
 
-/* Fills cfg and builds the node; *svc is what its workers share and workers[0..n) are its
- * unstarted workers. Exits on failure. */
-static inline be_server_t *
-fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, const char *who)
+/* Fills cfg: config defaults, a file:// origin, a small memory tier, n workers. */
+static inline void
+fixture_config(be_config_t *cfg, int n)
 {
     be_config_defaults(cfg);
     cfg->nservers = 1;
@@ -32,6 +31,14 @@ fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, 
     snprintf(cfg->servers[0].path, sizeof(cfg->servers[0].path), "/tmp/x/");
     cfg->memory_size = FIXTURE_MEMORY;
     cfg->worker_threads = n;
+}
+
+/* Builds the node from cfg (n = cfg->worker_threads); *svc is what its workers share and
+ * workers[0..n) are its unstarted workers. Exits on failure. */
+static inline be_server_t *
+fixture_build(const be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n,
+              const char *who)
+{
     be_server_t *node = be_server_new(cfg, BE_SERVER_NO_LISTEN);
     if (node == NULL) {
         fprintf(stderr, "%s: cannot build the server\n", who);
@@ -41,6 +48,14 @@ fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, 
     for (int i = 0; i < n; i++)
         workers[i] = be_server_worker(node, i);
     return node;
+}
+
+/* fixture_config, then fixture_build. */
+static inline be_server_t *
+fixture_up(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, const char *who)
+{
+    fixture_config(cfg, n);
+    return fixture_build(cfg, svc, workers, n, who);
 }
 
 /* Tears the node down in the server's order (what is left in the mailboxes runs first). */
