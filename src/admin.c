@@ -1,14 +1,13 @@
 /*
  * admin.c - /metrics, /stats and /healthz on the admin listener.
  *
- * Sums the workers' counters (relaxed loads, no locks on their side) and reads the tiers'
- * gauges when asked. One request per connection, answered and closed: scrapers reconnect
- * anyway, and it keeps this module small. Peers are checked against allow/deny first.
- * The main thread is the popularity tracker's one consumer: a timer here drains the
- * workers' rings every BE_POPULARITY_DRAIN_MS, and each scrape drains them first.
+ * Each scrape answers from one snapshot of every source (metrics.c reads it and writes both
+ * formats; this file names no metric). One request per connection, answered and closed:
+ * scrapers reconnect anyway, and it keeps this module small. Peers are checked against
+ * allow/deny first. The main thread is the popularity tracker's one consumer: a timer here
+ * drains the workers' rings every BE_POPULARITY_DRAIN_MS, and each scrape drains them first.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,17 +16,12 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "blockedge/clock.h"
 #include "blockedge/admin.h"
-#include "blockedge/alloc.h"
-#include "blockedge/cache.h"
-#include "blockedge/diskstore.h"
-#include "blockedge/inflight.h"
 #include "blockedge/log.h"
-#include "blockedge/memcache.h"
-#include "blockedge/origin.h"
+#include "blockedge/metrics.h"
 #include "blockedge/popularity.h"
 #include "blockedge/stats.h"
-#include "blockedge/worker.h"
 
 #define ADMIN_MAX_HEAD 8192
 
@@ -44,235 +38,30 @@ struct be_admin_s {
 #define STATS_TOP_DEFAULT 10
 #define STATS_TOP_MAX     100000
 
-static be_msec_t
-now_ms(void)
-{
-    return (be_msec_t)(be_monotonic_usec() / 1000);
-}
-
 static void
 on_drain(evutil_socket_t fd, short what, void *arg)
 {
     BE_UNUSED(fd);
     BE_UNUSED(what);
     be_admin_t *a = arg;
-    be_popularity_drain(a->svc->popularity, now_ms());
+    be_popularity_drain(a->svc->popularity, be_clock_msec());
 }
 
-/* /metrics families of the popularity tracker. */
-static void
-render_popularity(be_popularity_t *p, struct evbuffer *out)
+/* Appends the /metrics text, or with stats the /stats document (top: the top blocks asked
+ * for). Both are read from one snapshot; the popularity rings are drained first. */
+static int
+render(be_admin_t *a, int stats, size_t top, struct evbuffer *out)
 {
-    be_popularity_info_t info;
-    be_popularity_zipf_t z;
-    double bytes[BE_MRC_POINTS], hit[BE_MRC_POINTS];
-    char labels[64];
-
-    be_popularity_drain(p, now_ms());
-    be_popularity_info(p, &info);
-    be_popularity_zipf(p, &z);
-    be_stats_render_family(out, "blockedge_popularity_references_total", "counter",
-                           "Block references counted by the popularity statistics.");
-    be_stats_render_sample(out, "blockedge_popularity_references_total", NULL,
-                           (double)info.references);
-    be_stats_render_family(out, "blockedge_popularity_dropped_total", "counter",
-                           "Block references lost because a worker's ring was full.");
-    be_stats_render_sample(out, "blockedge_popularity_dropped_total", NULL, (double)info.dropped);
-    be_stats_render_family(out, "blockedge_popularity_zipf_exponent", "gauge",
-                           "Zipf exponent s of the block popularity (share of rank r ~ r^-s), "
-                           "maximum likelihood over the reliable top ranks; 0 until known.");
-    be_stats_render_sample(out, "blockedge_popularity_zipf_exponent", NULL, z.exponent);
-    be_stats_render_family(out, "blockedge_popularity_zipf_requests", "gauge",
-                           "Requests (decayed) the Zipf exponent rests on.");
-    be_stats_render_sample(out, "blockedge_popularity_zipf_requests", NULL, z.requests);
-    be_stats_render_family(out, "blockedge_popularity_zipf_ranks", "gauge",
-                           "Ranks the Zipf exponent was fitted over.");
-    be_stats_render_sample(out, "blockedge_popularity_zipf_ranks", NULL, (double)z.ranks);
-    size_t n = be_popularity_mrc(p, bytes, hit);
-    if (n > 0) {
-        be_stats_render_family(out, "blockedge_mrc_hit_ratio", "gauge",
-                               "Predicted LRU hit ratio (SHARDS) of a memory tier of cache_bytes.");
-        for (size_t i = 0; i < n; i += BE_MRC_PER_OCTAVE) {
-            snprintf(labels, sizeof(labels), "cache_bytes=\"%.0f\"", bytes[i]);
-            be_stats_render_sample(out, "blockedge_mrc_hit_ratio", labels, hit[i]);
-        }
-    }
-    be_stats_render_family(out, "blockedge_mrc_sample_rate", "gauge",
-                           "SHARDS key sample rate now in force.");
-    be_stats_render_sample(out, "blockedge_mrc_sample_rate", NULL, info.sample_rate);
-    be_stats_render_family(out, "blockedge_mrc_sampled_keys", "gauge",
-                           "Keys SHARDS tracks now (bounded by mrc_max_keys).");
-    be_stats_render_sample(out, "blockedge_mrc_sampled_keys", NULL, (double)info.sampled_keys);
-    be_stats_render_family(out, "blockedge_popularity_memory_bytes", "gauge",
-                           "Bytes allocated by the popularity statistics (fixed at start-up).");
-    be_stats_render_sample(out, "blockedge_popularity_memory_bytes", NULL,
-                           (double)info.memory_bytes);
-}
-
-static void
-sum_stats(be_services_t *svc, be_stats_t *sum)
-{
-    memset(sum, 0, sizeof(*sum));
-    for (int i = 0; i < svc->nworkers; i++)
-        be_stats_accumulate(sum, &svc->workers[i]->stats);
-}
-
-void
-be_admin_render_metrics(be_services_t *svc, struct evbuffer *out)
-{
-    be_stats_t *sum = malloc(sizeof(*sum));
-    if (sum == NULL)
-        return;
-    sum_stats(svc, sum);
-    be_stats_render(sum, out);
-    free(sum);
-
-    be_memcache_stats_t mc;
-    be_memcache_stats(svc->memcache, &mc);
-    be_diskstore_stats_t ds = {0};
-    if (svc->disk != NULL)
-        be_diskstore_stats(svc->disk, &ds);
-    be_stats_render_family(out, "blockedge_cache_blocks", "gauge", "Blocks held, by tier.");
-    be_stats_render_sample(out, "blockedge_cache_blocks", "tier=\"memory\"", (double)mc.blocks);
-    if (svc->disk != NULL)
-        be_stats_render_sample(out, "blockedge_cache_blocks", "tier=\"disk\"", (double)ds.blocks);
-    be_stats_render_family(out, "blockedge_cache_bytes", "gauge",
-                           "Bytes held (blocks and index), by tier.");
-    be_stats_render_sample(out, "blockedge_cache_bytes", "tier=\"memory\"", (double)mc.bytes);
-    if (svc->disk != NULL)
-        be_stats_render_sample(out, "blockedge_cache_bytes", "tier=\"disk\"", (double)ds.bytes);
-    be_stats_render_family(out, "blockedge_cache_capacity_bytes", "gauge",
-                           "Configured capacity in bytes, by tier.");
-    be_stats_render_sample(out, "blockedge_cache_capacity_bytes", "tier=\"memory\"",
-                           (double)mc.capacity);
-    if (svc->disk != NULL)
-        be_stats_render_sample(out, "blockedge_cache_capacity_bytes", "tier=\"disk\"",
-                               (double)ds.capacity);
-    be_stats_render_family(out, "blockedge_cache_evictions_total", "counter",
-                           "Blocks evicted to make room, by tier.");
-    be_stats_render_sample(out, "blockedge_cache_evictions_total", "tier=\"memory\"",
-                           (double)mc.evictions);
-    if (svc->disk != NULL) {
-        be_stats_render_sample(out, "blockedge_cache_evictions_total", "tier=\"disk\"",
-                               (double)ds.evictions);
-        be_cache_disk_render(&ds, out);
-    } else { /* a contract metric: present, and 0, on a memory-only node too */
-        be_stats_render_family(
-            out, "blockedge_disk_corruptions_total", "counter",
-            "Disk records that failed their checks on read (dropped, refetched).");
-        be_stats_render_sample(out, "blockedge_disk_corruptions_total", NULL, 0);
-    }
-    be_stats_render_family(out, "blockedge_inflight_fetches", "gauge",
-                           "Origin fetches under way now.");
-    be_stats_render_sample(out, "blockedge_inflight_fetches", NULL,
-                           (double)be_inflight_count(svc->inflight));
-    be_origin_render_metrics(svc, out);
-
-    uint64_t allocated, resident;
-    if (be_alloc_stats(&allocated, &resident) == BE_OK) {
-        be_stats_render_family(out, "blockedge_memory_allocated_bytes", "gauge",
-                               "Bytes allocated by blockedge, from jemalloc.");
-        be_stats_render_sample(out, "blockedge_memory_allocated_bytes", NULL, (double)allocated);
-        be_stats_render_family(out, "blockedge_memory_resident_bytes", "gauge",
-                               "Bytes in physically resident pages mapped by jemalloc.");
-        be_stats_render_sample(out, "blockedge_memory_resident_bytes", NULL, (double)resident);
-    }
-    if (svc->popularity != NULL)
-        render_popularity(svc->popularity, out);
-    be_stats_render_family(out, "blockedge_build_info", "gauge",
-                           "Build information; the value is always 1.");
-    be_stats_render_sample(out, "blockedge_build_info", "version=\"" BE_VERSION "\"", 1);
-}
-
-static void
-json_popularity(be_popularity_t *p, const be_config_t *cfg, size_t top, struct evbuffer *out)
-{
-    be_popularity_info_t info;
-    be_popularity_zipf_t z;
-    double bytes[BE_MRC_POINTS], hit[BE_MRC_POINTS];
-    char hex[BE_KEY_HEX_LEN + 1];
-
-    be_popularity_drain(p, now_ms());
-    be_popularity_info(p, &info);
-    be_popularity_zipf(p, &z);
-    evbuffer_add_printf(out,
-                        ",\"popularity\":{\"references\":%" PRIu64 ",\"dropped\":%" PRIu64
-                        ",\"top_k\":%d,\"half_life_seconds\":%.3f,\"memory_bytes\":%" PRIu64
-                        ",\"zipf\":{\"exponent\":%.6f,\"requests\":%.1f,\"ranks\":%u},\"top\":[",
-                        info.references, info.dropped, cfg->popularity_top_k,
-                        (double)cfg->popularity_half_life / 1000, info.memory_bytes, z.exponent,
-                        z.requests, z.ranks);
-    be_popularity_item_t *items = top > 0 ? malloc(top * sizeof(*items)) : NULL;
-    size_t n = items != NULL ? be_popularity_top(p, items, top) : 0;
-    for (size_t i = 0; i < n; i++)
-        evbuffer_add_printf(out, "%s{\"key\":\"%s\",\"count\":%.1f,\"error\":%.1f}",
-                            i > 0 ? "," : "", be_key_to_hex(&items[i].key, hex), items[i].count,
-                            items[i].error);
-    free(items);
-    evbuffer_add_printf(out,
-                        "],\"mrc\":{\"sample_rate\":%.8f,\"sampled_keys\":%" PRIu64
-                        ",\"sampled_references\":%" PRIu64 ",\"memory_size\":%" PRIu64
-                        ",\"curve\":[",
-                        info.sample_rate, info.sampled_keys, info.sampled_refs, info.memory_size);
-    size_t m = be_popularity_mrc(p, bytes, hit);
-    for (size_t i = 0; i < m; i++)
-        evbuffer_add_printf(out, "%s{\"cache_bytes\":%.0f,\"hit_ratio\":%.6f}", i > 0 ? "," : "",
-                            bytes[i], hit[i]);
-    evbuffer_add_printf(out, "]}}");
-}
-
-static void
-render_stats_json(be_admin_t *a, size_t top, struct evbuffer *out)
-{
-    be_services_t *svc = a->svc;
-    be_stats_t *s = malloc(sizeof(*s));
-    if (s == NULL)
-        return;
-    sum_stats(svc, s);
-    be_memcache_stats_t mc;
-    be_memcache_stats(svc->memcache, &mc);
-    uint64_t hits = be_stat_get(&s->hits[BE_TIER_MEMORY]) + be_stat_get(&s->hits[BE_TIER_DISK]);
-    uint64_t misses = be_stat_get(&s->ctr[BE_CTR_CACHE_MISSES]);
-    double ratio = hits + misses ? (double)hits / (double)(hits + misses) : 0.0;
-    uint64_t requests = 0;
-    for (int p = 0; p < BE_PROTO_N; p++)
-        for (int c = 0; c < BE_CODE_N; c++)
-            requests += be_stat_get(&s->requests[p][c]);
-    evbuffer_add_printf(
-        out,
-        "{\"version\":\"%s\",\"workers\":%d,\"uptime_seconds\":%.3f,\"requests\":%" PRIu64
-        ",\"hits\":{\"memory\":%" PRIu64 ",\"disk\":%" PRIu64 "},\"misses\":%" PRIu64
-        ",\"hit_ratio\":%.6f,\"coalesced\":%" PRIu64 ",\"origin\":{\"requests\":%" PRIu64
-        ",\"inflight\":%u,\"errors\":{",
-        BE_VERSION, svc->nworkers, (double)(be_monotonic_usec() - a->started_us) / 1e6, requests,
-        be_stat_get(&s->hits[BE_TIER_MEMORY]), be_stat_get(&s->hits[BE_TIER_DISK]), misses, ratio,
-        be_stat_get(&s->ctr[BE_CTR_COALESCED]), be_stat_get(&s->ctr[BE_CTR_ORIGIN_REQUESTS]),
-        be_inflight_count(svc->inflight));
-    for (int r = 1; r < BE_FETCH_NSTATUS; r++)
-        evbuffer_add_printf(out, "%s\"%s\":%" PRIu64, r > 1 ? "," : "",
-                            be_fetch_label((be_fetch_status_t)r),
-                            be_stat_get(&s->origin_errors[r]));
-    uint64_t allocated = 0, resident = 0;
-    be_alloc_stats(&allocated, &resident);
-    evbuffer_add_printf(out,
-                        "}},\"cache\":{\"memory\":{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64
-                        ",\"capacity_bytes\":%" PRIu64 ",\"evictions\":%" PRIu64
-                        "}},\"sent_bytes\":%" PRIu64 ",\"connections\":{\"accepted\":%" PRIu64
-                        ",\"open\":%" PRIu64 "},\"memory\":{\"allocated_bytes\":%" PRIu64
-                        ",\"resident_bytes\":%" PRIu64 "},\"metrics\":{",
-                        mc.blocks, mc.bytes, mc.capacity, mc.evictions,
-                        be_stat_get(&s->ctr[BE_CTR_SENT_BYTES]),
-                        be_stat_get(&s->ctr[BE_CTR_CONNECTIONS_ACCEPTED]),
-                        be_stat_get(&s->ctr[BE_CTR_CONNECTIONS_OPEN]), allocated, resident);
-    /* every unlabelled counter under its Prometheus name */
-    for (int i = 0; i < BE_CTR_N; i++)
-        evbuffer_add_printf(out, "%s\"%s\":%" PRIu64, i > 0 ? "," : "", be_stats_counter_name(i),
-                            be_stat_get(&s->ctr[i]));
-    evbuffer_add_printf(out, "}");
-    free(s);
-    if (svc->popularity != NULL)
-        json_popularity(svc->popularity, svc->cfg, top, out);
-    evbuffer_add_printf(out, "}\n");
+    be_metrics_t *m = be_metrics_read(a->svc, be_clock_msec());
+    int rc = m != NULL ? BE_OK : BE_ERROR;
+    if (m != NULL && stats)
+        rc = be_metrics_json(m, (double)(be_clock_usec() - a->started_us) / 1e6, top, out);
+    else if (m != NULL)
+        be_metrics_prometheus(m, out);
+    be_metrics_free(&m);
+    if (rc != BE_OK)
+        evbuffer_add_printf(out, "out of memory\n");
+    return rc;
 }
 
 /* "top=N" in a query string, else the default; clamped to STATS_TOP_MAX. */
@@ -373,12 +162,16 @@ on_admin_read(struct bufferevent *bev, void *arg)
         evbuffer_add_printf(body, "method not allowed\n");
         reply(a, bev, 405, "Method Not Allowed", "text/plain", body);
     } else if (strcmp(path, "/metrics") == 0) {
-        be_admin_render_metrics(a->svc, body);
-        reply(a, bev, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
+        if (render(a, 0, 0, body) == BE_OK)
+            reply(a, bev, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
+        else
+            reply(a, bev, 500, "Internal Server Error", "text/plain", body);
     } else if (strcmp(path, "/stats") == 0 || strncmp(path, "/stats?", 7) == 0) {
-        render_stats_json(a, query_top(strchr(path, '?') != NULL ? strchr(path, '?') + 1 : NULL),
-                          body);
-        reply(a, bev, 200, "OK", "application/json", body);
+        const char *query = strchr(path, '?');
+        if (render(a, 1, query_top(query != NULL ? query + 1 : NULL), body) == BE_OK)
+            reply(a, bev, 200, "OK", "application/json", body);
+        else
+            reply(a, bev, 500, "Internal Server Error", "text/plain", body);
     } else if (strcmp(path, "/healthz") == 0) {
         evbuffer_add_printf(body, "ok\n");
         reply(a, bev, 200, "OK", "text/plain", body);
@@ -432,7 +225,7 @@ be_admin_new(struct event_base *base, be_services_t *svc)
         return NULL;
     a->svc = svc;
     a->base = base;
-    a->started_us = be_monotonic_usec();
+    a->started_us = be_clock_usec();
     if (svc->popularity != NULL) {
         struct timeval every = {0, BE_POPULARITY_DRAIN_MS * 1000};
         a->drain_timer = event_new(base, -1, EV_PERSIST, on_drain, a);

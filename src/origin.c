@@ -129,28 +129,16 @@ be_origin_free(be_origin_t **op)
 }
 
 void
-be_origin_render_metrics(be_services_t *svc, struct evbuffer *out)
+be_origin_marked_down(be_services_t *svc, unsigned *down, int n)
 {
     const be_config_t *cfg = svc->cfg;
-    char labels[1200];
-    be_stats_render_family(out, "blockedge_origin_server_marked_down", "gauge",
-                           "Workers whose circuit breaker has this origin server marked down now "
-                           "(0: up everywhere).");
-    for (int i = 0; i < cfg->nservers; i++) {
-        int down = 0;
+    for (int i = 0; i < cfg->nservers && i < n; i++) {
+        down[i] = 0;
         for (int k = 0; k < svc->nworkers; k++) {
             be_origin_t *o = svc->workers[k] != NULL ? svc->workers[k]->origin : NULL;
             if (o != NULL)
-                down += atomic_load_explicit(&o->peers[i].marked_down, memory_order_relaxed);
+                down[i] += atomic_load_explicit(&o->peers[i].marked_down, memory_order_relaxed);
         }
-        size_t n = (size_t)snprintf(labels, sizeof(labels), "server=\"");
-        for (const char *c = cfg->servers[i].url; *c != '\0' && n + 3 < sizeof(labels); c++) {
-            if (*c == '"' || *c == '\\')
-                labels[n++] = '\\';
-            labels[n++] = *c;
-        }
-        snprintf(labels + n, sizeof(labels) - n, "\"");
-        be_stats_render_sample(out, "blockedge_origin_server_marked_down", labels, (double)down);
     }
 }
 

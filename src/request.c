@@ -321,34 +321,11 @@ be_http_status_text(int status)
 {
     static _Thread_local char other[4];
     switch (status) {
-    case 200:
-        return "200";
-    case 206:
-        return "206";
-    case 304:
-        return "304";
-    case 400:
-        return "400";
-    case 404:
-        return "404";
-    case 405:
-        return "405";
-    case 408:
-        return "408";
-    case 414:
-        return "414";
-    case 416:
-        return "416";
-    case 431:
-        return "431";
-    case 500:
-        return "500";
-    case 502:
-        return "502";
-    case 503:
-        return "503";
-    case 504:
-        return "504";
+#define X(code, reason)                                                                            \
+    case code:                                                                                     \
+        return #code;
+#include "blockedge/tbl/status_codes.h"
+#undef X
     default:
         if (status < 100 || status > 999)
             status = 500;
@@ -364,34 +341,11 @@ const char *
 be_http_reason(int status)
 {
     switch (status) {
-    case 200:
-        return "OK";
-    case 206:
-        return "Partial Content";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 414:
-        return "URI Too Long";
-    case 416:
-        return "Range Not Satisfiable";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
+#define X(code, reason)                                                                            \
+    case code:                                                                                     \
+        return reason;
+#include "blockedge/tbl/status_codes.h"
+#undef X
     default:
         return "Unknown";
     }

@@ -9,7 +9,6 @@
 #include "blockedge/services.h"
 
 struct event_base;
-struct evbuffer;
 typedef struct be_admin_s be_admin_t;
 
 /* Binds every admin listen address on base. NULL on failure (logged). Thread: main. */
@@ -17,9 +16,5 @@ be_admin_t *be_admin_new(struct event_base *base, be_services_t *svc);
 
 /* Closes the listeners and any admin connection. *ap = NULL. */
 void be_admin_free(be_admin_t **ap);
-
-/* Appends the whole /metrics text for svc to out. Thread: main (the popularity
- * tracker's consumer: it drains the workers' rings first). */
-void be_admin_render_metrics(be_services_t *svc, struct evbuffer *out);
 
 #endif

@@ -44,10 +44,4 @@ void be_cache_disk_stop_reads(be_services_t *svc);
 void be_cache_disk_stop_writes(be_services_t *svc);
 void be_cache_disk_close(be_services_t *svc);
 
-/* Appends the disk tier's own metric families (corruptions, faults by kind, index state,
- * load time and size, segments, writes, re-appends, purges) to out. Thread: any. */
-struct evbuffer;
-typedef struct be_diskstore_stats_s be_diskstore_stats_t;
-void be_cache_disk_render(const be_diskstore_stats_t *ds, struct evbuffer *out);
-
 #endif

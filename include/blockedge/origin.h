@@ -15,7 +15,6 @@
 typedef struct be_origin_s be_origin_t;
 typedef struct be_worker_s be_worker_t;
 typedef struct be_services_s be_services_t;
-struct evbuffer;
 
 /* The outcome; block is a reference the callee owns (NULL unless BE_FETCH_OK). Runs on the
  * worker's thread, never from inside be_origin_fetch(). */
@@ -31,9 +30,10 @@ void be_origin_free(be_origin_t **op);
 /* Starts fetching key. BE_OK (cb will run once) or BE_ERROR (it will not). Thread: w's. */
 int be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg);
 
-/* Appends the per-server gauges (blockedge_origin_server_marked_down{server}) for every
- * worker's client to out. Thread: admin (main), while the workers run. */
-void be_origin_render_metrics(be_services_t *svc, struct evbuffer *out);
+/* Sets down[i], for each origin server i < n in config order, to how many workers' circuit
+ * breakers have it marked down now (blockedge_origin_server_marked_down{server}). Thread:
+ * admin (main), while the workers run. */
+void be_origin_marked_down(be_services_t *svc, unsigned *down, int n);
 
 /* Fetches under way on this client (0 for NULL). */
 unsigned be_origin_active(const be_origin_t *o);

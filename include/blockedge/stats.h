@@ -1,5 +1,6 @@
 /*
- * stats.h - metrics: per-worker counters and histograms, summed only when scraped.
+ * stats.h - per-worker counters and histograms, summed only when scraped (metrics.h names
+ * and renders them).
  *
  * Each worker owns one be_stats_t and is its only writer, so the hot path does a relaxed
  * load and store (no locked instruction, no shared cache line). Readers (the admin thread)
@@ -10,17 +11,23 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "blockedge/defs.h"
 #include "blockedge/fetch.h"
 
-struct evbuffer;
-
+/* The per-worker counters without labels. Each is shown by one row of tbl/metrics.h
+ * (source CTR), which holds its name and help. */
 enum be_counter {
-#define X(id, name, type, help) BE_CTR_##id,
-#include "blockedge/tbl/counters.h"
-#undef X
+    BE_CTR_CACHE_MISSES,
+    BE_CTR_ORIGIN_REQUESTS,
+    BE_CTR_ORIGIN_CONNECTIONS,
+    BE_CTR_ORIGIN_RETRIES,
+    BE_CTR_ORIGIN_MARKED_DOWN,
+    BE_CTR_ORIGIN_UNAVAILABLE,
+    BE_CTR_COALESCED,
+    BE_CTR_SENT_BYTES,
+    BE_CTR_CONNECTIONS_ACCEPTED,
+    BE_CTR_CONNECTIONS_OPEN,
     BE_CTR_N
 };
 
@@ -35,9 +42,14 @@ enum be_tier { BE_TIER_MEMORY, BE_TIER_DISK, BE_TIER_MISS, BE_TIER_N };
 
 enum be_proto { BE_PROTO_HTTP1, BE_PROTO_HTTP2, BE_PROTO_N };
 
-/* Status codes counted one by one; anything else counts as "other". */
-#define BE_STATS_CODES 200, 206, 304, 400, 404, 405, 408, 414, 416, 431, 500, 502, 503, 504
-enum { BE_CODE_N = 15 };
+/* Status codes counted one by one (tbl/status_codes.h); anything else counts as "other". */
+enum be_code {
+#define X(code, reason) BE_CODE_##code,
+#include "blockedge/tbl/status_codes.h"
+#undef X
+    BE_CODE_OTHER,
+    BE_CODE_N
+};
 
 #define BE_HIST_BUCKETS 14
 extern const double be_hist_bounds[BE_HIST_BUCKETS]; /* seconds, upper bounds */
@@ -78,19 +90,12 @@ be_stat_get(const _Atomic uint64_t *c)
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* A monotonic clock for latency figures (microseconds). */
-static inline uint64_t
-be_monotonic_usec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 #define be_stats_inc(s, id) be_stat_add(&(s)->ctr[BE_CTR_##id], 1)
 
-/* The Prometheus name of an unlabelled counter (tbl/counters.h). */
-const char *be_stats_counter_name(int id);
+/* The index of an HTTP status in requests[proto][] (BE_CODE_OTHER when it is not counted
+ * on its own), and the status of an index (0 for BE_CODE_OTHER). */
+int be_stats_code_index(int status);
+int be_stats_code(int index);
 
 /* Counts one finished request: proto, HTTP status. */
 void be_stats_request(be_stats_t *s, int proto, int status);
@@ -100,16 +105,5 @@ void be_stats_observe(be_hist_t *h, uint64_t usec);
 
 /* Adds every field of src into dst (dst is a private, unshared snapshot). */
 void be_stats_accumulate(be_stats_t *dst, const be_stats_t *src);
-
-/* Appends the Prometheus text for every family in s (counters, labelled families,
- * histograms) to out. */
-void be_stats_render(const be_stats_t *s, struct evbuffer *out);
-
-/* Appends a family's "# HELP" and "# TYPE" lines, then samples of it ("labels" may be NULL
- * or e.g. "tier=\"memory\""). */
-void be_stats_render_family(struct evbuffer *out, const char *name, const char *type,
-                            const char *help);
-void be_stats_render_sample(struct evbuffer *out, const char *name, const char *labels,
-                            double value);
 
 #endif

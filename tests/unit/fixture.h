@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "blockedge/block.h"
+#include "blockedge/clock.h"
 #include "blockedge/config.h"
 #include "blockedge/inflight.h"
 #include "blockedge/memcache.h"
@@ -70,7 +71,8 @@ fixture_http_origin(be_config_t *cfg, const char *url)
 /* Builds the node for cfg (which must outlive it); *svc is what its workers share and
  * workers[0..n) are its unstarted workers. Exits on failure. */
 static inline be_server_t *
-fixture_build(be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n, const char *who)
+fixture_build(const be_config_t *cfg, be_services_t **svc, be_worker_t **workers, int n,
+              const char *who)
 {
     be_server_t *node = be_server_new(cfg, BE_SERVER_NO_LISTEN);
     if (node == NULL) {
@@ -179,9 +181,7 @@ fixture_write_block(const char *dir, const unsigned char *data, size_t size, cha
 static inline int64_t
 fixture_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return be_clock_msec();
 }
 
 /* Runs each of the n workers' loops `turns` times without waiting for events. One run

@@ -24,6 +24,8 @@
 #include <event2/event.h>
 
 #include "blockedge/admin.h"
+#include "blockedge/clock.h"
+#include "blockedge/metrics.h"
 #include "blockedge/config.h"
 #include "blockedge/request.h"
 #include "blockedge/server.h"
@@ -71,7 +73,10 @@ static void
 render(void)
 {
     struct evbuffer *out = evbuffer_new();
-    be_admin_render_metrics(svc, out);
+    be_metrics_t *m = be_metrics_read(svc, be_clock_msec());
+    if (m != NULL)
+        be_metrics_prometheus(m, out);
+    be_metrics_free(&m);
     size_t n = evbuffer_get_length(out);
     if (n >= sizeof(text))
         n = sizeof(text) - 1;

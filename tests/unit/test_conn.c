@@ -44,8 +44,6 @@ static be_worker_t *workers[1];
 static be_worker_t *w;
 static char dir[512];
 
-static const int codes[] = {BE_STATS_CODES};
-
 /* An empty SETTINGS frame and a SETTINGS ACK: with the preface, a whole h2 start. */
 static const unsigned char settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
 static const unsigned char settings_ack[9] = {0, 0, 0, 4, 1, 0, 0, 0, 0};
@@ -200,10 +198,7 @@ closed_total(void)
 static uint64_t
 requests(int proto, int code)
 {
-    size_t i = 0;
-    while (i < BE_ARRAY_LEN(codes) && codes[i] != code)
-        i++;
-    return be_stat_get(&w->stats.requests[proto][i]);
+    return be_stat_get(&w->stats.requests[proto][be_stats_code_index(code)]);
 }
 
 static uint64_t

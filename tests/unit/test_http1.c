@@ -42,8 +42,6 @@ static unsigned char data[SIZE];
 static char hex[BE_KEY_HEX_LEN + 1];
 static char get_req[256]; /* "GET /blocks/<hex> HTTP/1.1" with Host, ready to send */
 
-static const int codes[] = {BE_STATS_CODES};
-
 typedef struct client_s {
     int fd;
     char in[64 * 1024];
@@ -208,10 +206,7 @@ header(const resp_t *r, const char *name, char *out, size_t cap)
 static uint64_t
 requests(int code)
 {
-    size_t i = 0;
-    while (i < BE_ARRAY_LEN(codes) && codes[i] != code)
-        i++;
-    return be_stat_get(&w->stats.requests[BE_PROTO_HTTP1][i]);
+    return be_stat_get(&w->stats.requests[BE_PROTO_HTTP1][be_stats_code_index(code)]);
 }
 
 static uint64_t

@@ -56,8 +56,6 @@ static char dir[512];
 static unsigned char data[SIZE];
 static char hex[BE_KEY_HEX_LEN + 1]; /* data, cached by setup() */
 
-static const int codes[] = {BE_STATS_CODES};
-
 typedef struct stream_s {
     int32_t id;
     int status;
@@ -395,10 +393,7 @@ teardown(void)
 static uint64_t
 requests(int code)
 {
-    size_t i = 0;
-    while (i < BE_ARRAY_LEN(codes) && codes[i] != code)
-        i++;
-    return be_stat_get(&w->stats.requests[BE_PROTO_HTTP2][i]);
+    return be_stat_get(&w->stats.requests[BE_PROTO_HTTP2][be_stats_code_index(code)]);
 }
 
 static uint64_t

@@ -30,6 +30,8 @@
 
 #include <event2/buffer.h>
 
+#include "blockedge/clock.h"
+#include "blockedge/metrics.h"
 #include "blockedge/iopool.h"
 #include "blockedge/origin.h"
 #include "blockedge/server.h"
@@ -341,7 +343,10 @@ marked_down(const char *url)
     static char text[16384];
     char want[1200];
     struct evbuffer *out = evbuffer_new();
-    be_origin_render_metrics(svc, out);
+    be_metrics_t *m = be_metrics_read(svc, be_clock_msec());
+    if (m != NULL)
+        be_metrics_prometheus(m, out);
+    be_metrics_free(&m);
     int n = evbuffer_remove(out, text, sizeof(text) - 1);
     evbuffer_free(out);
     text[n > 0 ? n : 0] = '\0';

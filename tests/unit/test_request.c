@@ -34,8 +34,6 @@ static be_request_t req;
 static be_header_t hs[BE_MAX_RESPONSE_HEADERS];
 static int nhs;
 
-static const int codes[] = {BE_STATS_CODES};
-
 static void
 setup(void)
 {
@@ -104,10 +102,7 @@ hdr(const char *name)
 static uint64_t
 requests(int code)
 {
-    size_t i = 0;
-    while (i < BE_ARRAY_LEN(codes) && codes[i] != code)
-        i++;
-    return be_stat_get(&w->stats.requests[BE_PROTO_HTTP1][i]);
+    return be_stat_get(&w->stats.requests[BE_PROTO_HTTP1][be_stats_code_index(code)]);
 }
 
 static uint64_t

@@ -3,13 +3,15 @@
  * with HELP and TYPE before its samples, histogram buckets cumulative with +Inf equal to
  * _count, status codes and their "other" row, and the sum of two workers.
  *
- * Samples are read back from the rendered text, so the test checks what a scraper sees.
+ * Samples are read back from the text of a snapshot of the stats alone (be_metrics_of_stats),
+ * so the test checks what a scraper sees.
  */
 #include <stdarg.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
+#include "blockedge/metrics.h"
 #include "blockedge/stats.h"
 #include "test.h"
 
@@ -20,7 +22,9 @@ static size_t
 render(const be_stats_t *s)
 {
     struct evbuffer *out = evbuffer_new();
-    be_stats_render(s, out);
+    be_metrics_t *m = be_metrics_of_stats(s);
+    be_metrics_prometheus(m, out);
+    be_metrics_free(&m);
     size_t n = evbuffer_get_length(out);
     if (n >= sizeof(text))
         n = sizeof(text) - 1;
@@ -225,6 +229,18 @@ test_stats_requests_counted_by_code_with_other(void)
 }
 
 static void
+test_stats_code_index_round_trips_every_counted_status(void)
+{
+    for (int i = 0; i < BE_CODE_OTHER; i++) {
+        BE_CHECK(be_stats_code(i) >= 100 && be_stats_code(i) <= 599);
+        BE_CHECK_INT(be_stats_code_index(be_stats_code(i)), i);
+    }
+    BE_CHECK_INT(be_stats_code_index(404), BE_CODE_404);
+    BE_CHECK_INT(be_stats_code_index(299), BE_CODE_OTHER);
+    BE_CHECK_INT(be_stats_code(BE_CODE_OTHER), 0);
+}
+
+static void
 test_stats_accumulate_sums_two_workers(void)
 {
     static be_stats_t a, b, sum;
@@ -291,6 +307,7 @@ main(void)
     BE_RUN(test_stats_render_has_help_and_type_before_each_family);
     BE_RUN(test_stats_histogram_buckets_are_cumulative_and_inf_equals_count);
     BE_RUN(test_stats_requests_counted_by_code_with_other);
+    BE_RUN(test_stats_code_index_round_trips_every_counted_status);
     BE_RUN(test_stats_accumulate_sums_two_workers);
     BE_TEST_EXIT();
 }
