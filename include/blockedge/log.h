@@ -39,9 +39,6 @@ void be_log_va(int level, const char *fmt, va_list ap);
 /* True when a line at this level would be written (to skip building expensive messages). */
 int be_log_enabled(int level);
 
-#define be_log_error(...) be_log(BE_LOG_ERROR, __VA_ARGS__)
-#define be_log_warn(...)  be_log(BE_LOG_WARN, __VA_ARGS__)
-#define be_log_info(...)  be_log(BE_LOG_INFO, __VA_ARGS__)
 #define be_log_debug(...)                                                                          \
     do {                                                                                           \
         if (be_log_enabled(BE_LOG_DEBUG))                                                          \
