@@ -16,7 +16,6 @@
  * Disk hits are counted when the read completes (hits{disk} += its waiters); a waiter that
  * leaves while a read is under way is counted neither as a hit nor as a miss.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
