@@ -14,6 +14,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 #include "blockedge/block.h"
 #include "blockedge/clock.h"
 #include "blockedge/config.h"
+#include "blockedge/conn.h"
 #include "blockedge/inflight.h"
 #include "blockedge/memcache.h"
 #include "blockedge/server.h"
@@ -173,6 +177,25 @@ fixture_write_block(const char *dir, const unsigned char *data, size_t size, cha
     be_sha256(data, size, &key);
     be_key_to_hex(&key, hex);
     fixture_write_file(dir, hex, data, size);
+}
+
+/* A client connected to worker w as if from 127.0.0.1:40000: one end of a non-blocking
+ * socketpair goes to be_conn_accept(), the other is returned. Exits on failure. */
+static inline int
+fixture_connect(be_worker_t *w, const char *who)
+{
+    int sv[2];
+    struct sockaddr_in sin;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) {
+        fprintf(stderr, "%s: socketpair() failed\n", who);
+        exit(1);
+    }
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(40000);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    be_conn_accept(w, sv[0], (struct sockaddr *)&sin, sizeof(sin), 0);
+    return sv[1];
 }
 
 /* ---- running the loops ---------------------------------------------------------------- */

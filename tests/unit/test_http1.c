@@ -76,32 +76,12 @@ teardown(void)
     w = NULL;
 }
 
-static int
-nonblocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
-}
-
 /* A connected client: the server end is accepted by the worker as if from 127.0.0.1. */
 static void
 client_open(client_t *c)
 {
-    int sv[2];
-    struct sockaddr_in sin;
-
     memset(c, 0, sizeof(*c));
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || !nonblocking(sv[0]) ||
-        !nonblocking(sv[1])) {
-        perror("test_http1: socketpair");
-        exit(1);
-    }
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(40000);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    be_conn_accept(w, sv[0], (struct sockaddr *)&sin, sizeof(sin), 0);
-    c->fd = sv[1];
+    c->fd = fixture_connect(w, "test_http1");
 }
 
 /* Reads what is there; returns the bytes read. */

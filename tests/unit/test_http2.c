@@ -179,25 +179,15 @@ on_close(nghttp2_session *session, int32_t id, uint32_t error_code, void *user_d
     return 0;
 }
 
-static int
-nonblocking(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
-}
-
 /* Connects a client session to the worker over a socketpair and queues its SETTINGS. */
 static void
 client_open(client_t *c)
 {
     nghttp2_session_callbacks *cbs;
-    struct sockaddr_in sin;
-    int sv[2];
 
     memset(c, 0, sizeof(*c));
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || !nonblocking(sv[0]) ||
-        !nonblocking(sv[1]) || nghttp2_session_callbacks_new(&cbs) != 0) {
-        perror("test_http2: socketpair");
+    if (nghttp2_session_callbacks_new(&cbs) != 0) {
+        fprintf(stderr, "test_http2: nghttp2 callbacks\n");
         exit(1);
     }
     nghttp2_session_callbacks_set_send_callback(cbs, on_send);
@@ -211,12 +201,7 @@ client_open(client_t *c)
         exit(1);
     }
     nghttp2_session_callbacks_del(cbs);
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(40000);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    be_conn_accept(w, sv[0], (struct sockaddr *)&sin, sizeof(sin), 0);
-    c->fd = sv[1];
+    c->fd = fixture_connect(w, "test_http2");
 }
 
 static void
