@@ -22,6 +22,9 @@ if [ -z "${BLOCKEDGE:-}" ] || [ ! -x "$BLOCKEDGE" ]; then
 fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/blockedge-it-$IT_NAME.XXXXXX") || exit 1
+# A ThreadSanitizer build (build-tsan) writes its reports to $T/tsan.PID, whichever process
+# (blockedge, blockgen, a tool) and wherever its stderr goes; other builds ignore this.
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$T/tsan"
 IT_PIDS=()
 IT_LOGS=()
 
@@ -40,9 +43,9 @@ it_cleanup() {
         wait "$pid" 2>/dev/null
     done
     # A sanitizer report from any blockedge we started fails the test, even one that passed.
-    for f in "$T"/*.stderr; do
+    for f in "$T"/*.stderr "$T"/tsan.*; do
         [ -e "$f" ] || continue
-        if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$f"; then
+        if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:' "$f"; then
             echo "FAIL [$IT_NAME]: sanitizer report in $f:" >&2
             head -n 60 "$f" >&2
             rc=1
