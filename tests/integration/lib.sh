@@ -105,6 +105,13 @@ check_contains() {
     grep -qF -- "$2" "$1" || fail "$3: '$2' not found in $(basename "$1"): $(head -c 600 "$1")"
 }
 
+# ms_bound MS: an upper bound on how long something may take, times BE_TEST_TIME_SCALE (1 by
+# default; the ThreadSanitizer tree sets 3, its code runs several times slower). Lower bounds
+# (a timeout must not fire early) are never scaled.
+ms_bound() {
+    echo $(($1 * ${BE_TEST_TIME_SCALE:-1}))
+}
+
 # now_ms: a monotonic-enough wall clock in milliseconds.
 now_ms() {
     echo $(($(date +%s%N) / 1000000))
