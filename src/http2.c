@@ -24,6 +24,7 @@
  * connection until the fetch ends, so a reset flood cannot fan out into unbounded origin
  * traffic. Timers: preface and SETTINGS ACK, header completion, idle, and a send stall.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -401,11 +402,16 @@ on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_d
     return 0;
 }
 
-static nghttp2_session_callbacks *
-callbacks(void)
+/* One callback set for every worker's sessions, built once (pthread_once) before its first use:
+ * two workers taking their first HTTP/2 connection at the same moment both wait for it. If
+ * the allocation fails, it stays NULL and be_http2_start refuses every session. */
+static nghttp2_session_callbacks *cbs;
+static pthread_once_t cbs_once = PTHREAD_ONCE_INIT;
+
+static void
+build_callbacks(void)
 {
-    static nghttp2_session_callbacks *cbs;
-    if (cbs == NULL && nghttp2_session_callbacks_new(&cbs) == 0) {
+    if (nghttp2_session_callbacks_new(&cbs) == 0) {
         nghttp2_session_callbacks_set_send_callback(cbs, on_send);
         nghttp2_session_callbacks_set_send_data_callback(cbs, send_data);
         nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
@@ -415,6 +421,12 @@ callbacks(void)
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
         nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
     }
+}
+
+static nghttp2_session_callbacks *
+callbacks(void)
+{
+    pthread_once(&cbs_once, build_callbacks);
     return cbs;
 }
 

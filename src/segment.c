@@ -13,6 +13,7 @@
  * Invariant: a decoder accepts only what the matching encoder wrote, with every reserved
  * byte zero, so a foreign or half-written file is never mistaken for a segment.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "blockedge/defs.h"
@@ -24,9 +25,12 @@
 
 /* ---- crc32c ------------------------------------------------------------------------------ */
 
-/* Slicing-by-8 tables for the reflected Castagnoli polynomial, built once. */
+/* Slicing-by-8 tables for the reflected Castagnoli polynomial, built once (pthread_once: the
+ * disk loader, the I/O threads and the workers may all make their first call at once); the
+ * ready flag lets every later call skip pthread_once. */
 static uint32_t crc_table[8][256];
 static int crc_table_ready;
+static pthread_once_t crc_table_once = PTHREAD_ONCE_INIT;
 
 static void
 crc_table_build(void)
@@ -75,6 +79,7 @@ crc_soft(uint32_t c, const uint8_t *p, size_t len)
 
 static uint32_t shift_tab[2][4][256]; /* [0]: STRIDE bytes, [1]: 2 * STRIDE bytes */
 static int shift_ready;
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT; /* as crc_table_once */
 
 static uint32_t
 zeros_soft(uint32_t c, size_t n)
@@ -150,11 +155,11 @@ be_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     uint32_t c = ~crc;
     if (!__atomic_load_n(&crc_table_ready, __ATOMIC_ACQUIRE))
-        crc_table_build(); /* idempotent: racing builders write the same values */
+        pthread_once(&crc_table_once, crc_table_build);
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("sse4.2")) {
         if (len >= 3 * STRIDE && !__atomic_load_n(&shift_ready, __ATOMIC_ACQUIRE))
-            shift_build(); /* idempotent too */
+            pthread_once(&shift_once, shift_build);
         return ~crc_hw(c, buf, len);
     }
 #endif

@@ -22,6 +22,9 @@ if [ -z "${BLOCKEDGE:-}" ] || [ ! -x "$BLOCKEDGE" ]; then
 fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/blockedge-it-$IT_NAME.XXXXXX") || exit 1
+# A ThreadSanitizer build (build-tsan) writes its reports to $T/tsan.PID, whichever process
+# (blockedge, blockgen, a tool) and wherever its stderr goes; other builds ignore this.
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$T/tsan"
 IT_PIDS=()
 IT_LOGS=()
 
@@ -40,9 +43,9 @@ it_cleanup() {
         wait "$pid" 2>/dev/null
     done
     # A sanitizer report from any blockedge we started fails the test, even one that passed.
-    for f in "$T"/*.stderr; do
+    for f in "$T"/*.stderr "$T"/tsan.*; do
         [ -e "$f" ] || continue
-        if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:' "$f"; then
+        if grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:' "$f"; then
             echo "FAIL [$IT_NAME]: sanitizer report in $f:" >&2
             head -n 60 "$f" >&2
             rc=1
@@ -100,6 +103,13 @@ check_num() {
 # check_contains FILE FIXED-STRING WHAT
 check_contains() {
     grep -qF -- "$2" "$1" || fail "$3: '$2' not found in $(basename "$1"): $(head -c 600 "$1")"
+}
+
+# ms_bound MS: an upper bound on how long something may take, times BE_TEST_TIME_SCALE (1 by
+# default; the ThreadSanitizer tree sets 3, its code runs several times slower). Lower bounds
+# (a timeout must not fire early) are never scaled.
+ms_bound() {
+    echo $(($1 * ${BE_TEST_TIME_SCALE:-1}))
 }
 
 # now_ms: a monotonic-enough wall clock in milliseconds.
