@@ -3,7 +3,8 @@
  *
  * Reads and checks the configuration (-t stops there), opens the error log, asks server.c
  * for the node, writes the pid file, and turns signals into server calls: TERM/INT/QUIT
- * drain and exit, USR1 reopens the logs, HUP is refused with a notice.
+ * drain and exit, USR1 reopens the logs, HUP is refused with a notice. -s sends one of those
+ * signals to the process named by the config's pid file, as nginx -s does.
  */
 #include <errno.h>
 #include <signal.h>
@@ -29,9 +30,11 @@
 static void
 usage(FILE *out)
 {
-    fprintf(out, "usage: blockedge [-c FILE] [-t] [-T] [-v] [-h]\n"
+    fprintf(out, "usage: blockedge [-c FILE] [-t] [-T] [-v] [-h] [-s SIGNAL]\n"
                  "  -c FILE  configuration file (default: " BE_DEFAULT_CONF_PATH ")\n"
                  "  -t       test the configuration and exit\n"
+                 "  -s SIG   send SIG to the running blockedge named by the config's pid file:\n"
+                 "           stop (TERM), quit (QUIT), reopen (USR1: logs), reload (HUP)\n"
                  "  -T       print every directive with its default and help, then exit\n"
                  "  -v       print the versions of blockedge and its libraries, then exit\n"
                  "  -h       print this help and exit\n");
@@ -100,6 +103,47 @@ write_pid(const char *path)
     return BE_OK;
 }
 
+static const struct {
+    const char *name;
+    int sig;
+} signal_names[] = {{"stop", SIGTERM}, {"quit", SIGQUIT}, {"reopen", SIGUSR1}, {"reload", SIGHUP}};
+
+/* -s NAME: reads the pid file of cfg and signals that process. 0, or 1 with a reason. */
+static int
+send_signal(const be_config_t *cfg, int sig)
+{
+    const char *path = cfg->pid_path;
+    if (path[0] == '\0') {
+        fprintf(stderr,
+                "blockedge: [error] no \"pid\" file in %s: cannot find the running "
+                "process\n",
+                cfg->path);
+        return 1;
+    }
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        int e = errno;
+        fprintf(stderr, "blockedge: [error] open() \"%s\" failed (%d: %s)\n", path, e, strerror(e));
+        return 1;
+    }
+    char line[64] = "";
+    char *end = NULL;
+    long pid = fgets(line, sizeof(line), f) != NULL ? strtol(line, &end, 10) : 0;
+    fclose(f);
+    if (pid <= 0 || end == line || (*end != '\n' && *end != '\0')) {
+        line[strcspn(line, "\n")] = '\0';
+        fprintf(stderr, "blockedge: [error] invalid PID number \"%s\" in \"%s\"\n", line, path);
+        return 1;
+    }
+    if (kill((pid_t)pid, sig) != 0) {
+        int e = errno;
+        fprintf(stderr, "blockedge: [error] kill(%ld, %d) failed (%d: %s)\n", pid, sig, e,
+                strerror(e));
+        return 1;
+    }
+    return 0;
+}
+
 static int
 serve(const be_config_t *cfg)
 {
@@ -150,9 +194,9 @@ int
 main(int argc, char **argv)
 {
     const char *conf = BE_DEFAULT_CONF_PATH;
-    int test = 0, dump = 0, opt;
+    int test = 0, dump = 0, sig = 0, opt;
     opterr = 0;
-    while ((opt = getopt(argc, argv, "c:tTvh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tTvhs:")) != -1) {
         switch (opt) {
         case 'c':
             conf = optarg;
@@ -169,8 +213,21 @@ main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case 's':
+            for (size_t i = 0; i < BE_ARRAY_LEN(signal_names) && sig == 0; i++)
+                if (strcmp(optarg, signal_names[i].name) == 0)
+                    sig = signal_names[i].sig;
+            if (sig == 0) {
+                fprintf(stderr, "blockedge: invalid option: \"-s %s\"\n", optarg);
+                usage(stderr);
+                return 2;
+            }
+            break;
         default:
-            fprintf(stderr, "blockedge: invalid option: \"-%c\"\n", optopt ? optopt : '?');
+            if (optopt == 's')
+                fprintf(stderr, "blockedge: option \"-s\" requires a signal name\n");
+            else
+                fprintf(stderr, "blockedge: invalid option: \"-%c\"\n", optopt ? optopt : '?');
             usage(stderr);
             return 2;
         }
@@ -193,6 +250,8 @@ main(int argc, char **argv)
             fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
         return 1;
     }
+    if (sig != 0)
+        return send_signal(&cfg, sig);
     if (test && cfg.disk_path[0] != '\0' &&
         be_diskstore_check_path(cfg.disk_path, err, sizeof(err)) != BE_OK) {
         fprintf(stderr, "blockedge: [emerg] \"disk_path\" is not usable: %s\n", err);
