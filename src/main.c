@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -144,6 +145,29 @@ send_signal(const be_config_t *cfg, int sig)
     return 0;
 }
 
+/* Warns when max_connections plus what the node itself needs is past the open-files limit:
+ * clients past it would be refused at accept() instead of by the connection limit. */
+static void
+check_fd_limit(const be_config_t *cfg, int to_stderr)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    unsigned long reserve = be_server_fd_reserve(cfg);
+    unsigned long need = (unsigned long)cfg->max_connections + reserve;
+    if (need <= (unsigned long)rl.rlim_cur)
+        return;
+    char msg[384];
+    snprintf(msg, sizeof(msg),
+             "max_connections %d plus about %lu descriptors the node needs is more than the "
+             "open files limit %llu (ulimit -n): raise the limit or lower max_connections",
+             cfg->max_connections, reserve, (unsigned long long)rl.rlim_cur);
+    if (to_stderr)
+        fprintf(stderr, "blockedge: [warn] %s\n", msg);
+    else
+        be_log(BE_LOG_WARN, "%s", msg);
+}
+
 static int
 serve(const be_config_t *cfg)
 {
@@ -157,6 +181,7 @@ serve(const be_config_t *cfg)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    check_fd_limit(cfg, 0);
     be_server_t *srv = be_server_new(cfg, 0);
     if (srv == NULL)
         goto out;
@@ -272,6 +297,7 @@ main(int argc, char **argv)
         be_tls_ctx_free(&tls_ctx);
     }
     if (test) {
+        check_fd_limit(&cfg, 1);
         fprintf(stderr, "blockedge: the configuration file %s syntax is ok\n", conf);
         fprintf(stderr, "blockedge: configuration file %s test is successful\n", conf);
         return 0;

@@ -2,7 +2,7 @@
  * origin_http.c - http://, https:// and s3:// attempts on libcurl's multi interface.
  *
  * One CURLM per worker driven by the worker's event_base through the multi-socket API, so
- * connections are pooled (up to ORIGIN_POOL idle) and reused per worker and no thread
+ * connections are pooled (up to BE_ORIGIN_POOL idle) and reused per worker and no thread
  * blocks. Bytes stream into a block sized from Content-Length (grown when there is none)
  * while SHA-256 runs over them; more than max_block_size aborts. A transfer whose bytes fail
  * verification is aborted from the write callback at its last byte, so libcurl closes that
@@ -337,7 +337,7 @@ be_origin_http_init(be_origin_t *o)
     curl_multi_setopt(o->multi, CURLMOPT_TIMERDATA, o);
     /* libcurl sizes its idle pool from the handles added at the moment (4 each): with a few
      * fetches under way it would close connections a burst needs again next time */
-    curl_multi_setopt(o->multi, CURLMOPT_MAXCONNECTS, (long)ORIGIN_POOL);
+    curl_multi_setopt(o->multi, CURLMOPT_MAXCONNECTS, (long)BE_ORIGIN_POOL);
     return BE_OK;
 }
 

@@ -26,7 +26,6 @@ struct event;
 #define ORIGIN_MAGIC       0x6f726967u    /* "orig" */
 #define ERRBODY_MAX        4096           /* bytes of a non-200 answer kept for its S3 error code */
 #define NO_PEER            BE_MAX_ORIGINS /* summary slot for "no live server" */
-#define ORIGIN_POOL        256            /* idle origin connections kept per worker */
 #define ORIGIN_READ_BUFFER (64 * 1024)    /* libcurl's receive buffer per transfer */
 
 typedef struct fetch_s fetch_t;

@@ -92,6 +92,18 @@ worker_count(const be_config_t *cfg)
     return n > 0 ? (int)n : 1;
 }
 
+unsigned long
+be_server_fd_reserve(const be_config_t *cfg)
+{
+    BE_CHECK_OBJ_NOTNULL(cfg, BE_CONFIG_MAGIC);
+    unsigned long per_worker = 8 + (unsigned long)cfg->nlisten + BE_ORIGIN_POOL;
+    unsigned long n = 64 + 64 /* admin connections */ + (unsigned long)cfg->nadmin_listen;
+    n += per_worker * (unsigned long)worker_count(cfg);
+    if (cfg->disk_path[0] != '\0' && cfg->disk_segment_size > 0)
+        n += 2 + (unsigned long)(cfg->disk_size / cfg->disk_segment_size);
+    return n;
+}
+
 static int
 build_shared(be_server_t *srv)
 {

@@ -12,6 +12,8 @@
 #include "blockedge/block.h"
 #include "blockedge/fetch.h"
 
+#define BE_ORIGIN_POOL 256 /* idle origin connections kept per worker */
+
 typedef struct be_origin_s be_origin_t;
 typedef struct be_worker_s be_worker_t;
 typedef struct be_services_s be_services_t;

@@ -52,6 +52,12 @@ struct event_base *be_server_base(be_server_t *srv);
 /* SIGUSR1: every worker reopens its access-log descriptor. Thread: main. */
 void be_server_reopen_logs(be_server_t *srv);
 
+/* Descriptors the node built for cfg may hold besides its client connections: per worker its
+ * loop, listeners and idle origin connections (BE_ORIGIN_POOL), the disk tier's segment files,
+ * the logs and the admin listener and its connections. An estimate, for the start-up check of
+ * max_connections against the open-files limit. Thread: any. */
+unsigned long be_server_fd_reserve(const be_config_t *cfg);
+
 /* Process-wide set-up of the libraries the node uses (libevent threads, libcurl); the first
  * be_server_new() calls it once. _cleanup at process exit, after every server is freed. */
 int be_server_global_init(void);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 60_cli: the command line. -t checks a config without binding anything and reports in nginx's
 # words; a bad directive names file:line; -v, -h, -T print what they promise; an unknown option
-# is a usage error; SIGTERM stops a running server with status 0 within 5 s.
+# is a usage error; SIGTERM stops a running server with status 0 within 5 s; -t warns when
+# max_connections does not fit the open-files limit.
 source "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/blocks"
@@ -93,4 +94,14 @@ t0=$(now_ms)
 signal_and_wait "$BE_PID" TERM 5
 check_eq "$SIG_RC" 0 "exit status after SIGTERM (within 5 s)"
 log "SIGTERM: exited in $(($(now_ms) - t0)) ms"
+# --- -t warns when max_connections plus the node's own descriptors pass the open-files limit
+# (10000 by default, under ulimit -n 1024), and says nothing when they fit (ulimit -n 16384).
+(ulimit -n 1024 && exec timeout 10 "$BLOCKEDGE" -t -c "$GOOD") >"$T/t-fdlow.out" 2>&1
+check_eq "$?" 0 "exit status of -t under ulimit -n 1024 (a warning, not an error)"
+check_contains "$T/t-fdlow.out" "[warn] max_connections 10000 plus about" "-t fd limit warning"
+check_contains "$T/t-fdlow.out" "open files limit 1024 (ulimit -n)" "-t names the limit"
+(ulimit -n 16384 && exec timeout 10 "$BLOCKEDGE" -t -c "$GOOD") >"$T/t-fdok.out" 2>&1
+check_eq "$?" 0 "exit status of -t under ulimit -n 16384"
+grep -qF '[warn]' "$T/t-fdok.out" && fail "-t warned although max_connections fits the limit"
+
 log "ok"
