@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +197,45 @@ fixture_connect(be_worker_t *w, const char *who)
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     be_conn_accept(w, sv[0], (struct sockaddr *)&sin, sizeof(sin), 0);
     return sv[1];
+}
+
+/* What one fetch or cache callback delivered: how often it ran, the status and the block
+ * (a reference the test drops with be_block_unref). */
+typedef struct fixture_got_s {
+    int calls;
+    be_fetch_status_t status;
+    be_block_t *block;
+} fixture_got_t;
+
+/* A be_origin_cb / be_waiter_cb that records into the fixture_got_t at arg. */
+static inline void
+fixture_got(void *arg, be_fetch_status_t status, be_block_t *block)
+{
+    fixture_got_t *g = arg;
+    g->calls++;
+    g->status = status;
+    be_block_unref(&g->block);
+    g->block = block;
+}
+
+/* Reads what fd holds now into buf[*len, cap); sets *closed on EOF or ECONNRESET (the server
+ * closed, leaving input unread). Returns the bytes read. */
+static inline size_t
+fixture_read(int fd, void *buf, size_t cap, size_t *len, int *closed)
+{
+    size_t got = 0;
+    while (!*closed && *len < cap) {
+        ssize_t n = read(fd, (char *)buf + *len, cap - *len);
+        if (n > 0) {
+            *len += (size_t)n;
+            got += (size_t)n;
+        } else if (n == 0 || errno == ECONNRESET) {
+            *closed = 1;
+        } else {
+            break; /* EAGAIN */
+        }
+    }
+    return got;
 }
 
 /* ---- running the loops ---------------------------------------------------------------- */

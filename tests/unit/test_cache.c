@@ -33,22 +33,6 @@ static be_worker_t *workers[NWORKERS];
 static char dir[512];
 static unsigned char data[SIZE];
 
-typedef struct got_s {
-    int calls;
-    be_fetch_status_t status;
-    be_block_t *block;
-} got_t;
-
-static void
-on_result(void *arg, be_fetch_status_t status, be_block_t *block)
-{
-    got_t *g = arg;
-    g->calls++;
-    g->status = status;
-    be_block_unref(&g->block);
-    g->block = block;
-}
-
 static void
 setup(void)
 {
@@ -113,13 +97,13 @@ mstats(void)
 static int
 called(void *arg)
 {
-    return ((got_t *)arg)->calls > 0;
+    return ((fixture_got_t *)arg)->calls > 0;
 }
 
 static int
-get(int wi, const be_key_t *key, got_t *g, be_waiter_t **wp, be_block_t **out, int *tier)
+get(int wi, const be_key_t *key, fixture_got_t *g, be_waiter_t **wp, be_block_t **out, int *tier)
 {
-    return be_cache_get(workers[wi], key, on_result, g, wp, out, tier);
+    return be_cache_get(workers[wi], key, fixture_got, g, wp, out, tier);
 }
 
 static void
@@ -127,7 +111,7 @@ test_cache_miss_fetches_fills_then_hits(void)
 {
     char hex[BE_KEY_HEX_LEN + 1];
     be_key_t key;
-    got_t g = {0};
+    fixture_got_t g = {0};
     be_waiter_t *wp = NULL;
     be_block_t *out = NULL;
     int tier = -1;
@@ -183,7 +167,7 @@ test_cache_digest_mismatch_fails_and_caches_nothing(void)
     char hex[BE_KEY_HEX_LEN + 1];
     unsigned char other[SIZE];
     be_key_t key;
-    got_t g = {0};
+    fixture_got_t g = {0};
     be_waiter_t *wp;
     be_block_t *out;
     int tier;
@@ -223,7 +207,7 @@ static void
 test_cache_origin_not_found_fails_and_caches_nothing(void)
 {
     be_key_t key;
-    got_t g = {0};
+    fixture_got_t g = {0};
     be_waiter_t *wp;
     be_block_t *out;
     int tier;
@@ -247,7 +231,7 @@ test_cache_concurrent_misses_make_one_origin_fetch(void)
 {
     char hex[BE_KEY_HEX_LEN + 1];
     be_key_t key;
-    got_t g[3] = {{0}};
+    fixture_got_t g[3] = {{0}};
     be_waiter_t *wp[3];
     be_block_t *out;
     int tier[3];
@@ -302,7 +286,7 @@ test_cache_cancelled_waiter_gets_nothing_but_fill_is_cached(void)
 {
     char hex[BE_KEY_HEX_LEN + 1];
     be_key_t key;
-    got_t g = {0};
+    fixture_got_t g = {0};
     be_waiter_t *wp;
     be_block_t *out;
     int tier;

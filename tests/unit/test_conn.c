@@ -98,19 +98,7 @@ client_open(client_t *c)
 static size_t
 client_read(client_t *c)
 {
-    size_t got = 0;
-    while (!c->closed && c->len < sizeof(c->in)) {
-        ssize_t n = read(c->fd, c->in + c->len, sizeof(c->in) - c->len);
-        if (n > 0) {
-            c->len += (size_t)n;
-            got += (size_t)n;
-        } else if (n == 0 || errno == ECONNRESET) {
-            c->closed = 1;
-        } else {
-            break;
-        }
-    }
-    return got;
+    return fixture_read(c->fd, c->in, sizeof(c->in), &c->len, &c->closed);
 }
 
 /* Turns the loop until the server closed or nothing moved for IDLE_TURNS turns. */

@@ -55,26 +55,10 @@ static unsigned char data[SIZE];
 static char hex[BE_KEY_HEX_LEN + 1]; /* the name of data */
 static be_key_t key;
 
-typedef struct got_s {
-    int calls;
-    be_fetch_status_t status;
-    be_block_t *block;
-} got_t;
-
-static void
-on_fetched(void *arg, be_fetch_status_t status, be_block_t *block)
-{
-    got_t *g = arg;
-    g->calls++;
-    g->status = status;
-    be_block_unref(&g->block);
-    g->block = block;
-}
-
 static int
 called(void *arg)
 {
-    return ((got_t *)arg)->calls > 0;
+    return ((fixture_got_t *)arg)->calls > 0;
 }
 
 /* ---- the scripted origin ------------------------------------------------------------- */
@@ -378,10 +362,10 @@ fetches_timed(void)
 
 /* Starts a fetch of k, checks nothing ran inside, runs the loop until its callback. */
 static int
-fetch(const be_key_t *k, got_t *g)
+fetch(const be_key_t *k, fixture_got_t *g)
 {
     memset(g, 0, sizeof(*g));
-    if (be_origin_fetch(w->origin, k, on_fetched, g) != BE_OK || g->calls != 0)
+    if (be_origin_fetch(w->origin, k, fixture_got, g) != BE_OK || g->calls != 0)
         return 0;
     if (be_origin_active(w->origin) != 1)
         return 0;
@@ -394,7 +378,7 @@ fetch(const be_key_t *k, got_t *g)
 static void
 test_origin_file_delivers_verified_block(void)
 {
-    got_t g;
+    fixture_got_t g;
     char name[BE_KEY_HEX_LEN + 1];
 
     setup_file();
@@ -418,7 +402,7 @@ test_origin_file_delivers_verified_block(void)
 static void
 test_origin_file_missing_is_not_found(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_file();
     BE_CHECK(fetch(&key, &g));
@@ -436,7 +420,7 @@ test_origin_file_over_max_block_size_is_too_large(void)
     static unsigned char big[MAX_BLOCK + 1];
     char name[BE_KEY_HEX_LEN + 1];
     be_key_t k;
-    got_t g;
+    fixture_got_t g;
 
     setup_file();
     memset(big, 'b', sizeof(big));
@@ -460,7 +444,7 @@ static void
 test_origin_file_wrong_bytes_is_digest_mismatch(void)
 {
     unsigned char other[SIZE];
-    got_t g;
+    fixture_got_t g;
 
     setup_file();
     memcpy(other, data, SIZE);
@@ -479,7 +463,7 @@ test_origin_file_empty_block_is_a_block(void)
 {
     char name[BE_KEY_HEX_LEN + 1];
     be_key_t k;
-    got_t g;
+    fixture_got_t g;
 
     setup_file();
     fixture_write_block(dir, data, 0, name);
@@ -498,7 +482,7 @@ static void
 test_origin_http_200_delivers_verified_block(void)
 {
     char line[256];
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_OK);
     BE_CHECK(fetch(&key, &g));
@@ -521,7 +505,7 @@ test_origin_http_200_delivers_verified_block(void)
 static void
 test_origin_http_wrong_bytes_is_digest_mismatch_not_retried(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_WRONG_BYTES);
     BE_CHECK(fetch(&key, &g));
@@ -537,7 +521,7 @@ test_origin_http_wrong_bytes_is_digest_mismatch_not_retried(void)
 static void
 test_origin_http_404_is_not_found_not_retried(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_404);
     BE_CHECK(fetch(&key, &g));
@@ -552,7 +536,7 @@ test_origin_http_404_is_not_found_not_retried(void)
 static void
 test_origin_http_500_is_retried_then_fails_with_status(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_500);
     BE_CHECK(fetch(&key, &g));
@@ -570,7 +554,7 @@ test_origin_http_500_is_retried_then_fails_with_status(void)
 static void
 test_origin_http_content_length_over_max_is_too_large(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_TOO_LARGE);
     BE_CHECK(fetch(&key, &g));
@@ -585,7 +569,7 @@ test_origin_http_content_length_over_max_is_too_large(void)
 static void
 test_origin_http_200_without_length_delivers_verified_block(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_NO_LENGTH);
     BE_CHECK(fetch(&key, &g));
@@ -601,7 +585,7 @@ test_origin_http_200_without_length_delivers_verified_block(void)
 static void
 test_origin_http_200_without_length_over_max_is_too_large(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_NO_LENGTH_TOO_LARGE);
     BE_CHECK(fetch(&key, &g));
@@ -615,7 +599,7 @@ test_origin_http_200_without_length_over_max_is_too_large(void)
 static void
 test_origin_http_truncated_body_is_retried_then_fails(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     setup_http(ANS_TRUNCATED);
     BE_CHECK(fetch(&key, &g));
@@ -630,7 +614,7 @@ test_origin_http_truncated_body_is_retried_then_fails(void)
 static void
 test_origin_http_silent_origin_times_out(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     config();
     cfg.retries = 0;
@@ -655,7 +639,7 @@ static void
 test_origin_http_refused_connection_is_retried_then_connect(void)
 {
     char url[128];
-    got_t g;
+    fixture_got_t g;
     int port;
 
     config();
@@ -675,7 +659,7 @@ test_origin_http_refused_connection_is_retried_then_connect(void)
 static void
 test_origin_fetch_timeout_ends_a_silent_fetch_without_retry(void)
 {
-    got_t g;
+    fixture_got_t g;
 
     config();
     cfg.read_timeout = 5000; /* the fetch's deadline comes first */
@@ -699,7 +683,7 @@ static void
 test_origin_connect_error_fails_over_and_marks_server_down(void)
 {
     char dead[128], live[128];
-    got_t g;
+    fixture_got_t g;
     int port;
 
     config();
@@ -743,7 +727,7 @@ static void
 test_origin_every_server_down_fails_at_once_from_the_loop(void)
 {
     char a[128], b[128];
-    got_t g;
+    fixture_got_t g;
     int pa, pb;
 
     config();
@@ -783,10 +767,10 @@ origin_asked(void *arg)
 static void
 test_origin_free_ends_fetch_under_way_once(void)
 {
-    got_t g = {0};
+    fixture_got_t g = {0};
 
     setup_http(ANS_STALL);
-    BE_CHECK_INT(be_origin_fetch(w->origin, &key, on_fetched, &g), BE_OK);
+    BE_CHECK_INT(be_origin_fetch(w->origin, &key, fixture_got, &g), BE_OK);
     BE_CHECK(fixture_run_until(workers, 1, origin_asked, NULL, BOUND_MS));
     BE_CHECK_INT(g.calls, 0);
     fixture_down(&node); /* the server frees the origin client: the fetch ends now */
@@ -826,7 +810,7 @@ static void
 test_origin_free_with_file_read_queued_calls_back_once(void)
 {
     char name[BE_KEY_HEX_LEN + 1];
-    got_t g = {0};
+    fixture_got_t g = {0};
 
     setup_file();
     fixture_write_block(dir, data, SIZE, name);
@@ -836,7 +820,7 @@ test_origin_free_with_file_read_queued_calls_back_once(void)
         BE_CHECK_INT(be_iopool_submit(svc->iopool, w, hold, held_done, NULL), BE_OK);
     while (atomic_load(&held) < 2)
         usleep(1000);
-    BE_CHECK_INT(be_origin_fetch(w->origin, &key, on_fetched, &g), BE_OK); /* queued */
+    BE_CHECK_INT(be_origin_fetch(w->origin, &key, fixture_got, &g), BE_OK); /* queued */
     be_origin_free(&w->origin);
     BE_CHECK(w->origin == NULL);
     atomic_store(&gate, 1); /* the read runs now, after the free */
