@@ -235,7 +235,7 @@ be_server_drain(be_server_t *srv, be_msec_t grace_ms)
 static void
 run_mailboxes_until_quiet(be_services_t *svc)
 {
-    for (int ran = 1; ran > 0;) {
+    for (int ran = 1; ran > 0 && svc->workers != NULL;) {
         ran = 0;
         for (int i = 0; i < svc->nworkers; i++)
             if (svc->workers[i] != NULL)
@@ -254,12 +254,10 @@ run_mailboxes_until_quiet(be_services_t *svc)
 static void
 free_workers(be_services_t *svc)
 {
-    if (svc->workers == NULL)
-        return;
     be_iopool_free(&svc->iopool);
     be_cache_disk_stop_reads(svc);
     run_mailboxes_until_quiet(svc);
-    for (int i = 0; i < svc->nworkers; i++)
+    for (int i = 0; svc->workers != NULL && i < svc->nworkers; i++)
         if (svc->workers[i] != NULL)
             be_origin_free(&svc->workers[i]->origin);
     run_mailboxes_until_quiet(svc);
@@ -267,7 +265,7 @@ free_workers(be_services_t *svc)
     run_mailboxes_until_quiet(svc);
     be_cache_disk_close(svc);
     be_accesslog_free(&svc->accesslog);
-    for (int i = 0; i < svc->nworkers; i++)
+    for (int i = 0; svc->workers != NULL && i < svc->nworkers; i++)
         be_worker_free(&svc->workers[i]);
     free(svc->workers);
     svc->workers = NULL;
@@ -285,10 +283,6 @@ be_server_free(be_server_t **srvp)
     be_server_drain(srv, 0);
     be_admin_free(&srv->admin);
     free_workers(svc);
-    be_iopool_free(&svc->iopool);
-    be_cache_disk_stop_reads(svc);
-    be_cache_disk_stop_writes(svc);
-    be_cache_disk_close(svc);
     be_popularity_free(&svc->popularity);
     be_memcache_free(&svc->memcache);
     be_inflight_free(&svc->inflight);
