@@ -32,7 +32,7 @@
 static const be_config_t *
 cfg_of(const be_conn_t *c)
 {
-    return c->w->svc->cfg;
+    return c->w->cfg;
 }
 
 /* Moves a connection to HTTP/1.1 or HTTP/2 and hands it the bytes it already has. */
@@ -179,7 +179,7 @@ new_bev(be_worker_t *w, int fd, int tls)
 {
     if (!tls)
         return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    SSL *ssl = SSL_new(w->svc->tls_ctx);
+    SSL *ssl = SSL_new(w->tls_ctx);
     if (ssl == NULL)
         return NULL;
     struct bufferevent *bev = bufferevent_openssl_socket_new(
@@ -196,7 +196,7 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     BE_UNUSED(salen);
-    const be_config_t *cfg = w->svc->cfg;
+    const be_config_t *cfg = w->cfg;
     if (w->stopping || w->nconns >= w->max_conns) {
         be_stat_add(&w->stats.closed[BE_CLOSE_LIMIT], 1);
         close(fd);

@@ -26,7 +26,7 @@
 static const be_config_t *
 cfg_of(const be_conn_t *c)
 {
-    return c->w->svc->cfg;
+    return c->w->cfg;
 }
 
 static int

@@ -80,7 +80,7 @@ struct stream_s {
 static const be_config_t *
 cfg_of(const be_http2_t *h2)
 {
-    return h2->c->w->svc->cfg;
+    return h2->c->w->cfg;
 }
 
 static be_msec_t
@@ -559,7 +559,7 @@ be_http2_on_timer(be_conn_t *c)
 int
 be_http2_start(be_conn_t *c)
 {
-    const be_config_t *cfg = c->w->svc->cfg;
+    const be_config_t *cfg = c->w->cfg;
     be_http2_t *h2 = calloc(1, sizeof(*h2));
     nghttp2_option *opt = NULL;
     if (h2 == NULL || callbacks() == NULL || nghttp2_option_new(&opt) != 0) {

@@ -3,7 +3,7 @@
  *
  * Reads and checks the configuration (-t stops there), opens the error log, asks server.c
  * for the node, writes the pid file, and turns signals into server calls: TERM/INT/QUIT
- * drain and exit, USR1 reopens the logs, HUP is refused with a notice. -s sends one of those
+ * drain and exit, USR1 reopens the logs, HUP reloads the file. -s sends one of those
  * signals to the process named by the config's pid file, as nginx -s does.
  */
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "blockedge/alloc.h"
 #include "blockedge/config.h"
 #include "blockedge/diskstore.h"
+#include "blockedge/listen.h"
 #include "blockedge/log.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
@@ -54,10 +55,26 @@ print_versions(void)
 typedef struct {
     struct event_base *base;
     be_server_t *srv;
-    const char *error_log;
-    int error_log_level;
+    const char *conf_path;
     int stop_signal;
 } control_t;
+
+/* SIGHUP: the file is read again; one that does not load changes nothing. */
+static void
+reload(control_t *ctl)
+{
+    be_log(BE_LOG_NOTICE, "SIGHUP received, reloading \"%s\"", ctl->conf_path);
+    be_config_t *cfg = malloc(sizeof(*cfg));
+    char err[2048];
+    if (cfg == NULL || be_config_load(cfg, ctl->conf_path, err, sizeof(err)) != BE_OK) {
+        be_log(BE_LOG_EMERG, "%s; configuration not reloaded, the running one is kept",
+               cfg != NULL ? err : "out of memory");
+        free(cfg);
+        be_server_reload_failed(ctl->srv);
+        return;
+    }
+    be_server_reload(ctl->srv, cfg);
+}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -74,17 +91,18 @@ on_signal(evutil_socket_t sig, short what, void *arg)
             event_base_loopexit(ctl->base, NULL);
         }
         break;
-    case SIGUSR1:
-        if (be_log_open(ctl->error_log, ctl->error_log_level) != BE_OK)
+    case SIGUSR1: {
+        const be_config_t *cfg = be_server_services(ctl->srv)->cfg;
+        if (be_log_open(cfg->error_log_path, cfg->error_log_level) != BE_OK)
             be_log(BE_LOG_ALERT, "open() \"%s\" failed (%d: %s) while reopening logs",
-                   ctl->error_log, errno, strerror(errno));
+                   cfg->error_log_path, errno, strerror(errno));
         else
             be_log(BE_LOG_NOTICE, "logs reopened");
         be_server_reopen_logs(ctl->srv);
         break;
+    }
     case SIGHUP:
-        be_log(BE_LOG_WARN, "SIGHUP: live reload is not supported yet; restart to apply a new "
-                            "configuration");
+        reload(ctl);
         break;
     }
 }
@@ -182,13 +200,13 @@ serve(const be_config_t *cfg)
     }
     signal(SIGPIPE, SIG_IGN);
     check_fd_limit(cfg, 0);
+    int inherited = be_listen_inherit_init();
+    if (inherited > 0)
+        be_log(BE_LOG_NOTICE, "%d listening sockets inherited", inherited);
     be_server_t *srv = be_server_new(cfg, 0);
     if (srv == NULL)
         goto out;
-    control_t ctl = {.base = be_server_base(srv),
-                     .srv = srv,
-                     .error_log = cfg->error_log_path,
-                     .error_log_level = cfg->error_log_level};
+    control_t ctl = {.base = be_server_base(srv), .srv = srv, .conf_path = cfg->path};
     for (int i = 0; i < 5; i++) {
         sigs[i] = evsignal_new(ctl.base, signals[i], on_signal, &ctl);
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)

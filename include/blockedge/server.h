@@ -49,6 +49,19 @@ be_worker_t *be_server_worker(be_server_t *srv, int i);
 /* The main thread's loop: the admin listener lives on it, and main adds its signals. */
 struct event_base *be_server_base(be_server_t *srv);
 
+/*
+ * SIGHUP: applies cfg (heap-allocated; the server owns it from now on, also on failure) to
+ * the running node: origins, timeouts, limits, logs, admin rules, statistics settings,
+ * memory_size and the listen set change live; worker_threads, the disk tier, the admin
+ * addresses, the pid file and popularity on/off keep their old values (one log line names
+ * them). BE_OK, or BE_ERROR with the node unchanged (logged; a TLS or bind failure).
+ * Counted in blockedge_config_reloads_total. Thread: main.
+ */
+int be_server_reload(be_server_t *srv, be_config_t *cfg);
+
+/* Counts a reload whose file did not load (the node is unchanged). Thread: main. */
+void be_server_reload_failed(be_server_t *srv);
+
 /* SIGUSR1: every worker reopens its access-log descriptor. Thread: main. */
 void be_server_reopen_logs(be_server_t *srv);
 
