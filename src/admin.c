@@ -268,6 +268,15 @@ be_admin_listen_fds(const be_admin_t *a, int *fds, int max)
 }
 
 void
+be_admin_unlisten(be_admin_t *a)
+{
+    for (int i = 0; a != NULL && i < a->nlisteners; i++)
+        evconnlistener_free(a->listeners[i]);
+    if (a != NULL)
+        a->nlisteners = 0;
+}
+
+void
 be_admin_free(be_admin_t **ap)
 {
     be_admin_t *a = *ap;

@@ -3,7 +3,8 @@
  *
  * Reads and checks the configuration (-t stops there), opens the error log, asks server.c
  * for the node, writes the pid file, and turns signals into server calls: TERM/INT/QUIT
- * drain and exit, USR1 reopens the logs, HUP reloads the file. -s sends one of those
+ * drain and exit, USR1 reopens the logs, HUP reloads the file, USR2 starts the binary
+ * upgrade (upgrade.c). -s sends one of those
  * signals to the process named by the config's pid file, as nginx -s does.
  */
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "blockedge/log.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
+#include "blockedge/upgrade.h"
 
 #define SHUTDOWN_GRACE_MS 10000
 
@@ -56,8 +58,34 @@ typedef struct {
     struct event_base *base;
     be_server_t *srv;
     const char *conf_path;
+    char *const *argv;
+    be_upgrade_t *upgrade;
     int stop_signal;
 } control_t;
+
+static void
+on_handed_over(void *arg)
+{
+    control_t *ctl = arg;
+    if (ctl->stop_signal == 0)
+        ctl->stop_signal = SIGUSR2;
+    event_base_loopexit(ctl->base, NULL);
+}
+
+/* SIGUSR2: the binary at argv[0] takes over; one upgrade at a time. */
+static void
+upgrade(control_t *ctl)
+{
+    if (be_upgrade_pending(ctl->upgrade) || ctl->stop_signal != 0) {
+        be_log(BE_LOG_WARN, "SIGUSR2 ignored: %s",
+               ctl->stop_signal != 0 ? "this process is exiting"
+                                     : "an upgrade is already under way");
+        return;
+    }
+    be_upgrade_free(&ctl->upgrade);
+    be_log(BE_LOG_NOTICE, "SIGUSR2 received, starting the new binary \"%s\"", ctl->argv[0]);
+    ctl->upgrade = be_upgrade_start(ctl->srv, ctl->argv, on_handed_over, ctl);
+}
 
 /* SIGHUP: the file is read again; one that does not load changes nothing. */
 static void
@@ -103,6 +131,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     }
     case SIGHUP:
         reload(ctl);
+        break;
+    case SIGUSR2:
+        upgrade(ctl);
         break;
     }
 }
@@ -186,11 +217,29 @@ check_fd_limit(const be_config_t *cfg, int to_stderr)
         be_log(BE_LOG_WARN, "%s", msg);
 }
 
-static int
-serve(const be_config_t *cfg)
+/* Removes the pid file if it still names this process (after an upgrade it names the new
+ * one). */
+static void
+remove_pid(const char *path)
 {
-    struct event *sigs[5] = {NULL};
-    const int signals[5] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGHUP};
+    FILE *f = path[0] != '\0' ? fopen(path, "re") : NULL;
+    if (f == NULL)
+        return;
+    long pid = 0;
+    int n = fscanf(f, "%ld", &pid);
+    fclose(f);
+    if (n == 1 && pid == (long)getpid())
+        unlink(path);
+}
+
+#define NSIGNALS 6
+
+static int
+serve(const be_config_t *cfg, char *const argv[])
+{
+    struct event *sigs[NSIGNALS] = {NULL};
+    const int signals[NSIGNALS] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGHUP, SIGUSR2};
+    control_t ctl = {.conf_path = cfg->path, .argv = argv};
     int rc = 1;
 
     if (be_log_open(cfg->error_log_path, cfg->error_log_level) != BE_OK) {
@@ -200,32 +249,37 @@ serve(const be_config_t *cfg)
     }
     signal(SIGPIPE, SIG_IGN);
     check_fd_limit(cfg, 0);
+    int upgrading = be_upgrade_child_init();
     int inherited = be_listen_inherit_init();
     if (inherited > 0)
-        be_log(BE_LOG_NOTICE, "%d listening sockets inherited", inherited);
-    be_server_t *srv = be_server_new(cfg, 0);
+        be_log(BE_LOG_NOTICE, "%d listening sockets inherited%s", inherited,
+               upgrading ? " from the process being upgraded" : "");
+    be_server_t *srv = be_server_new(cfg, upgrading ? BE_SERVER_UPGRADE : 0);
     if (srv == NULL)
         goto out;
-    control_t ctl = {.base = be_server_base(srv), .srv = srv, .conf_path = cfg->path};
-    for (int i = 0; i < 5; i++) {
+    ctl.base = be_server_base(srv);
+    ctl.srv = srv;
+    for (int i = 0; i < NSIGNALS; i++) {
         sigs[i] = evsignal_new(ctl.base, signals[i], on_signal, &ctl);
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
-    if (write_pid(cfg->pid_path) != BE_OK || be_server_start(srv) != BE_OK)
+    if (be_server_start(srv) != BE_OK || write_pid(cfg->pid_path) != BE_OK)
         goto out;
+    be_upgrade_child_ready();
     event_base_dispatch(ctl.base);
     rc = 0;
 
 out:
     if (srv != NULL)
         be_server_drain(srv, SHUTDOWN_GRACE_MS);
-    for (int i = 0; i < 5; i++)
+    be_upgrade_free(&ctl.upgrade);
+    for (int i = 0; i < NSIGNALS; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
     be_server_free(&srv);
-    if (cfg->pid_path[0] != '\0' && rc == 0)
-        unlink(cfg->pid_path);
+    if (rc == 0)
+        remove_pid(cfg->pid_path);
     be_server_global_cleanup();
     if (rc == 0)
         be_log(BE_LOG_NOTICE, "exiting");
@@ -320,5 +374,5 @@ main(int argc, char **argv)
         fprintf(stderr, "blockedge: configuration file %s test is successful\n", conf);
         return 0;
     }
-    return serve(&cfg);
+    return serve(&cfg, argv);
 }

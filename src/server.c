@@ -305,6 +305,7 @@ be_server_new(const be_config_t *cfg, unsigned flags)
     srv->flags = flags;
     srv->svc.cfg = cfg;
     srv->svc.nworkers = worker_count(cfg);
+    srv->svc.disk_lock_wait_ms = (flags & BE_SERVER_UPGRADE) ? BE_SERVER_DISK_LOCK_WAIT_MS : 0;
     srv->wgen = calloc((size_t)srv->svc.nworkers, sizeof(*srv->wgen));
     if (srv->wgen == NULL || build_shared(srv) != BE_OK || build_generation(srv) != BE_OK ||
         build_workers(srv) != BE_OK ||
@@ -434,6 +435,35 @@ be_server_free(be_server_t **srvp)
         event_base_free(srv->base);
     srv->magic = 0;
     free(srv);
+}
+
+int
+be_server_listen_fds(be_server_t *srv, int *fds, int max)
+{
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
+    int n = 0;
+    for (int i = 0; i < srv->nlsocks && n < max; i++)
+        fds[n++] = srv->lsocks[i].fd;
+    return n + be_admin_listen_fds(srv->admin, fds + n, max - n);
+}
+
+static void
+unlisten_worker(void *arg)
+{
+    be_worker_unlisten_all(arg);
+}
+
+void
+be_server_hand_over(be_server_t *srv)
+{
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
+    be_services_t *svc = &srv->svc;
+    srv->nlsocks = 0; /* the workers close their copies; the new process keeps the sockets */
+    for (int i = 0; i < svc->nworkers; i++)
+        if (be_worker_post(svc->workers[i], unlisten_worker, svc->workers[i]) != BE_OK)
+            be_log(BE_LOG_ALERT, "worker %d could not stop accepting: out of memory", i + 1);
+    be_admin_unlisten(srv->admin);
+    be_cache_disk_release(svc);
 }
 
 be_services_t *

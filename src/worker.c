@@ -183,6 +183,15 @@ be_worker_unlisten_absent(be_worker_t *w, const be_config_t *cfg)
 }
 
 void
+be_worker_unlisten_all(be_worker_t *w)
+{
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_free(w->listeners[i]);
+    w->nlisteners = 0;
+}
+
+void
 be_worker_apply_limits(be_worker_t *w)
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
@@ -254,9 +263,7 @@ do_stop(void *arg)
     if (w->stopping)
         return;
     w->stopping = 1;
-    for (int i = 0; i < w->nlisteners; i++)
-        evconnlistener_free(w->listeners[i]);
-    w->nlisteners = 0;
+    be_worker_unlisten_all(w);
     w->ops->shutdown(w);
     if (idle(w)) {
         event_base_loopexit(w->base, NULL);

@@ -21,4 +21,7 @@ void be_admin_free(be_admin_t **ap);
  * to hand over. Returns how many were written. */
 int be_admin_listen_fds(const be_admin_t *a, int *fds, int max);
 
+/* Closes the admin listeners (a binary upgrade's hand-over); open connections are answered. */
+void be_admin_unlisten(be_admin_t *a);
+
 #endif

@@ -18,6 +18,11 @@ typedef struct be_server_s be_server_t;
 
 /* be_server_new() flags */
 #define BE_SERVER_NO_LISTEN 0x01u /* bind no client or admin socket, start no admin */
+#define BE_SERVER_UPGRADE   0x02u /* started by a binary upgrade: wait for the disk lock */
+
+/* How long a node started by a binary upgrade waits for the old one's disk lock (the disk
+ * tier loads in the background meanwhile: requests go to memory and the origin). */
+#define BE_SERVER_DISK_LOCK_WAIT_MS 30000
 
 /*
  * Builds the node for cfg (which must outlive it): shared state, the disk tier (its index
@@ -61,6 +66,14 @@ int be_server_reload(be_server_t *srv, be_config_t *cfg);
 
 /* Counts a reload whose file did not load (the node is unchanged). Thread: main. */
 void be_server_reload_failed(be_server_t *srv);
+
+/* The listening sockets the node holds (client listeners of every worker, then the admin
+ * ones), for a binary upgrade to hand over; still owned by the node. Returns how many. */
+int be_server_listen_fds(be_server_t *srv, int *fds, int max);
+
+/* A binary upgrade's new process serves: stop accepting (close this process's copies of the
+ * listening sockets) and release the disk tier (sealed, unlocked). Drain afterwards. */
+void be_server_hand_over(be_server_t *srv);
 
 /* SIGUSR1: every worker reopens its access-log descriptor. Thread: main. */
 void be_server_reopen_logs(be_server_t *srv);

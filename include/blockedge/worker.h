@@ -106,6 +106,9 @@ int be_worker_listen_fd(be_worker_t *w, int fd, const be_listen_t *ls);
  * connections carry on. Thread: the worker. */
 void be_worker_unlisten_absent(be_worker_t *w, const be_config_t *cfg);
 
+/* Closes every listener of the worker (a binary upgrade's hand-over). Thread: the worker. */
+void be_worker_unlisten_all(be_worker_t *w);
+
 /* Recomputes the worker's share of max_connections from w->cfg. */
 void be_worker_apply_limits(be_worker_t *w);
 
