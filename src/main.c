@@ -26,8 +26,6 @@
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
 
-#define SHUTDOWN_GRACE_MS 10000
-
 static void
 usage(FILE *out)
 {
@@ -201,7 +199,7 @@ serve(const be_config_t *cfg)
 
 out:
     if (srv != NULL)
-        be_server_drain(srv, SHUTDOWN_GRACE_MS);
+        be_server_drain(srv, cfg->shutdown_timeout);
     for (int i = 0; i < 5; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
