@@ -304,7 +304,7 @@ close_if_drained(be_conn_t *c)
 {
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
         return 0;
-    be_conn_close(c, c->close_reason >= 0 ? c->close_reason : BE_CLOSE_DONE);
+    be_conn_finish(c, c->close_reason >= 0 ? c->close_reason : BE_CLOSE_DONE);
     return 1;
 }
 
