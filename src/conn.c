@@ -392,6 +392,9 @@ be_conn_shutdown_all(be_worker_t *w)
                    (!c->req_active && !c->in_header &&
                     evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)) {
             be_conn_close(c, BE_CLOSE_SHUTDOWN);
+        } else if (c->in_header && !c->req_active) {
+            /* its request is arriving: answered with "Connection: close" (the worker stops) */
+            c->close_reason = BE_CLOSE_SHUTDOWN;
         } else {
             c->closing = 1;
             c->close_reason = BE_CLOSE_SHUTDOWN;

@@ -84,7 +84,9 @@ void be_conn_close(be_conn_t *c, int reason);
  * tail of the answer it still holds. Otherwise it is be_conn_close(). Thread: w's. */
 void be_conn_finish(be_conn_t *c, int reason);
 
-/* Graceful stop: idle connections close now, busy ones after their current response. */
+/* Graceful stop: idle connections close now, busy ones after their current response (an
+ * HTTP/1.1 request whose head is arriving is answered first, with "Connection: close"),
+ * HTTP/2 ones get GOAWAY and close after their open streams. Lingering ones go on. */
 void be_conn_shutdown_all(be_worker_t *w);
 
 /* Frees every connection of a worker whose loop has ended. Thread: main. */

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # 63_drain: SIGTERM drains. 100 HTTP/2 streams (nghttp, one connection) and 100 HTTP/1.1
 # requests (curl, one connection each) wait on a slow nginx origin (limit_rate) when SIGTERM
-# arrives, and a slow HTTP/2 reader (slowh2.py) is in the middle of a 2 MiB hit. Then: new
-# connections to the client and admin ports are refused at once; the HTTP/2 clients get
-# GOAWAY NO_ERROR naming their last stream, before any answer; every response still arrives
-# whole (SHA-256 of each body is its name), the HTTP/1.1 ones with "Connection: close", the
-# slow reader's too although the server wrote its last byte long before the reader took it
-# (lingering close); blockedge exits 0 within shutdown_timeout (8s); the access log holds a
-# line for every request (the buffers were flushed) and a restart finds every block filled
-# during the drain on disk (the open segment intact). Then SIGQUIT with a request that never
-# ends: blockedge closes it at shutdown_timeout (2s), not before and not much later, and
-# still exits 0.
+# arrives, a slow HTTP/2 reader (slowh2.py) is in the middle of a 2 MiB hit, and an HTTP/1.1
+# client has sent half of its request head. Then: new connections to the client and admin
+# ports are refused at once; the HTTP/2 clients get GOAWAY NO_ERROR naming their last stream,
+# before any answer; every response still arrives whole (SHA-256 of each body is its name),
+# the HTTP/1.1 ones with "Connection: close", the slow reader's too although the server wrote
+# its last byte long before the reader took it (lingering close), and the half-sent request
+# is answered once its head is complete; blockedge exits 0 within shutdown_timeout (8s); the
+# access log holds a line for every request (the buffers were flushed) and a restart finds
+# every block filled during the drain on disk (the open segment intact). Then SIGQUIT with a
+# request that never ends: blockedge closes it at shutdown_timeout (2s), not before and not
+# much later, and still exits 0.
 #
 # The origin is held with SIGSTOP until all 200 fetches are under way, so a slow start of the
 # clients on a loaded machine cannot let early blocks finish before the signal; SIGCONT follows
@@ -136,6 +137,44 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.05
 done
 [ -s "$T/slow.progress" ] || fail "the slow HTTP/2 reader got no data in 5 s"
+# ... and an HTTP/1.1 client that has sent half of its request head (its local port goes to
+# $T/half.port); the rest follows once the drain has begun ($T/go). Prints the status, the
+# Connection header and whether the body is BIG.
+"$PY" - "$BE_PORT" "$BIG" "$T/go" "$T/half.port" >"$T/half.out" 2>"$T/half.err" <<'PYEOF' &
+import hashlib, os, sys, time
+sys.path.insert(0, os.environ["IT_DIR"])
+import ithelp
+port, key, go, mark = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = ithelp.connect(port)
+s.sendall(f"GET /blocks/{key} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+with open(mark + ".tmp", "w") as f:
+    f.write(f"{s.getsockname()[1]}\n")
+os.rename(mark + ".tmp", mark)
+deadline = time.monotonic() + 30
+while not os.path.exists(go) and time.monotonic() < deadline:
+    time.sleep(0.01)
+try:
+    s.sendall(b"\r\n")
+    resps, _, how = ithelp.read_responses(s, ["GET"], 20)
+except OSError as e:
+    resps, how = [], f"error {e}"
+if len(resps) != 1:
+    print(f"no answer ({how})")
+else:
+    r = resps[0]
+    print(r.status, r.header("connection"), hashlib.sha256(r.body).hexdigest() == key)
+PYEOF
+HALF_PID=$!
+IT_LOGS+=("$T/half.err")
+# The server must have read those bytes (its socket's Recv-Q is empty) before the signal, or
+# the connection is one with nothing read yet, which a drain closes at once.
+for ((i = 0; i < 100; i++)); do
+    [ -s "$T/half.port" ] &&
+        [ "$(ss -Htn state established "( sport = :$BE_PORT and dport = :$(cat "$T/half.port") )" |
+            awk '{print $1}')" = 0 ] && break
+    sleep 0.05
+done
+[ "$i" -lt 100 ] || fail "the server did not read the half-sent head in 5 s"
 
 # --- SIGTERM: listeners close at once, then the origin goes on.
 t0=$(now_ms)
@@ -143,6 +182,7 @@ kill -TERM "$BE_PID"
 got=$(refused "$BE_PORT") || fail "the client port after SIGTERM: $got"
 log "client port refused after $got accepted attempt(s), $(($(now_ms) - t0)) ms after SIGTERM"
 got=$(refused "$ADMIN_PORT") || fail "the admin port after SIGTERM: $got"
+touch "$T/go"
 kill -CONT "$ORIGIN_PID"
 
 bound=$(ms_bound 8000)
@@ -186,6 +226,9 @@ while read -r code conn url; do
     check_eq "$(sha_of "$T/h1/$k")" "$k" "HTTP/1.1 body of ${k:0:16}…"
 done <"$T/h1.out"
 log "$N h2 streams after GOAWAY and $N HTTP/1.1 responses with Connection: close, all whole"
+wait "$HALF_PID"
+check_eq "$(cat "$T/half.out")" "200 close True" \
+    "a request whose head was half sent at the signal (status, Connection, body)"
 # The slow reader: the server wrote its last byte long before the reader took it, and the
 # reader's WINDOW_UPDATEs kept coming: without a lingering close its kernel resets the
 # connection and the tail of the block is lost.

@@ -3,9 +3,10 @@
  * whole or in pieces, against HTTP/1 from the first byte that differs), the
  * max_connections refusal, the timers (no bytes, half a head, an idle keep-alive
  * connection, an idle HTTP/2 session, one whose SETTINGS are never acknowledged, a client
- * that stops reading), a graceful shutdown that finishes a busy connection first, the
- * lingering close of a TCP connection whose client has not taken the last bytes, and the
- * close-reason counters: each closed connection counted once under its reason.
+ * that stops reading), a graceful shutdown that finishes a busy connection first and
+ * answers a request whose head was arriving, the lingering close of a TCP connection whose
+ * client has not taken the last bytes, and the close-reason counters: each closed
+ * connection counted once under its reason.
  *
  * The node is built through the server object (one worker, never started) with small
  * timeouts and limits per test, and a file:// origin in a fresh temporary directory. Each
@@ -544,6 +545,31 @@ test_conn_shutdown_closes_idle_and_finishes_busy_first(void)
     teardown();
 }
 
+static void
+test_conn_shutdown_answers_a_head_that_was_arriving(void)
+{
+    static const char head[] = "GET /nothing HTTP/1.1\r\nHost: e\r\n";
+    client_t half;
+
+    setup();
+    client_open(&half);
+    client_send(&half, head, strlen(head)); /* the blank line is still to come */
+    BE_CHECK_INT(half.len, 0);
+    w->stopping = 1; /* as be_worker_stop() does before it winds the connections down */
+    be_conn_shutdown_all(w);
+    BE_CHECK_INT(w->nconns, 1);
+    BE_CHECK_INT(closed_total(), 0);
+    client_send(&half, "\r\n", 2);
+    BE_CHECK(wait_closed(&half, fixture_now_ms()) >= 0);
+    BE_CHECK(half.len > 12 && memcmp(half.in, "HTTP/1.1 404", 12) == 0);
+    BE_CHECK(memmem(half.in, half.len, "connection: close", 17) != NULL);
+    BE_CHECK_INT(closed(BE_CLOSE_SHUTDOWN), 1);
+    BE_CHECK_INT(closed_total(), 1);
+    BE_CHECK_INT(w->nconns, 0);
+    close(half.fd);
+    teardown();
+}
+
 /* ---- lingering close --------------------------------------------------------------- */
 
 /* A TCP connection over loopback: the client's end (small receive buffer, non-blocking) is
@@ -722,6 +748,7 @@ main(void)
     BE_RUN(test_conn_http2_settings_never_acked_closed_at_header_timeout);
     BE_RUN(test_conn_reader_that_stops_reading_closed_at_send_timeout);
     BE_RUN(test_conn_shutdown_closes_idle_and_finishes_busy_first);
+    BE_RUN(test_conn_shutdown_answers_a_head_that_was_arriving);
     BE_RUN(test_conn_tcp_close_lingers_until_the_client_took_every_byte);
     BE_RUN(test_conn_linger_ends_after_quiet_when_the_client_stays);
     BE_RUN(test_conn_each_close_counted_once_under_its_reason);
