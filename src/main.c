@@ -4,7 +4,8 @@
  * Reads and checks the configuration (-t stops there), opens the error log, asks server.c
  * for the node, writes the pid file, and turns signals into server calls: TERM/INT/QUIT
  * drain and exit, USR1 reopens the logs, HUP is refused with a notice. -s sends one of those
- * signals to the process named by the config's pid file, as nginx -s does.
+ * signals to the process named by the config's pid file, as nginx -s does. The service
+ * manager hears READY=1 once the node serves and STOPPING=1 when a drain begins (notify.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "blockedge/config.h"
 #include "blockedge/diskstore.h"
 #include "blockedge/log.h"
+#include "blockedge/notify.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
 
@@ -69,6 +71,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
         if (ctl->stop_signal == 0) {
             be_log(BE_LOG_NOTICE, "signal %d received, finishing requests and exiting", (int)sig);
             ctl->stop_signal = (int)sig;
+            be_notify_stopping();
             event_base_loopexit(ctl->base, NULL);
         }
         break;
@@ -194,6 +197,7 @@ serve(const be_config_t *cfg)
     }
     if (write_pid(cfg->pid_path) != BE_OK || be_server_start(srv) != BE_OK)
         goto out;
+    be_notify_ready();
     event_base_dispatch(ctl.base);
     rc = 0;
 
