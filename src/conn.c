@@ -5,12 +5,16 @@
  * Owns the worker's connection list and the close-reason accounting. Hands bytes to the
  * protocol (http1.c or http2.c) and never parses them. Invariant: be_conn_close() is the
  * only place a connection is freed; after it returns the caller must not touch it.
+ * be_conn_finish() may first linger (nginx's lingering close): the protocol is gone by
+ * then, the connection only drops what it reads and waits for the peer to take its bytes.
  */
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -70,6 +74,98 @@ sniff(be_conn_t *c)
     /* else: a prefix of the preface so far; wait for more */
 }
 
+/* ---- lingering close ---------------------------------------------------------------- */
+
+#define LINGER_TICK_MS 100
+
+/* Bytes written to the socket that the peer has not acknowledged yet (TCP: SIOCOUTQ). */
+static int
+unacked(const be_conn_t *c)
+{
+    int n = 0;
+    if (ioctl(bufferevent_getfd(c->bev), SIOCOUTQ, &n) != 0)
+        return 0;
+    return n;
+}
+
+/* A late byte from the peer resets only a TCP connection; an AF_UNIX peer (the unit tests'
+ * socket pairs) reads what was queued whatever follows. */
+static int
+is_tcp(const be_conn_t *c)
+{
+    int proto = 0;
+    socklen_t len = sizeof(proto);
+    return getsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+           proto == IPPROTO_TCP;
+}
+
+/* Reasons that end a connection after an answer the peer should get whole. */
+static int
+clean_reason(int reason)
+{
+    switch (reason) {
+    case BE_CLOSE_DONE:
+    case BE_CLOSE_SHUTDOWN:
+    case BE_CLOSE_IDLE_TIMEOUT:
+    case BE_CLOSE_HEADER_TIMEOUT:
+    case BE_CLOSE_BAD_REQUEST:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void
+linger_read(be_conn_t *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    if (evbuffer_get_length(in) > 0) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        c->linger_heard = be_worker_now(c->w);
+    }
+}
+
+static void
+linger_tick(be_conn_t *c)
+{
+    be_msec_t now = be_worker_now(c->w);
+    int left = unacked(c);
+    if (left < c->linger_unacked)
+        c->linger_moved = now;
+    c->linger_unacked = left;
+    if ((left == 0 && now - c->linger_heard >= BE_CONN_LINGER_QUIET_MS) ||
+        now - c->linger_moved >= cfg_of(c)->send_timeout ||
+        now - c->linger_since >= BE_CONN_LINGER_MAX_MS) {
+        be_conn_close(c, c->close_reason);
+        return;
+    }
+    be_conn_set_timer(c, LINGER_TICK_MS);
+}
+
+void
+be_conn_finish(be_conn_t *c, int reason)
+{
+    BE_CHECK_OBJ_NOTNULL(c, BE_CONN_MAGIC);
+    int left = c->eof || !clean_reason(reason) || !is_tcp(c) ? 0 : unacked(c);
+    if (left == 0) {
+        be_conn_close(c, reason);
+        return;
+    }
+    be_log_debug("client %s: lingering, %d bytes not acknowledged yet", c->peer, left);
+    if (c->h2 != NULL)
+        be_http2_free(c);
+    be_request_dispose(&c->req);
+    c->state = BE_CONN_LINGER;
+    c->close_reason = reason;
+    c->linger_since = c->linger_heard = c->linger_moved = be_worker_now(c->w);
+    c->linger_unacked = left;
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    bufferevent_disable(c->bev, EV_WRITE);
+    bufferevent_enable(c->bev, EV_READ);
+    linger_read(c);
+    be_conn_set_timer(c, LINGER_TICK_MS);
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
@@ -84,6 +180,9 @@ on_read(struct bufferevent *bev, void *arg)
         break;
     case BE_CONN_HTTP2:
         be_http2_on_read(c);
+        break;
+    case BE_CONN_LINGER:
+        linger_read(c);
         break;
     default:
         break;
@@ -117,6 +216,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
         handshake_done(c);
     } else if (what & BEV_EVENT_TIMEOUT) {
         be_conn_close(c, BE_CLOSE_SEND_TIMEOUT);
+    } else if (c->state == BE_CONN_LINGER) {
+        be_conn_close(c, c->close_reason); /* the peer closed (or reset): the linger is over */
     } else if (what & BEV_EVENT_ERROR) {
         be_conn_close(c, c->state == BE_CONN_HANDSHAKE ? BE_CLOSE_TLS_ERROR : BE_CLOSE_IO_ERROR);
     } else if (what & BEV_EVENT_EOF) {
@@ -138,6 +239,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     switch (c->state) {
     case BE_CONN_HTTP1:
         be_http1_on_timer(c);
+        break;
+    case BE_CONN_LINGER:
+        linger_tick(c);
         break;
     default: /* no handshake or first bytes in time (HTTP/2 runs its own tick) */
         be_conn_close(c, BE_CLOSE_HEADER_TIMEOUT);
@@ -280,12 +384,17 @@ be_conn_shutdown_all(be_worker_t *w)
     be_conn_t *c = w->conns;
     while (c != NULL) {
         be_conn_t *next = c->next;
-        if (c->state == BE_CONN_HTTP2) {
+        if (c->state == BE_CONN_LINGER) {
+            /* already closing: it ends by itself, or at the end of the grace period */
+        } else if (c->state == BE_CONN_HTTP2) {
             be_http2_shutdown(c);
         } else if (c->state != BE_CONN_HTTP1 ||
                    (!c->req_active && !c->in_header &&
                     evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)) {
             be_conn_close(c, BE_CLOSE_SHUTDOWN);
+        } else if (c->in_header && !c->req_active) {
+            /* its request is arriving: answered with "Connection: close" (the worker stops) */
+            c->close_reason = BE_CLOSE_SHUTDOWN;
         } else {
             c->closing = 1;
             c->close_reason = BE_CLOSE_SHUTDOWN;

@@ -378,6 +378,10 @@ const be_directive_t be_directives[] = {
     ONCE("error_log",                 MAIN,   1, 2, set_error_log,         error_log_path,            0,    0,          "PATH|stderr [level]", "stderr notice",
         "error log and its lowest level (emerg..debug); info and debug help diagnose but cost a "
         "write per event on a busy node"),
+    ONCE("shutdown_timeout",          MAIN,   1, 1, be_conf_set_msec,      shutdown_timeout,          0,    0,          "TIME",                "10s",
+        "on SIGTERM, SIGINT or SIGQUIT, how long requests in flight may take to finish before "
+        "their connections are closed; longer spares slow clients, shorter stops sooner; 0 "
+        "closes at once"),
     INCLUDE("include", "PATTERN",
             "reads files matching a glob in place, relative to this file's directory; a pattern "
             "matching nothing is fine, a missing plain path is an error"),

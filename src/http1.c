@@ -304,7 +304,7 @@ close_if_drained(be_conn_t *c)
 {
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
         return 0;
-    be_conn_close(c, c->close_reason >= 0 ? c->close_reason : BE_CLOSE_DONE);
+    be_conn_finish(c, c->close_reason >= 0 ? c->close_reason : BE_CLOSE_DONE);
     return 1;
 }
 
@@ -365,7 +365,7 @@ one_request(be_conn_t *c)
     c->in_header = 0;
     be_conn_set_timer(c, 0);
     c->keepalive = !h.conn_close && (h.minor == 1 || h.conn_keepalive) && !c->closing &&
-                   cfg->keepalive_timeout > 0;
+                   !c->w->stopping && cfg->keepalive_timeout > 0;
     if (h.transfer_encoding || h.content_length > 0)
         c->keepalive = 0; /* not GET/HEAD: answered 405, and the body is not read */
     c->req.on_ready = on_ready;

@@ -457,7 +457,7 @@ pump(be_http2_t *h2)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     int over = !nghttp2_session_want_read(h2->session) && !nghttp2_session_want_write(h2->session);
     if ((over || (h2->going_away && open_streams(h2) == 0)) && evbuffer_get_length(out) == 0) {
-        be_conn_close(c, c->close_reason >= 0 ? c->close_reason : BE_CLOSE_DONE);
+        be_conn_finish(c, c->close_reason >= 0 ? c->close_reason : BE_CLOSE_DONE);
         return;
     }
     /* Output backpressure: stop reading new frames while the client is not reading ours. */

@@ -4,8 +4,9 @@
  * Reads and checks the configuration (-t stops there), opens the error log, asks server.c
  * for the node, writes the pid file, and turns signals into server calls: TERM/INT/QUIT
  * drain and exit, USR1 reopens the logs, HUP reloads the file, USR2 starts the binary
- * upgrade (upgrade.c). -s sends one of those
- * signals to the process named by the config's pid file, as nginx -s does.
+ * upgrade (upgrade.c). -s sends one of those signals to the process named by the config's
+ * pid file, as nginx -s does. The service manager hears READY=1 once the node serves,
+ * RELOADING=1 around a reload and STOPPING=1 when a drain begins (notify.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,11 +26,10 @@
 #include "blockedge/diskstore.h"
 #include "blockedge/listen.h"
 #include "blockedge/log.h"
+#include "blockedge/notify.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
 #include "blockedge/upgrade.h"
-
-#define SHUTDOWN_GRACE_MS 10000
 
 static void
 usage(FILE *out)
@@ -92,6 +92,7 @@ static void
 reload(control_t *ctl)
 {
     be_log(BE_LOG_NOTICE, "SIGHUP received, reloading \"%s\"", ctl->conf_path);
+    be_notify_reloading();
     be_config_t *cfg = malloc(sizeof(*cfg));
     char err[2048];
     if (cfg == NULL || be_config_load(cfg, ctl->conf_path, err, sizeof(err)) != BE_OK) {
@@ -99,9 +100,11 @@ reload(control_t *ctl)
                cfg != NULL ? err : "out of memory");
         free(cfg);
         be_server_reload_failed(ctl->srv);
+        be_notify_ready();
         return;
     }
     be_server_reload(ctl->srv, cfg);
+    be_notify_ready();
 }
 
 static void
@@ -116,6 +119,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
         if (ctl->stop_signal == 0) {
             be_log(BE_LOG_NOTICE, "signal %d received, finishing requests and exiting", (int)sig);
             ctl->stop_signal = (int)sig;
+            be_notify_stopping();
             event_base_loopexit(ctl->base, NULL);
         }
         break;
@@ -267,12 +271,13 @@ serve(const be_config_t *cfg, char *const argv[])
     if (be_server_start(srv) != BE_OK || write_pid(cfg->pid_path) != BE_OK)
         goto out;
     be_upgrade_child_ready();
+    be_notify_ready();
     event_base_dispatch(ctl.base);
     rc = 0;
 
 out:
     if (srv != NULL)
-        be_server_drain(srv, SHUTDOWN_GRACE_MS);
+        be_server_drain(srv, be_server_services(srv)->cfg->shutdown_timeout);
     be_upgrade_free(&ctl.upgrade);
     for (int i = 0; i < NSIGNALS; i++)
         if (sigs[i] != NULL)

@@ -347,6 +347,8 @@ be_server_drain(be_server_t *srv, be_msec_t grace_ms)
     if (srv->drained || svc->workers == NULL)
         return;
     srv->drained = 1;
+    /* Every listener closes now: main's loop, which serves the admin one, has stopped. */
+    be_admin_free(&srv->admin);
     for (int i = 0; i < svc->nworkers; i++)
         if (svc->workers[i] != NULL)
             be_worker_stop(svc->workers[i], grace_ms);

@@ -61,6 +61,8 @@ typedef struct be_config_s {
     char pid_path[1024];       /* "" = none */
     char error_log_path[1024]; /* "" = stderr */
     int error_log_level;       /* enum be_log_level, default BE_LOG_NOTICE */
+    /* SIGTERM, SIGINT, SIGQUIT: how long requests in flight may take; default 10s */
+    be_msec_t shutdown_timeout;
 
     /* http { } */
     be_listen_t listen[BE_MAX_LISTEN];

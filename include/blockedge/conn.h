@@ -28,6 +28,7 @@ enum be_conn_state {
     BE_CONN_SNIFF,     /* plain: waiting for enough bytes to tell h2's preface from HTTP/1 */
     BE_CONN_HTTP1,
     BE_CONN_HTTP2,
+    BE_CONN_LINGER, /* answered and half-closed: waiting for the peer to take the last bytes */
 };
 
 typedef struct be_conn_s be_conn_t;
@@ -53,6 +54,12 @@ struct be_conn_s {
     unsigned paused : 1;     /* output above the high-water mark */
     unsigned read_off : 1;   /* reading stopped (input bound) */
     int close_reason;        /* enum be_close_reason once closing */
+
+    /* BE_CONN_LINGER, owned by conn.c */
+    be_msec_t linger_since; /* the lingering close began */
+    be_msec_t linger_heard; /* the peer last sent a byte (or the linger began) */
+    be_msec_t linger_moved; /* the peer last acknowledged more of our bytes */
+    int linger_unacked;     /* our bytes the peer had not acknowledged at the last look */
 };
 
 /* Takes an accepted socket (non-blocking) and starts serving it: a TLS handshake first when
@@ -63,7 +70,23 @@ void be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen
 /* The one teardown: cancels what the connection waits for, frees it. Thread: w's. */
 void be_conn_close(be_conn_t *c, int reason);
 
-/* Graceful stop: idle connections close now, busy ones after their current response. */
+#define BE_CONN_LINGER_QUIET_MS 2000  /* silence after the last byte is acknowledged */
+#define BE_CONN_LINGER_MAX_MS   30000 /* the longest linger (nginx's lingering_time) */
+
+/* Ends a connection whose last answer (or GOAWAY) is written and whose output buffer is
+ * empty. A TCP connection ended for a clean reason (done, shutdown, a timeout, a refused
+ * head) whose peer has neither closed nor acknowledged every byte yet closes by lingering:
+ * the write side is shut (FIN after the last byte), input is read and dropped, and
+ * be_conn_close() follows when the peer closes, or has acknowledged every byte and been
+ * silent for BE_CONN_LINGER_QUIET_MS, or acknowledges nothing for send_timeout, or after
+ * BE_CONN_LINGER_MAX_MS. Without it, a byte the peer sends after close() (an HTTP/2
+ * WINDOW_UPDATE, a pipelined request) makes the kernel reset the connection and drop the
+ * tail of the answer it still holds. Otherwise it is be_conn_close(). Thread: w's. */
+void be_conn_finish(be_conn_t *c, int reason);
+
+/* Graceful stop: idle connections close now, busy ones after their current response (an
+ * HTTP/1.1 request whose head is arriving is answered first, with "Connection: close"),
+ * HTTP/2 ones get GOAWAY and close after their open streams. Lingering ones go on. */
 void be_conn_shutdown_all(be_worker_t *w);
 
 /* Frees every connection of a worker whose loop has ended. Thread: main. */

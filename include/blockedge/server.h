@@ -36,7 +36,8 @@ be_server_t *be_server_new(const be_config_t *cfg, unsigned flags);
 /* Starts every worker's thread. BE_OK, or BE_ERROR (logged; free the server). Thread: main. */
 int be_server_start(be_server_t *srv);
 
-/* Stops accepting, lets each worker finish its connections and fetches within grace_ms,
+/* Stops accepting (the client and admin listeners close at once, so new connections are
+ * refused), lets each worker finish its connections and fetches within grace_ms,
  * and joins the threads. The loops are over afterwards; be_server_free() still runs what
  * they left in their mailboxes. Thread: main. */
 void be_server_drain(be_server_t *srv, be_msec_t grace_ms);

@@ -273,6 +273,10 @@ static const conf_case_t cases[] = {
         "\"read_timeout\" directive invalid value \"1h30m\" in $F:1"),
     BAD("origin { connect_timeout 0; }\n",
         "\"connect_timeout\" directive value \"0\" is out of range (at least 1ms) in $F:1"),
+    BAD("shutdown_timeout 10;\nshutdown_timeout 20;\n",
+        "\"shutdown_timeout\" directive is duplicate in $F:2"),
+    BAD("http { shutdown_timeout 10s; }\n",
+        "\"shutdown_timeout\" directive is not allowed here in $F:1"),
     GOOD("stats { mrc_sample_rate 1; }\n" ORIGIN),
     BAD("stats { mrc_sample_rate 0; }\n",
         "\"mrc_sample_rate\" directive value \"0\" is out of range (0..1] in $F:1"),
@@ -428,6 +432,7 @@ test_defaults_match_documented_values(void)
     BE_CHECK_STR(cfg.pid_path, "");
     BE_CHECK_STR(cfg.error_log_path, "");
     BE_CHECK_INT(cfg.error_log_level, BE_LOG_NOTICE);
+    BE_CHECK_INT(cfg.shutdown_timeout, 10000);
     BE_CHECK_INT(cfg.nlisten, 1);
     BE_CHECK_STR(cfg.listen[0].text, "127.0.0.1:8480");
     BE_CHECK_STR(listen_ip(&cfg.listen[0], ip, sizeof(ip)), "127.0.0.1");
@@ -495,6 +500,7 @@ test_main_and_http_directives_store_their_values(void)
     BE_CHECK_STR(load_text("worker_threads 8;\n"
                            "pid /run/blockedge.pid;\n"
                            "error_log /var/log/blockedge/error.log debug;\n"
+                           "shutdown_timeout 2500ms;\n"
                            "http {\n"
                            "    listen 127.0.0.1:9000;\n"
                            "    listen [::1]:9001 tls;\n"
@@ -514,6 +520,7 @@ test_main_and_http_directives_store_their_values(void)
     BE_CHECK_STR(cfg.pid_path, "/run/blockedge.pid");
     BE_CHECK_STR(cfg.error_log_path, "/var/log/blockedge/error.log");
     BE_CHECK_INT(cfg.error_log_level, BE_LOG_DEBUG);
+    BE_CHECK_INT(cfg.shutdown_timeout, 2500);
     BE_CHECK_INT(cfg.nlisten, 4);
     BE_CHECK_STR(cfg.listen[0].text, "127.0.0.1:9000");
     BE_CHECK_STR(listen_ip(&cfg.listen[0], ip, sizeof(ip)), "127.0.0.1");
@@ -545,8 +552,11 @@ test_main_and_http_directives_store_their_values(void)
     BE_CHECK_STR(cfg.error_log_path, "");
     BE_CHECK_INT(cfg.error_log_level, BE_LOG_WARN);
     BE_CHECK_STR(cfg.access_log, "");
-    BE_CHECK_STR(load_text("worker_threads 256;\nerror_log /tmp/e.log;\n" ORIGIN), "(loaded)");
+    BE_CHECK_STR(
+        load_text("worker_threads 256;\nerror_log /tmp/e.log;\nshutdown_timeout 0;\n" ORIGIN),
+        "(loaded)");
     BE_CHECK_INT(cfg.worker_threads, 256);
+    BE_CHECK_INT(cfg.shutdown_timeout, 0);
     BE_CHECK_STR(cfg.error_log_path, "/tmp/e.log");
     BE_CHECK_INT(cfg.error_log_level, BE_LOG_NOTICE);
 }

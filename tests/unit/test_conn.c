@@ -3,8 +3,10 @@
  * whole or in pieces, against HTTP/1 from the first byte that differs), the
  * max_connections refusal, the timers (no bytes, half a head, an idle keep-alive
  * connection, an idle HTTP/2 session, one whose SETTINGS are never acknowledged, a client
- * that stops reading), a graceful shutdown that finishes a busy connection first, and the
- * close-reason counters: each closed connection counted once under its reason.
+ * that stops reading), a graceful shutdown that finishes a busy connection first and
+ * answers a request whose head was arriving, the lingering close of a TCP connection whose
+ * client has not taken the last bytes, and the close-reason counters: each closed
+ * connection counted once under its reason.
  *
  * The node is built through the server object (one worker, never started) with small
  * timeouts and limits per test, and a file:// origin in a fresh temporary directory. Each
@@ -544,6 +546,165 @@ test_conn_shutdown_closes_idle_and_finishes_busy_first(void)
 }
 
 static void
+test_conn_shutdown_answers_a_head_that_was_arriving(void)
+{
+    static const char head[] = "GET /nothing HTTP/1.1\r\nHost: e\r\n";
+    client_t half;
+
+    setup();
+    client_open(&half);
+    client_send(&half, head, strlen(head)); /* the blank line is still to come */
+    BE_CHECK_INT(half.len, 0);
+    w->stopping = 1; /* as be_worker_stop() does before it winds the connections down */
+    be_conn_shutdown_all(w);
+    BE_CHECK_INT(w->nconns, 1);
+    BE_CHECK_INT(closed_total(), 0);
+    client_send(&half, "\r\n", 2);
+    BE_CHECK(wait_closed(&half, fixture_now_ms()) >= 0);
+    BE_CHECK(half.len > 12 && memcmp(half.in, "HTTP/1.1 404", 12) == 0);
+    BE_CHECK(memmem(half.in, half.len, "connection: close", 17) != NULL);
+    BE_CHECK_INT(closed(BE_CLOSE_SHUTDOWN), 1);
+    BE_CHECK_INT(closed_total(), 1);
+    BE_CHECK_INT(w->nconns, 0);
+    close(half.fd);
+    teardown();
+}
+
+/* ---- lingering close --------------------------------------------------------------- */
+
+/* A TCP connection over loopback: the client's end (small receive buffer, non-blocking) is
+ * returned, the server's end goes to be_conn_accept(). Socket pairs never linger. */
+static int
+tcp_connect(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int small = 16384;
+    int l = socket(AF_INET, SOCK_STREAM, 0), fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (l < 0 || fd < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+        listen(l, 1) != 0 || getsockname(l, (struct sockaddr *)&sin, &len) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) != 0 ||
+        connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+        perror("test_conn: loopback TCP");
+        exit(1);
+    }
+    int s = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+    close(l);
+    if (s < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+        perror("test_conn: accept4");
+        exit(1);
+    }
+    be_conn_accept(w, s, (struct sockaddr *)&sin, sizeof(sin), 0);
+    return fd;
+}
+
+static int
+lingering(void *arg)
+{
+    BE_UNUSED(arg);
+    return w->conns != NULL && w->conns->state == BE_CONN_LINGER;
+}
+
+/* Reads what the server sent into big[*len..); returns 1 at EOF. */
+static int
+read_some(int fd, unsigned char *big, size_t cap, size_t *len)
+{
+    int eof = 0;
+    fixture_read(fd, big, cap, len, &eof);
+    return eof;
+}
+
+/* A "Connection: close" answer of 2 MiB to a client that reads it slowly: the server has
+ * written its last byte long before the client takes it, and the client sends more bytes
+ * meanwhile (a pipelined request). The server lingers (write side shut, input dropped)
+ * instead of closing, so its kernel does not reset the connection and drop the tail; the
+ * client reads every byte and EOF, and when it hangs up the connection is counted done. */
+static void
+test_conn_tcp_close_lingers_until_the_client_took_every_byte(void)
+{
+    enum { BIG = 2 * 1024 * 1024 };
+    static unsigned char block[BIG], got[BIG + 4096];
+    char hex[BE_KEY_HEX_LEN + 1], req[256];
+    size_t len = 0;
+
+    config();
+    cfg.memory_size = 4 * 1024 * 1024;
+    build();
+    for (int i = 0; i < BIG; i++)
+        block[i] = (unsigned char)(i * 7 + (i >> 12));
+    fixture_cache_block(svc, block, BIG, hex);
+    int fd = tcp_connect();
+    int n = snprintf(req, sizeof(req),
+                     "GET /blocks/%s HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n", hex);
+    BE_CHECK(write(fd, req, (size_t)n) == n);
+    /* read a little at a time until the server has handed everything to its kernel */
+    int64_t end = fixture_now_ms() + BOUND_MS;
+    while (!lingering(NULL) && fixture_now_ms() < end) {
+        fixture_turns(workers, 1, 1);
+        if (len < BIG / 2)
+            read_some(fd, got, 4096 + len, &len);
+    }
+    BE_CHECK(lingering(NULL));
+    BE_CHECK(len < BIG); /* the kernel still holds the tail */
+    BE_CHECK_INT(closed_total(), 0);
+    BE_CHECK_INT(requests(BE_PROTO_HTTP1, 200), 1);
+    BE_CHECK(write(fd, req, (size_t)n) == n); /* a late request: dropped, not a reset */
+    int eof = 0;
+    end = fixture_now_ms() + BOUND_MS;
+    while (!eof && fixture_now_ms() < end) {
+        fixture_turns(workers, 1, 1);
+        eof = read_some(fd, got, sizeof(got), &len);
+    }
+    BE_CHECK(eof); /* the FIN after the last byte */
+    const unsigned char *body = memmem(got, len, "\r\n\r\n", 4);
+    BE_CHECK(body != NULL && memmem(got, len, "connection: close", 17) != NULL);
+    BE_CHECK_INT(got + len - (body + 4), BIG);
+    BE_CHECK(memcmp(body + 4, block, BIG) == 0);
+    BE_CHECK_INT(w->nconns, 1); /* still lingering: the client has not hung up */
+    close(fd);
+    BE_CHECK(fixture_run_until(workers, 1, no_conns, NULL, BOUND_MS));
+    BE_CHECK_INT(closed(BE_CLOSE_DONE), 1);
+    BE_CHECK_INT(closed_total(), 1);
+    BE_CHECK_INT(ctr(BE_CTR_CONNECTIONS_OPEN), 0);
+    teardown();
+}
+
+/* A client that takes every byte but never hangs up: the linger ends once everything is
+ * acknowledged and the client has been silent for BE_CONN_LINGER_QUIET_MS. */
+static void
+test_conn_linger_ends_after_quiet_when_the_client_stays(void)
+{
+    enum { BIG = 1024 * 1024 };
+    static unsigned char block[BIG], got[BIG + 4096];
+    char hex[BE_KEY_HEX_LEN + 1], req[256];
+    size_t len = 0;
+
+    config();
+    cfg.memory_size = 4 * 1024 * 1024;
+    build();
+    memset(block, 'q', BIG);
+    fixture_cache_block(svc, block, BIG, hex);
+    int fd = tcp_connect();
+    int n = snprintf(req, sizeof(req),
+                     "GET /blocks/%s HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n", hex);
+    BE_CHECK(write(fd, req, (size_t)n) == n);
+    BE_CHECK(fixture_run_until(workers, 1, lingering, NULL, BOUND_MS));
+    int64_t t0 = fixture_now_ms();
+    int eof = 0;
+    while (!eof && fixture_now_ms() < t0 + BOUND_MS) {
+        fixture_turns(workers, 1, 1);
+        eof = read_some(fd, got, sizeof(got), &len);
+    }
+    BE_CHECK(eof);
+    BE_CHECK(fixture_run_until(workers, 1, no_conns, NULL, BE_CONN_LINGER_QUIET_MS + BOUND_MS));
+    BE_CHECK(fixture_now_ms() - t0 >= BE_CONN_LINGER_QUIET_MS - 100);
+    BE_CHECK_INT(closed(BE_CLOSE_DONE), 1);
+    BE_CHECK_INT(closed_total(), 1);
+    close(fd);
+    teardown();
+}
+
+static void
 test_conn_each_close_counted_once_under_its_reason(void)
 {
     static const char close_req[] = "GET /nothing HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n";
@@ -587,6 +748,9 @@ main(void)
     BE_RUN(test_conn_http2_settings_never_acked_closed_at_header_timeout);
     BE_RUN(test_conn_reader_that_stops_reading_closed_at_send_timeout);
     BE_RUN(test_conn_shutdown_closes_idle_and_finishes_busy_first);
+    BE_RUN(test_conn_shutdown_answers_a_head_that_was_arriving);
+    BE_RUN(test_conn_tcp_close_lingers_until_the_client_took_every_byte);
+    BE_RUN(test_conn_linger_ends_after_quiet_when_the_client_stays);
     BE_RUN(test_conn_each_close_counted_once_under_its_reason);
     be_server_global_cleanup();
     BE_TEST_EXIT();
