@@ -387,7 +387,16 @@ be_conn_shutdown_all(be_worker_t *w)
         if (c->state == BE_CONN_LINGER) {
             /* already closing: it ends by itself, or at the end of the grace period */
         } else if (c->state == BE_CONN_HTTP2) {
-            be_http2_shutdown(c);
+            if (!w->handed_over)
+                be_http2_shutdown(c); /* soft: be_http2_on_timer sends GOAWAY once idle */
+        } else if (w->handed_over && c->state == BE_CONN_HTTP1 && !c->req_active) {
+            /* A new process serves the same sockets: an idle keep-alive connection answers
+             * one more request (with "Connection: close", so the client reconnects there)
+             * rather than being closed under a request already on its way. */
+            c->last = 1;
+            c->close_reason = BE_CLOSE_SHUTDOWN;
+            if (!c->in_header)
+                be_conn_set_timer(c, BE_DRAIN_IDLE_MS);
         } else if (c->state != BE_CONN_HTTP1 ||
                    (!c->req_active && !c->in_header &&
                     evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)) {

@@ -547,6 +547,11 @@ be_http2_on_timer(be_conn_t *c)
         be_conn_close(c, BE_CLOSE_SEND_TIMEOUT);
         return;
     }
+    if (open == 0 && !h2->going_away && c->w->handed_over &&
+        now - h2->last_activity >= BE_DRAIN_IDLE_MS) {
+        be_http2_shutdown(c); /* a hand-over's drain: GOAWAY once the client is quiet */
+        return;
+    }
     if (open == 0 && !h2->going_away && now - h2->last_activity > cfg->keepalive_timeout &&
         cfg->keepalive_timeout > 0) {
         c->close_reason = BE_CLOSE_IDLE_TIMEOUT;

@@ -450,9 +450,9 @@ be_server_listen_fds(be_server_t *srv, int *fds, int max)
 }
 
 static void
-unlisten_worker(void *arg)
+hand_over_worker(void *arg)
 {
-    be_worker_unlisten_all(arg);
+    be_worker_hand_over(arg);
 }
 
 void
@@ -462,7 +462,7 @@ be_server_hand_over(be_server_t *srv)
     be_services_t *svc = &srv->svc;
     srv->nlsocks = 0; /* the workers close their copies; the new process keeps the sockets */
     for (int i = 0; i < svc->nworkers; i++)
-        if (be_worker_post(svc->workers[i], unlisten_worker, svc->workers[i]) != BE_OK)
+        if (be_worker_post(svc->workers[i], hand_over_worker, svc->workers[i]) != BE_OK)
             be_log(BE_LOG_ALERT, "worker %d could not stop accepting: out of memory", i + 1);
     be_admin_unlisten(srv->admin);
     be_cache_disk_release(svc);

@@ -192,6 +192,14 @@ be_worker_unlisten_all(be_worker_t *w)
 }
 
 void
+be_worker_hand_over(be_worker_t *w)
+{
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
+    w->handed_over = 1;
+    be_worker_unlisten_all(w);
+}
+
+void
 be_worker_apply_limits(be_worker_t *w)
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);

@@ -59,6 +59,10 @@ typedef struct be_listener_s {
 
 #define BE_WORKER_MAX_LISTENERS 32
 
+/* A hand-over's drain: how long a quiet keep-alive connection stays open for one more
+ * request, and how quiet an HTTP/2 connection must be before its GOAWAY. */
+#define BE_DRAIN_IDLE_MS 1000
+
 typedef struct be_worker_s {
     uint32_t magic;
     int id;             /* 1..N; 0 is the main thread */
@@ -82,6 +86,7 @@ typedef struct be_worker_s {
     int nlisteners;
     struct event *stop_timer;
     int stopping;
+    int handed_over; /* a binary upgrade's new process took the sockets: drain softly */
 
     be_conn_t *conns; /* doubly linked through be_conn_t.next/prev; owned by conn.c */
     int nconns;
@@ -106,8 +111,13 @@ int be_worker_listen_fd(be_worker_t *w, int fd, const be_listen_t *ls);
  * connections carry on. Thread: the worker. */
 void be_worker_unlisten_absent(be_worker_t *w, const be_config_t *cfg);
 
-/* Closes every listener of the worker (a binary upgrade's hand-over). Thread: the worker. */
+/* Closes every listener of the worker. Thread: the worker. */
 void be_worker_unlisten_all(be_worker_t *w);
+
+/* A binary upgrade's hand-over: closes the listeners and marks the worker so that its drain
+ * is soft (busy HTTP/2 connections are served until quiet, idle HTTP/1.1 ones answer one more
+ * request). Thread: the worker. */
+void be_worker_hand_over(be_worker_t *w);
 
 /* Recomputes the worker's share of max_connections from w->cfg. */
 void be_worker_apply_limits(be_worker_t *w);
