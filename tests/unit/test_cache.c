@@ -505,6 +505,7 @@ test_cache_purge_with_a_disk_tier_stays_purged_after_a_restart(void)
     build_with_disk(ddir);
     BE_CHECK(!on_disk(&key[0]));
     BE_CHECK(on_disk(&key[1])); /* the restart did read the disk */
+    memset(g, 0, sizeof(g));
     BE_CHECK_INT(get(0, &key[0], &g[0], &wp, &out, &tier), BE_AGAIN);
     BE_CHECK_INT(tier, BE_TIER_MISS); /* from the origin, not the disk */
     BE_CHECK(fixture_run_until(workers, NWORKERS, called, &g[0], BOUND_MS));

@@ -21,6 +21,7 @@
 #include "blockedge/prefetch.h"
 #include "blockedge/server.h"
 #include "blockedge/services.h"
+#include "blockedge/worker.h"
 #include "fixture.h"
 #include "test.h"
 
@@ -204,8 +205,13 @@ test_prefetch_job_keeps_concurrency_and_ends_with_every_count(void)
     BE_CHECK_INT(field(id, "pending"), NBLOCKS + 1);
     BE_CHECK_INT(field(id, "bad_key"), 2);
     BE_CHECK_INT(field(id, "state"), 0);
+    /* the keys sent so far wait in the workers' mailboxes: run those tasks alone (their
+     * fetches' completions are posted behind them) and exactly 3 fetches are under way */
+    for (int w = 0; w < NWORKERS; w++)
+        be_worker_run_mailbox(workers[w]);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 3);
     BE_CHECK(fixture_run_until(workers, NWORKERS, job_done, &id, BOUND_MS));
-    BE_CHECK_INT(max_under_way, 3); /* used, and never passed */
+    BE_CHECK(max_under_way <= 3); /* never passed, sampled at every turn */
     BE_CHECK_INT(field(id, "done"), NBLOCKS);
     BE_CHECK_INT(field(id, "not_found"), 1);
     BE_CHECK_INT(field(id, "cached"), 0);
