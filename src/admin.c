@@ -38,6 +38,7 @@
 
 #define ADMIN_MAGIC       0x61646d6eu /* "admn" */
 #define ADMIN_MAX_CONNS   64
+#define ADMIN_MAX_BODIES  4 /* key lists received at once: bounds the buffered bytes */
 #define STATS_TOP_DEFAULT 10
 #define STATS_TOP_MAX     100000
 
@@ -195,12 +196,28 @@ prefetch_report(be_admin_t *a, be_adminhttp_t *c, const be_adminreq_t *r, const 
     evbuffer_free(body);
 }
 
-/* POST /prefetch before its body: the token, then the length. BE_OK reads the body. */
+static int
+bodies_being_read(const be_admin_t *a)
+{
+    int n = 0;
+    for (size_t i = 0; i < BE_ARRAY_LEN(a->conns); i++)
+        n += a->conns[i] != NULL && be_adminhttp_reading_body(a->conns[i]);
+    return n;
+}
+
+/* POST /prefetch before its body: the token, then the length, then room to buffer it (at most
+ * ADMIN_MAX_BODIES lists of BE_PREFETCH_MAX_BODY at once). BE_OK reads the body. */
 static int
 prefetch_head(be_admin_t *a, be_adminhttp_t *c, const be_adminreq_t *r)
 {
     if (!authorized(a, c, r))
         return BE_DECLINED;
+    if (bodies_being_read(a) >= ADMIN_MAX_BODIES) {
+        a->stats.prefetch_jobs[BE_PREFETCH_JOB_BUSY]++;
+        be_adminhttp_text(c, 503, "%d key lists are being received: try again in a moment",
+                          ADMIN_MAX_BODIES);
+        return BE_DECLINED;
+    }
     if (!r->has_length && !r->chunked) {
         a->stats.prefetch_jobs[BE_PREFETCH_JOB_BAD_REQUEST]++;
         be_adminhttp_text(c, 411, "send the key list with a Content-Length");

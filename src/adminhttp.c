@@ -278,6 +278,12 @@ be_adminhttp_text(be_adminhttp_t *c, int status, const char *fmt, ...)
     evbuffer_free(body);
 }
 
+int
+be_adminhttp_reading_body(const be_adminhttp_t *c)
+{
+    return c->state == READING_BODY;
+}
+
 void
 be_adminhttp_hold(be_adminhttp_t *c, void (*gone)(void *arg), void *arg)
 {

@@ -77,6 +77,9 @@ void be_adminhttp_reply(be_adminhttp_t *c, int status, const char *type, const c
 void be_adminhttp_text(be_adminhttp_t *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Whether the connection is reading a body now (the admin bounds how many do at once). */
+int be_adminhttp_reading_body(const be_adminhttp_t *c);
+
 /* Keeps the connection waiting for an answer from elsewhere (another thread's result through
  * the admin box). If it goes first, gone(arg) runs and the holder must forget c; an answer
  * releases the hold. Reading stops meanwhile. */

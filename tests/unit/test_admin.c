@@ -264,19 +264,33 @@ free_port(void)
 /* Sends one raw request to the admin listener and turns the server's loop (and the
  * workers', for purges and prefetches) until the answer is whole (the admin closes after it);
  * the answer is in text. Returns its status. */
+/* A blocking socket connected to 127.0.0.1:port (the backlog takes it before the loop
+ * accepts), or -1. */
 static int
-admin_raw(int port, const char *req, int n)
+connect_to(int port)
 {
     struct sockaddr_in sin;
-    size_t len = 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
-        return -1; /* the backlog takes it before the loop accepts */
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static int
+admin_raw(int port, const char *req, int n)
+{
+    size_t len = 0;
+    int fd = connect_to(port), status = -1;
+
+    if (fd < 0)
+        return -1;
     if (write(fd, req, (size_t)n) != n || fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
         close(fd);
         return -1;
@@ -490,11 +504,33 @@ test_admin_prefetch_takes_a_key_list_within_its_bounds(void)
                           "Transfer-Encoding: chunked\r\n\r\n";
     BE_CHECK_INT(admin_raw(port, chunked, (int)strlen(chunked)), 411);
     BE_CHECK_INT(admin_send(port, "POST", "/prefetch", "Bearer t0ken", ""), 400);
-    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_jobs_total", "result=\"accepted\"") == 1);
+
+    /* four key lists on their way (heads sent, bodies not yet): a fifth must wait */
+    int held[4];
+    const char *head = "POST /prefetch HTTP/1.1\r\nAuthorization: Bearer t0ken\r\n"
+                       "Content-Length: 65\r\n\r\n";
+    for (int i = 0; i < 4; i++) {
+        held[i] = connect_to(port);
+        BE_CHECK(held[i] >= 0 && write(held[i], head, strlen(head)) == (ssize_t)strlen(head));
+    }
+    for (int i = 0; i < 20; i++) {
+        event_base_loop(be_server_base(node), EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    BE_CHECK_INT(admin_send(port, "POST", "/prefetch", "Bearer t0ken", body), 503);
+    BE_CHECK(strstr(text, "key lists are being received") != NULL);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+    for (int i = 0; i < 20; i++) {
+        event_base_loop(be_server_base(node), EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    BE_CHECK_INT(admin_send(port, "POST", "/prefetch", "Bearer t0ken", body), 202);
+    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_jobs_total", "result=\"accepted\"") == 2);
+    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_jobs_total", "result=\"busy\"") == 1);
     BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_jobs_total", "result=\"too_large\"") ==
              1);
-    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_keys_total", "result=\"cached\"") == 1);
-    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_keys_total", "result=\"bad_key\"") == 1);
+    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_keys_total", "result=\"bad_key\"") == 2);
     be_admin_free(&admin);
     teardown();
 }
