@@ -254,7 +254,7 @@ check_eq "$SIG_RC" 0 "exit status after SIGTERM"
 
 # --- a fetch under way when its key is purged is delivered, not cached.
 mkdir -p "$T/slow"
-head -c 131072 /dev/urandom >"$T/slow/tmp"
+head -c 262144 /dev/urandom >"$T/slow/tmp" # 4 s at 64k/s
 SLOW=$(sha_of "$T/slow/tmp")
 mv "$T/slow/tmp" "$T/slow/$SLOW"
 start_nginx_origin "$T/slow" slow "limit_rate 64k;"
