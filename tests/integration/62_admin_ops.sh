@@ -7,7 +7,8 @@
 #  - DELETE /blocks/<hex> purges memory and disk: the next GET is a MISS, also after a restart
 #    with the disk tier (the purge record holds); purging an absent key answers 404;
 #  - a fetch under way when its key is purged is delivered but not cached (a slow origin);
-#  - POST /prefetch of 1000 lines, 10 of them bad and 5 missing at the origin, reports 985
+#  - POST /prefetch of a block on disk reads it into memory (no origin request, no client hit);
+#    POST /prefetch of 1000 lines, 10 of them bad and 5 missing at the origin, reports 985
 #    done, 10 bad_key, 5 not_found; the 985 are then memory hits with no origin request; the
 #    bounds answer 413, an empty list 400;
 #  - a node whose rules deny the client answers 403 to everything, and purges nothing.
@@ -133,8 +134,10 @@ expect_origin_count "${X[1]}" 0
 
 # --- the purge record holds across a restart; a block not purged comes back from disk.
 K2=${X[2]}
+K3=${X[3]}
 check_eq "$(http_get "$BE_URL/blocks/$K2")" 200 "GET of the control block"
-check_eq "$(wait_metric blockedge_disk_writes_total 5 10)" 5 "records: 2 fills of K, 2 purges, the control block"
+check_eq "$(http_get "$BE_URL/blocks/$K3")" 200 "GET of a block to prefetch from disk"
+check_eq "$(wait_metric blockedge_disk_writes_total 6 10)" 6 "records: 2 fills of K, 2 purges, K2, K3"
 check_eq "$(admin DELETE "/blocks/$K" "${AUTH[@]}")" 200 "second purge of K"
 check_eq "$(jget "$T/last.body" '[d["memory"], d["disk"]]')" "[True, True]" "second purge answer"
 check_eq "$(metric 'blockedge_admin_purges_total{result="purged"}')" 2 "purges that found the block"
@@ -153,6 +156,20 @@ check_eq "$(http_get "$BE_URL/blocks/$K")" 200 "GET of the purged block after th
 check_eq "$(hdr X-Cache)" MISS "X-Cache of the purged block after the restart"
 expect_origin_count "$K" 3
 expect_origin_count "$K2" 1
+
+# --- a prefetch of a block the disk holds reads it into memory, without the origin.
+check_eq "$(admin POST /prefetch "${AUTH[@]}" --data-binary "$K3")" 202 "POST /prefetch of a block on disk"
+JOB0=$(jget "$T/last.body" 'd["id"]')
+for ((i = 0; i < 100; i++)); do
+    admin GET "/prefetch/$JOB0" >/dev/null
+    [ "$(jget "$T/last.body" 'd["state"]')" = done ] && break
+    sleep 0.1
+done
+check_eq "$(jget "$T/last.body" '[d["state"], d["done"], d["cached"], d["from_disk"]]')" "['done', 0, 1, 1]" "prefetch from disk"
+check_eq "$(http_get "$BE_URL/blocks/$K3")" 200 "GET of the block prefetched from disk"
+check_eq "$(hdr X-Cache)" HIT-MEMORY "X-Cache of the block prefetched from disk"
+expect_origin_count "$K3" 1
+check_eq "$(metric 'blockedge_cache_hits_total{tier="disk"}')" 1 "disk hits: the control block's GET, not the prefetch"
 
 # --- prefetch: 1000 lines, 10 bad, 5 missing at the origin.
 for i in 1 2 3 4 5; do
@@ -210,6 +227,7 @@ check_eq "$(delta 'blockedge_admin_prefetch_keys_total{result="fetched"}')" "$NP
 check_eq "$(delta 'blockedge_admin_prefetch_keys_total{result="bad_key"}')" 10 "bad keys counted"
 check_eq "$(delta 'blockedge_admin_prefetch_keys_total{result="not_found"}')" 5 "missing keys counted"
 check_eq "$(delta 'blockedge_admin_prefetch_jobs_total{result="accepted"}')" 1 "jobs accepted"
+check_eq "$(delta 'blockedge_admin_prefetch_keys_total{result="disk"}')" 0 "keys read from disk by this job"
 check_eq "$(delta blockedge_cache_misses_total)" 0 "a prefetch is no client miss"
 check_eq "$(delta blockedge_origin_requests_total)" $((NPREFETCH + 5)) "origin requests of the job"
 sleep 0.3
@@ -218,7 +236,7 @@ for k in $(cat "$T/missing.keys"); do
     expect_origin_count "$k" 1
 done
 grep -qE ' /blocks/(zz|\.\.|hello|-)' "$ORIGIN_LOG" && fail "a bad key reached the origin"
-check_eq "$(wait_metric 'blockedge_cache_blocks{tier="disk"}' $((NPREFETCH + 2)) 10)" $((NPREFETCH + 2)) "prefetched blocks written to disk too"
+check_eq "$(wait_metric 'blockedge_cache_blocks{tier="disk"}' $((NPREFETCH + 3)) 10)" $((NPREFETCH + 3)) "prefetched blocks written to disk too"
 
 # every prefetched block is now a memory hit, with no origin request
 get_all "$T/prefetch.keys" "$T/warm.out"
@@ -237,7 +255,7 @@ for ((i = 0; i < 100; i++)); do
 done
 check_eq "$(jget "$T/last.body" '[d["state"], d["cached"], d["done"]]')" "['done', $NPREFETCH, 0]" "second job: all cached"
 check_eq "$(admin GET /prefetch)" 200 "GET /prefetch"
-check_eq "$(jget "$T/last.body" '[j["id"] for j in d["jobs"]]')" "[$JOB2, $JOB]" "job list"
+check_eq "$(jget "$T/last.body" '[j["id"] for j in d["jobs"]]')" "[$JOB2, $JOB, $JOB0]" "job list"
 check_eq "$(admin GET /prefetch/999)" 404 "an unknown job"
 
 # bounds: an empty list, more than 100000 keys, a body over 8 MiB (refused before it is read)
