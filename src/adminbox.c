@@ -14,9 +14,13 @@
 #include <event2/event.h>
 
 #include "blockedge/adminbox.h"
+#include "blockedge/check.h"
 #include "blockedge/defs.h"
 
+#define BOX_MAGIC 0x61626f78u /* "abox" */
+
 struct be_adminbox_s {
+    uint32_t magic;
     pthread_mutex_t lock;
     unsigned refs;
     int closed;
@@ -68,6 +72,7 @@ be_adminbox_new(struct event_base *base)
     be_adminbox_t *b = calloc(1, sizeof(*b));
     if (b == NULL)
         return NULL;
+    b->magic = BOX_MAGIC;
     b->refs = 1;
     b->ev = event_new(base, -1, 0, on_wake, b);
     if (b->ev == NULL) {
@@ -81,6 +86,7 @@ be_adminbox_new(struct event_base *base)
 be_adminbox_t *
 be_adminbox_ref(be_adminbox_t *b)
 {
+    BE_CHECK_OBJ_NOTNULL(b, BOX_MAGIC);
     pthread_mutex_lock(&b->lock);
     b->refs++;
     pthread_mutex_unlock(&b->lock);
@@ -94,11 +100,14 @@ be_adminbox_unref(be_adminbox_t **bp)
     if (b == NULL)
         return;
     *bp = NULL;
+    BE_CHECK_OBJ_NOTNULL(b, BOX_MAGIC);
     pthread_mutex_lock(&b->lock);
     int last = --b->refs == 0;
     pthread_mutex_unlock(&b->lock);
     if (last) {
+        BE_ASSERT(b->closed);
         pthread_mutex_destroy(&b->lock);
+        b->magic = 0;
         free(b);
     }
 }
@@ -106,6 +115,7 @@ be_adminbox_unref(be_adminbox_t **bp)
 void
 be_adminbox_post(be_adminbox_t *b, be_boxmsg_t *m)
 {
+    BE_CHECK_OBJ_NOTNULL(b, BOX_MAGIC);
     m->next = NULL;
     pthread_mutex_lock(&b->lock);
     if (b->closed) {
@@ -125,6 +135,7 @@ be_adminbox_post(be_adminbox_t *b, be_boxmsg_t *m)
 int
 be_adminbox_closed(be_adminbox_t *b)
 {
+    BE_CHECK_OBJ_NOTNULL(b, BOX_MAGIC);
     pthread_mutex_lock(&b->lock);
     int closed = b->closed;
     pthread_mutex_unlock(&b->lock);
@@ -137,6 +148,7 @@ be_adminbox_close(be_adminbox_t **bp)
     be_adminbox_t *b = *bp;
     if (b == NULL)
         return;
+    BE_CHECK_OBJ_NOTNULL(b, BOX_MAGIC);
     pthread_mutex_lock(&b->lock);
     b->closed = 1;
     be_boxmsg_t *m = b->head;

@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 
 #include "blockedge/cache.h"
+#include "blockedge/check.h"
 #include "blockedge/clock.h"
 #include "blockedge/log.h"
 #include "blockedge/prefetch.h"
@@ -96,7 +97,10 @@ typedef struct job_s {
     be_msec_t started, ended;
 } job_t;
 
+#define PREFETCH_MAGIC 0x70666368u /* "pfch" */
+
 struct be_prefetch_s {
+    uint32_t magic;
     be_services_t *svc;
     be_adminbox_t *box;
     be_admin_stats_t *stats;
@@ -281,6 +285,7 @@ be_prefetch_new(be_services_t *svc, be_adminbox_t *box, be_admin_stats_t *stats)
     be_prefetch_t *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
+    p->magic = PREFETCH_MAGIC;
     p->svc = svc;
     p->box = be_adminbox_ref(box);
     p->stats = stats;
@@ -294,9 +299,11 @@ be_prefetch_free(be_prefetch_t **pp)
     if (p == NULL)
         return;
     *pp = NULL;
+    BE_CHECK_OBJ_NOTNULL(p, PREFETCH_MAGIC);
     for (size_t i = 0; i < p->njobs; i++)
         job_free(p->jobs[i]);
     be_adminbox_unref(&p->box);
+    p->magic = 0;
     free(p);
 }
 
@@ -331,6 +338,7 @@ int
 be_prefetch_start(be_prefetch_t *p, const char *body, size_t len, struct evbuffer *out,
                   uint64_t *id)
 {
+    BE_CHECK_OBJ_NOTNULL(p, PREFETCH_MAGIC);
     job_t *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return refuse(p, -1, out, 500, "out of memory");
@@ -398,6 +406,7 @@ report(const job_t *j, struct evbuffer *out)
 int
 be_prefetch_report(be_prefetch_t *p, uint64_t id, struct evbuffer *out)
 {
+    BE_CHECK_OBJ_NOTNULL(p, PREFETCH_MAGIC);
     job_t *j = find(p, id);
     if (j == NULL)
         return BE_DECLINED;
@@ -409,6 +418,7 @@ be_prefetch_report(be_prefetch_t *p, uint64_t id, struct evbuffer *out)
 void
 be_prefetch_list(be_prefetch_t *p, struct evbuffer *out)
 {
+    BE_CHECK_OBJ_NOTNULL(p, PREFETCH_MAGIC);
     evbuffer_add_printf(out, "{\"jobs\":[");
     for (size_t i = p->njobs; i-- > 0;) {
         report(p->jobs[i], out);
