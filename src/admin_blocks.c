@@ -161,7 +161,7 @@ op_run(be_boxmsg_t *m)
     char hex[BE_KEY_HEX_LEN + 1];
     op->stats->purges[found ? BE_ADMIN_PURGE_PURGED : BE_ADMIN_PURGE_ABSENT]++;
     be_key_to_hex(&op->key, hex);
-    be_log(BE_LOG_INFO, "admin: purged %s (memory %d, disk %d, fetch under way %d)", hex,
+    be_log(BE_LOG_DEBUG, "admin: purged %s (memory %d, disk %d, fetch under way %d)", hex,
            op->r.memory, op->r.disk, op->r.fetching);
     struct evbuffer *body = op->conn != NULL ? evbuffer_new() : NULL;
     if (body != NULL) {

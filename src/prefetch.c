@@ -365,7 +365,7 @@ be_prefetch_start(be_prefetch_t *p, const char *body, size_t len, struct evbuffe
     p->stats->prefetch_keys[BE_PREFETCH_KEY_BAD_KEY] += j->kl.bad;
     p->stats->prefetch_jobs[BE_PREFETCH_JOB_ACCEPTED]++;
     p->jobs[p->njobs++] = j;
-    be_log(BE_LOG_INFO, "prefetch job %llu started: %zu keys, %zu bad", (unsigned long long)j->id,
+    be_log(BE_LOG_DEBUG, "prefetch job %llu started: %zu keys, %zu bad", (unsigned long long)j->id,
            j->kl.n, j->kl.bad);
     *id = j->id;
     maybe_done(j); /* nothing but bad keys */
