@@ -1,43 +1,61 @@
 /*
- * admin.c - /metrics, /stats and /healthz on the admin listener.
+ * admin.c - the admin listener: who may connect (allow/deny), who may write (the bearer token
+ * of admin_token_file), and which endpoint answers:
+ *   GET /metrics, /stats, /healthz        figures (metrics.c) and liveness
+ *   GET /blocks/<hex>                     what the node holds for a key (admin_blocks.c)
+ *   DELETE /blocks/<hex>, POST /purge/<hex>   purge a key from every tier (admin_blocks.c)
+ *   POST /prefetch, GET /prefetch[/<id>]  prefetch jobs (prefetch.c)
  *
- * Each scrape answers from one snapshot of every source (metrics.c reads it and writes both
- * formats; this file names no metric). One request per connection, answered and closed:
- * scrapers reconnect anyway, and it keeps this module small. Peers are checked against
- * allow/deny first. The main thread is the popularity tracker's one consumer: a timer here
- * drains the workers' rings every BE_POPULARITY_DRAIN_MS, and each scrape drains them first.
+ * Each scrape answers from one snapshot of every source; this file names no metric. HTTP
+ * framing is adminhttp.c's (one request per connection, answered and closed). Peers are
+ * checked against allow/deny when accepted, write requests against the token before their
+ * body is read. The main thread is the popularity tracker's one consumer: a timer here drains
+ * the workers' rings every BE_POPULARITY_DRAIN_MS, and each scrape drains them first. Results
+ * from other threads (purges, prefetched keys) come back through the admin box, which closes
+ * when the admin is freed.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "blockedge/clock.h"
 #include "blockedge/admin.h"
+#include "blockedge/admin_blocks.h"
+#include "blockedge/adminauth.h"
+#include "blockedge/adminbox.h"
+#include "blockedge/adminhttp.h"
+#include "blockedge/adminstats.h"
+#include "blockedge/check.h"
+#include "blockedge/clock.h"
 #include "blockedge/listen.h"
 #include "blockedge/log.h"
 #include "blockedge/metrics.h"
 #include "blockedge/popularity.h"
+#include "blockedge/prefetch.h"
 #include "blockedge/stats.h"
 
-#define ADMIN_MAX_HEAD 8192
+#define ADMIN_MAGIC       0x61646d6eu /* "admn" */
+#define ADMIN_MAX_CONNS   64
+#define ADMIN_MAX_BODIES  4 /* key lists received at once: bounds the buffered bytes */
+#define STATS_TOP_DEFAULT 10
+#define STATS_TOP_MAX     100000
 
 struct be_admin_s {
+    uint32_t magic;
     be_services_t *svc;
     struct event_base *base;
     struct evconnlistener *listeners[BE_MAX_LISTEN];
     int nlisteners;
-    struct bufferevent *conns[64]; /* open admin connections, for teardown */
+    be_adminhttp_t *conns[ADMIN_MAX_CONNS]; /* open admin connections, for teardown */
     uint64_t started_us;
     struct event *drain_timer;
+    be_adminbox_t *box;
+    be_prefetch_t *prefetch;
+    be_admin_stats_t stats;
 };
-
-#define STATS_TOP_DEFAULT 10
-#define STATS_TOP_MAX     100000
 
 static void
 on_drain(evutil_socket_t fd, short what, void *arg)
@@ -48,6 +66,9 @@ on_drain(evutil_socket_t fd, short what, void *arg)
     be_popularity_drain(a->svc->popularity, be_clock_msec());
 }
 
+/* ---- figures ----------------------------------------------------------------------------------
+ */
+
 /* Appends the /metrics text, or with stats the /stats document (top: the top blocks asked
  * for). Both are read from one snapshot; the popularity rings are drained first. */
 static int
@@ -55,6 +76,8 @@ render(be_admin_t *a, int stats, size_t top, struct evbuffer *out)
 {
     be_metrics_t *m = be_metrics_read(a->svc, be_clock_msec());
     int rc = m != NULL ? BE_OK : BE_ERROR;
+    if (m != NULL)
+        be_metrics_set_admin(m, &a->stats);
     if (m != NULL && stats)
         rc = be_metrics_json(m, (double)(be_clock_usec() - a->started_us) / 1e6, top, out);
     else if (m != NULL)
@@ -84,104 +107,224 @@ query_top(const char *query)
 }
 
 static void
-forget(be_admin_t *a, struct bufferevent *bev)
+figures(be_admin_t *a, be_adminhttp_t *c, int stats, const char *query)
 {
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL) {
+        be_adminhttp_text(c, 500, "out of memory");
+        return;
+    }
+    if (render(a, stats, stats ? query_top(query) : 0, body) != BE_OK)
+        be_adminhttp_reply(c, 500, "text/plain", NULL, body);
+    else if (stats)
+        be_adminhttp_reply(c, 200, "application/json", NULL, body);
+    else
+        be_adminhttp_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, body);
+    evbuffer_free(body);
+}
+
+/* ---- routing ----------------------------------------------------------------------------------
+ */
+
+/* Whether a write request carries the token (or none is configured); else answers 403. */
+static int
+authorized(be_admin_t *a, be_adminhttp_t *c, const be_adminreq_t *r)
+{
+    const char *v = r->has_authorization ? r->authorization : NULL;
+    int rc = be_adminauth_check(a->svc->cfg->admin_token, v, v != NULL ? strlen(v) : 0);
+    if (rc == BE_AUTH_OK)
+        return 1;
+    int why = rc == BE_AUTH_MISSING ? BE_ADMIN_DENIED_NO_TOKEN : BE_ADMIN_DENIED_BAD_TOKEN;
+    a->stats.denied[why]++;
+    be_log(BE_LOG_DEBUG, "admin: %s %s refused (%s)", r->method, r->path,
+           be_admin_denial_label(why));
+    be_adminhttp_text(c, 403, "%s", be_admin_denial_message(why));
+    return 0;
+}
+
+static int
+is(const be_adminreq_t *r, const char *method)
+{
+    return strcmp(r->method, method) == 0;
+}
+
+static void
+not_allowed(be_adminhttp_t *c, const char *allow)
+{
+    char extra[64];
+    snprintf(extra, sizeof(extra), "allow: %s\r\n", allow);
+    struct evbuffer *body = evbuffer_new();
+    if (body != NULL)
+        evbuffer_add_printf(body, "method not allowed: use %s\n", allow);
+    be_adminhttp_reply(c, 405, "text/plain", extra, body);
+    if (body != NULL)
+        evbuffer_free(body);
+}
+
+/* /blocks/<hex> and /purge/<hex>. */
+static void
+route_block(be_admin_t *a, be_adminhttp_t *c, const be_adminreq_t *r, const char *hex, int purge)
+{
+    size_t len = strlen(hex);
+    if (purge ? !is(r, "POST") : !is(r, "GET") && !is(r, "DELETE"))
+        not_allowed(c, purge ? "POST" : "GET, DELETE");
+    else if (is(r, "GET"))
+        be_admin_blocks_inspect(a->svc, c, hex, len);
+    else if (authorized(a, c, r))
+        be_admin_blocks_purge(a->svc, a->box, &a->stats, c, hex, len);
+}
+
+/* GET /prefetch/<id>. */
+static void
+prefetch_report(be_admin_t *a, be_adminhttp_t *c, const be_adminreq_t *r, const char *id)
+{
+    char *end;
+    if (!is(r, "GET")) {
+        not_allowed(c, "GET");
+        return;
+    }
+    unsigned long long n = strtoull(id, &end, 10);
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL) {
+        be_adminhttp_text(c, 500, "out of memory");
+        return;
+    }
+    if (id[0] >= '0' && id[0] <= '9' && *end == '\0' &&
+        be_prefetch_report(a->prefetch, n, body) == BE_OK)
+        be_adminhttp_reply(c, 200, "application/json", NULL, body);
+    else
+        be_adminhttp_text(c, 404, "no such prefetch job (the last %d are kept)", BE_PREFETCH_JOBS);
+    evbuffer_free(body);
+}
+
+static int
+bodies_being_read(const be_admin_t *a)
+{
+    int n = 0;
     for (size_t i = 0; i < BE_ARRAY_LEN(a->conns); i++)
-        if (a->conns[i] == bev)
+        n += a->conns[i] != NULL && be_adminhttp_reading_body(a->conns[i]);
+    return n;
+}
+
+/* POST /prefetch before its body: the token, then the length, then room to buffer it (at most
+ * ADMIN_MAX_BODIES lists of BE_PREFETCH_MAX_BODY at once). BE_OK reads the body. */
+static int
+prefetch_head(be_admin_t *a, be_adminhttp_t *c, const be_adminreq_t *r)
+{
+    if (!authorized(a, c, r))
+        return BE_DECLINED;
+    if (bodies_being_read(a) >= ADMIN_MAX_BODIES) {
+        a->stats.prefetch_jobs[BE_PREFETCH_JOB_BUSY]++;
+        be_adminhttp_text(c, 503, "%d key lists are being received: try again in a moment",
+                          ADMIN_MAX_BODIES);
+        return BE_DECLINED;
+    }
+    if (!r->has_length && !r->chunked) {
+        a->stats.prefetch_jobs[BE_PREFETCH_JOB_BAD_REQUEST]++;
+        be_adminhttp_text(c, 411, "send the key list with a Content-Length");
+        return BE_DECLINED;
+    }
+    if (r->content_length > BE_PREFETCH_MAX_BODY) {
+        a->stats.prefetch_jobs[BE_PREFETCH_JOB_TOO_LARGE]++;
+        be_adminhttp_text(c, 413, "key list larger than %d bytes (at most %d keys)",
+                          BE_PREFETCH_MAX_BODY, BE_PREFETCH_MAX_KEYS);
+        return BE_DECLINED;
+    }
+    return BE_OK;
+}
+
+static void
+list_jobs(be_admin_t *a, be_adminhttp_t *c)
+{
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL) {
+        be_adminhttp_text(c, 500, "out of memory");
+        return;
+    }
+    be_prefetch_list(a->prefetch, body);
+    be_adminhttp_reply(c, 200, "application/json", NULL, body);
+    evbuffer_free(body);
+}
+
+static int
+on_head(void *ctx, be_adminhttp_t *c, const be_adminreq_t *r)
+{
+    be_admin_t *a = ctx;
+    const char *path = r->path;
+    int get = is(r, "GET");
+    if (strncmp(path, "/blocks/", 8) == 0) {
+        route_block(a, c, r, path + 8, 0);
+    } else if (strncmp(path, "/purge/", 7) == 0) {
+        route_block(a, c, r, path + 7, 1);
+    } else if (strncmp(path, "/prefetch/", 10) == 0) {
+        prefetch_report(a, c, r, path + 10);
+    } else if (strcmp(path, "/prefetch") == 0) {
+        if (is(r, "POST"))
+            return prefetch_head(a, c, r);
+        if (get)
+            list_jobs(a, c);
+        else
+            not_allowed(c, "GET, POST");
+    } else if (strcmp(path, "/metrics") == 0 || strcmp(path, "/stats") == 0 ||
+               strcmp(path, "/healthz") == 0) {
+        if (!get)
+            not_allowed(c, "GET");
+        else if (strcmp(path, "/healthz") == 0)
+            be_adminhttp_text(c, 200, "ok");
+        else
+            figures(a, c, path[1] == 's', r->query);
+    } else {
+        be_adminhttp_text(c, 404,
+                          "not found: try /metrics, /stats, /healthz, /blocks/<hex>, "
+                          "/purge/<hex> or /prefetch");
+    }
+    return BE_DECLINED;
+}
+
+/* POST /prefetch with its key list. */
+static void
+on_body(void *ctx, be_adminhttp_t *c, const be_adminreq_t *r, struct evbuffer *body)
+{
+    be_admin_t *a = ctx;
+    BE_UNUSED(r);
+    size_t len = evbuffer_get_length(body);
+    const char *text = len > 0 ? (const char *)evbuffer_pullup(body, -1) : "";
+    struct evbuffer *out = evbuffer_new();
+    if (out == NULL || (len > 0 && text == NULL)) {
+        be_adminhttp_text(c, 500, "out of memory");
+        if (out != NULL)
+            evbuffer_free(out);
+        return;
+    }
+    uint64_t id = 0;
+    int status = be_prefetch_start(a->prefetch, text, len, out, &id);
+    if (status == 202) {
+        char extra[64];
+        snprintf(extra, sizeof(extra), "location: /prefetch/%llu\r\n", (unsigned long long)id);
+        be_adminhttp_reply(c, 202, "application/json", extra, out);
+    } else {
+        be_adminhttp_reply(c, status, "text/plain", NULL, out);
+    }
+    evbuffer_free(out);
+}
+
+static void
+on_closed(void *ctx, be_adminhttp_t *c)
+{
+    be_admin_t *a = ctx;
+    for (size_t i = 0; i < BE_ARRAY_LEN(a->conns); i++)
+        if (a->conns[i] == c)
             a->conns[i] = NULL;
 }
 
-static void
-on_admin_event(struct bufferevent *bev, short what, void *arg)
-{
-    BE_UNUSED(what);
-    forget(arg, bev);
-    bufferevent_free(bev);
-}
+static const be_adminhttp_ops_t conn_ops = {
+    .head = on_head,
+    .body = on_body,
+    .closed = on_closed,
+};
 
-static void
-on_admin_written(struct bufferevent *bev, void *arg)
-{
-    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        forget(arg, bev);
-        bufferevent_free(bev);
-    }
-}
-
-static void on_admin_read(struct bufferevent *bev, void *arg);
-
-/* Queues the whole answer; the connection is freed once it has left. */
-static void
-reply(be_admin_t *a, struct bufferevent *bev, int status, const char *reason, const char *type,
-      struct evbuffer *body)
-{
-    struct evbuffer *out = bufferevent_get_output(bev);
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\nserver: blockedge\r\ncontent-type: %s\r\n"
-                        "content-length: %zu\r\ncache-control: no-store\r\n"
-                        "connection: close\r\n\r\n",
-                        status, reason, type, evbuffer_get_length(body));
-    evbuffer_add_buffer(out, body);
-    bufferevent_disable(bev, EV_READ);
-    bufferevent_setcb(bev, NULL, on_admin_written, on_admin_event, a);
-    bufferevent_enable(bev, EV_WRITE);
-}
-
-static void
-on_admin_read(struct bufferevent *bev, void *arg)
-{
-    be_admin_t *a = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    size_t len = evbuffer_get_length(in);
-    struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-    struct evbuffer *body = evbuffer_new();
-    if (body == NULL) {
-        on_admin_event(bev, 0, a);
-        return;
-    }
-    if (end.pos < 0) {
-        if (len > ADMIN_MAX_HEAD) {
-            evbuffer_add_printf(body, "request header too large\n");
-            reply(a, bev, 431, "Request Header Fields Too Large", "text/plain", body);
-        }
-        evbuffer_free(body);
-        return;
-    }
-    char line[512];
-    size_t n = len < sizeof(line) - 1 ? len : sizeof(line) - 1;
-    evbuffer_copyout(in, line, n);
-    line[n] = '\0';
-    evbuffer_drain(in, len);
-    char *eol = strstr(line, "\r\n");
-    if (eol != NULL)
-        *eol = '\0';
-    char method[16], path[256];
-    if (sscanf(line, "%15s %255s", method, path) != 2) {
-        evbuffer_add_printf(body, "bad request\n");
-        reply(a, bev, 400, "Bad Request", "text/plain", body);
-    } else if (strcmp(method, "GET") != 0) {
-        evbuffer_add_printf(body, "method not allowed\n");
-        reply(a, bev, 405, "Method Not Allowed", "text/plain", body);
-    } else if (strcmp(path, "/metrics") == 0) {
-        if (render(a, 0, 0, body) == BE_OK)
-            reply(a, bev, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body);
-        else
-            reply(a, bev, 500, "Internal Server Error", "text/plain", body);
-    } else if (strcmp(path, "/stats") == 0 || strncmp(path, "/stats?", 7) == 0) {
-        const char *query = strchr(path, '?');
-        if (render(a, 1, query_top(query != NULL ? query + 1 : NULL), body) == BE_OK)
-            reply(a, bev, 200, "OK", "application/json", body);
-        else
-            reply(a, bev, 500, "Internal Server Error", "text/plain", body);
-    } else if (strcmp(path, "/healthz") == 0) {
-        evbuffer_add_printf(body, "ok\n");
-        reply(a, bev, 200, "OK", "text/plain", body);
-    } else {
-        evbuffer_add_printf(body, "not found: try /metrics, /stats or /healthz\n");
-        reply(a, bev, 404, "Not Found", "text/plain", body);
-    }
-    evbuffer_free(body);
-}
+/* ---- the listener ------------------------------------------------------------------------------
+ */
 
 static void
 on_admin_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -190,32 +333,21 @@ on_admin_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
     BE_UNUSED(l);
     BE_UNUSED(salen);
     be_admin_t *a = arg;
-    struct bufferevent *bev = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
-        evutil_closesocket(fd);
-        return;
-    }
     size_t slot = 0;
     while (slot < BE_ARRAY_LEN(a->conns) && a->conns[slot] != NULL)
         slot++;
     if (slot == BE_ARRAY_LEN(a->conns)) {
-        bufferevent_free(bev); /* too many scrapers at once */
+        evutil_closesocket(fd); /* too many admin clients at once */
         return;
     }
-    a->conns[slot] = bev;
-    struct timeval tv = {10, 0};
-    bufferevent_set_timeouts(bev, &tv, &tv);
-    bufferevent_setcb(bev, on_admin_read, NULL, on_admin_event, a);
+    be_adminhttp_t *c = be_adminhttp_new(a->base, fd, &conn_ops, a);
+    if (c == NULL)
+        return;
+    a->conns[slot] = c;
     if (!be_config_acl_allows(a->svc->cfg, sa)) {
-        struct evbuffer *body = evbuffer_new();
-        if (body != NULL) {
-            evbuffer_add_printf(body, "forbidden\n");
-            reply(a, bev, 403, "Forbidden", "text/plain", body);
-            evbuffer_free(body);
-        }
-        return;
+        a->stats.denied[BE_ADMIN_DENIED_ADDRESS]++;
+        be_adminhttp_text(c, 403, "%s", be_admin_denial_message(BE_ADMIN_DENIED_ADDRESS));
     }
-    bufferevent_enable(bev, EV_READ);
 }
 
 be_admin_t *
@@ -224,9 +356,17 @@ be_admin_new(struct event_base *base, be_services_t *svc)
     be_admin_t *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return NULL;
+    a->magic = ADMIN_MAGIC;
     a->svc = svc;
     a->base = base;
     a->started_us = be_clock_usec();
+    a->box = be_adminbox_new(base);
+    a->prefetch = a->box != NULL ? be_prefetch_new(svc, a->box, &a->stats) : NULL;
+    if (a->prefetch == NULL) {
+        be_log(BE_LOG_EMERG, "out of memory while starting the admin listener");
+        be_admin_free(&a);
+        return NULL;
+    }
     if (svc->popularity != NULL) {
         struct timeval every = {0, BE_POPULARITY_DRAIN_MS * 1000};
         a->drain_timer = event_new(base, -1, EV_PERSIST, on_drain, a);
@@ -276,6 +416,8 @@ be_admin_unlisten(be_admin_t *a)
         a->nlisteners = 0;
 }
 
+/* Connections first (a purge waiting on one forgets it), then the box (results on their way
+ * are dropped from now on), then the jobs. */
 void
 be_admin_free(be_admin_t **ap)
 {
@@ -283,12 +425,15 @@ be_admin_free(be_admin_t **ap)
     if (a == NULL)
         return;
     *ap = NULL;
+    BE_CHECK_OBJ_NOTNULL(a, ADMIN_MAGIC);
     for (int i = 0; i < a->nlisteners; i++)
         evconnlistener_free(a->listeners[i]);
     if (a->drain_timer != NULL)
         event_free(a->drain_timer);
     for (size_t i = 0; i < BE_ARRAY_LEN(a->conns); i++)
-        if (a->conns[i] != NULL)
-            bufferevent_free(a->conns[i]);
+        be_adminhttp_free(&a->conns[i]);
+    be_adminbox_close(&a->box);
+    be_prefetch_free(&a->prefetch);
+    a->magic = 0;
     free(a);
 }

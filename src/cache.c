@@ -15,6 +15,17 @@
  * way, and a read that fails its checks hands the same waiters over to one origin fetch.
  * Disk hits are counted when the read completes (hits{disk} += its waiters); a waiter that
  * leaves while a read is under way is counted neither as a hit nor as a miss.
+ *
+ * Purge and fills. A purge marks the key's in-flight entry, has the disk writer forget the
+ * block (after the writes queued before it), then drops it from memory. A fill checks the
+ * mark before it inserts and again as it ends the entry (be_inflight_end); if a purge came in
+ * between, the fill takes itself back (memory, and a disk purge queued behind its own write).
+ * A disk record read on the loop has no entry: it compares the in-flight table's purge count
+ * from before its look-up with the count after its insert instead. So whichever of a purge
+ * and a fill comes last sees the other, and a purged block is never left cached.
+ *
+ * Prefetches go through the same look-up, entry and fill as a client miss, as quiet waiters:
+ * they count no client hit or miss (the origin and disk counters still see their work).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,19 +67,20 @@ dwrite_done(void *arg)
     free(j);
 }
 
-/* Queues a verified block for the disk tier; dropped (and counted) when the writer is behind. */
-static void
+/* Queues a verified block for the disk tier; dropped (and counted) when the writer is behind.
+ * Returns 1 when a write was queued. */
+static int
 queue_disk_write(be_worker_t *w, be_block_t *b)
 {
     be_services_t *svc = w->svc;
     if (svc->disk == NULL || svc->disk_write_pool == NULL)
-        return;
+        return 0;
     dwrite_t *j = malloc(sizeof(*j));
     if (j == NULL)
-        return;
+        return 0;
     if (be_diskstore_admit(svc->disk, &b->key, b->size) != BE_OK) {
         free(j);
-        return;
+        return 0;
     }
     j->disk = svc->disk;
     j->block = be_block_ref(b);
@@ -76,7 +88,115 @@ queue_disk_write(be_worker_t *w, be_block_t *b)
         be_diskstore_unadmit(svc->disk, b->size);
         be_block_unref(&j->block);
         free(j);
+        return 0;
     }
+    return 1;
+}
+
+/* ---- purge ----------------------------------------------------------------------------------- */
+
+typedef struct dpurge_s {
+    be_services_t *svc;
+    be_key_t key;
+    be_purge_result_t r;
+    be_purge_cb done; /* NULL: a fill taking itself back */
+    void *arg;
+} dpurge_t;
+
+static void
+dpurge_work(void *arg)
+{
+    dpurge_t *p = arg;
+    p->r.disk = be_diskstore_purge(p->svc->disk, &p->key) == BE_OK;
+}
+
+/* On the worker, once the writer is through: memory goes last, so a disk record read on a
+ * loop meanwhile and inserted is still dropped (see be_cache_get). */
+static void
+dpurge_done(void *arg)
+{
+    dpurge_t *p = arg;
+    if (p->done != NULL) {
+        p->r.memory = be_memcache_remove(p->svc->memcache, &p->key) == BE_OK;
+        p->done(p->arg, &p->r);
+    }
+    free(p);
+}
+
+/* Queues a disk purge of key on the writer (behind every write queued before it); done (if
+ * any) runs on w afterwards. BE_OK, or BE_ERROR: nothing queued. */
+static int
+queue_disk_purge(be_services_t *svc, be_worker_t *w, const be_key_t *key,
+                 const be_purge_result_t *r, be_purge_cb done, void *arg)
+{
+    dpurge_t *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return BE_ERROR;
+    p->svc = svc;
+    p->key = *key;
+    p->r = *r;
+    p->done = done;
+    p->arg = arg;
+    if (be_iopool_submit(svc->disk_write_pool, w, dpurge_work, dpurge_done, p) != BE_OK) {
+        free(p);
+        return BE_ERROR;
+    }
+    return BE_OK;
+}
+
+int
+be_cache_purge(be_services_t *svc, be_worker_t *w, const be_key_t *key, be_purge_cb done, void *arg)
+{
+    be_purge_result_t r = {0};
+    r.fetching = be_inflight_purge(svc->inflight, key);
+    if (svc->disk != NULL && svc->disk_write_pool != NULL)
+        return queue_disk_purge(svc, w, key, &r, done, arg);
+    r.memory = be_memcache_remove(svc->memcache, key) == BE_OK;
+    done(arg, &r);
+    return BE_OK;
+}
+
+/* ---- fills ----------------------------------------------------------------------------------- */
+
+#define FILLED_MEMORY 1
+#define FILLED_DISK   2
+
+/* Puts a verified block in memory (and with to_disk queues it for the disk tier), unless a
+ * purge marked its in-flight entry. Returns what it did (FILLED_*). */
+static int
+fill(be_worker_t *w, be_block_t *b, int to_disk)
+{
+    be_services_t *svc = w->svc;
+    if (be_inflight_purged(svc->inflight, &b->key))
+        return 0;
+    be_memcache_insert(svc->memcache, b, be_worker_now(w));
+    return FILLED_MEMORY | (to_disk && queue_disk_write(w, b) ? FILLED_DISK : 0);
+}
+
+/* Undoes a fill that a purge crossed: the memory tier drops it, and a disk write queued by it
+ * is followed by a purge record. */
+static void
+take_back(be_worker_t *w, const be_key_t *key, int filled)
+{
+    be_services_t *svc = w->svc;
+    be_memcache_remove(svc->memcache, key);
+    be_purge_result_t r = {0};
+    if ((filled & FILLED_DISK) && queue_disk_purge(svc, w, key, &r, NULL, NULL) != BE_OK)
+        be_log(BE_LOG_ERROR, "cannot queue a disk purge after a fill crossed a purge (out of "
+                             "memory): the block stays on the disk tier");
+}
+
+/* Ends the in-flight entry of key (waking its waiters); a fill that a purge crossed meanwhile
+ * is taken back. Returns the waiters counted. */
+static unsigned
+end_entry(be_worker_t *w, const be_key_t *key, be_fetch_status_t status, be_block_t *block,
+          int filled)
+{
+    int purged;
+    unsigned n = be_inflight_end(w->svc->inflight, key, status, block, &purged);
+    if (filled && purged)
+        take_back(w, key, filled);
+    return n;
 }
 
 typedef struct {
@@ -88,12 +208,8 @@ static void
 on_fetched(void *arg, be_fetch_status_t status, be_block_t *block)
 {
     fill_t *fl = arg;
-    be_services_t *svc = fl->w->svc;
-    if (status == BE_FETCH_OK) {
-        be_memcache_insert(svc->memcache, block, be_worker_now(fl->w));
-        queue_disk_write(fl->w, block);
-    }
-    be_inflight_complete(svc->inflight, &fl->key, status, block);
+    int filled = status == BE_FETCH_OK ? fill(fl->w, block, 1) : 0;
+    end_entry(fl->w, &fl->key, status, block, filled);
     be_block_unref(&block);
     free(fl);
 }
@@ -154,11 +270,10 @@ dread_done(void *arg)
 {
     dread_t *d = arg;
     be_worker_t *w = d->w;
-    be_services_t *svc = w->svc;
     if (d->rc == BE_OK) {
         d->block->size = d->loc.len;
-        be_memcache_insert(svc->memcache, d->block, be_worker_now(w));
-        unsigned n = be_inflight_complete(svc->inflight, &d->key, BE_FETCH_OK, d->block);
+        int filled = fill(w, d->block, 0);
+        unsigned n = end_entry(w, &d->key, BE_FETCH_OK, d->block, filled);
         be_stat_add(&w->stats.hits[BE_TIER_DISK], n);
     } else {
         disk_to_origin(w, &d->key);
@@ -194,9 +309,12 @@ start_disk_read(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc)
  * CPU than the copy itself for 64 KiB blocks). Concurrent requests need no coalescing here:
  * each copy is as cheap as a shared one. BE_OK with *out (promoted to memory), BE_AGAIN
  * (cold: use the pool), BE_ERROR (corrupt, or gone since the look-up: fetch it).
+ * seq: the in-flight table's purge count before the disk look-up; a purge since then takes
+ * the promotion back (the request still gets the bytes it read).
  */
 static int
-read_cached(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc, be_block_t **out)
+read_cached(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc, uint64_t seq,
+            be_block_t **out)
 {
     be_services_t *svc = w->svc;
     be_block_t *b = be_block_new(key, loc->len);
@@ -206,6 +324,8 @@ read_cached(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc, be_bl
     if (rc == BE_OK) {
         b->size = loc->len;
         be_memcache_insert(svc->memcache, b, be_worker_now(w));
+        if (be_inflight_purge_seq(svc->inflight) != seq)
+            be_memcache_remove(svc->memcache, key); /* a purge crossed it: do not keep it */
         *out = b;
         return BE_OK;
     }
@@ -232,10 +352,11 @@ be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be
     }
     be_disk_loc_t loc;
     int phase = BE_TIER_MISS;
+    uint64_t seq = be_inflight_purge_seq(svc->inflight);
     if (svc->disk != NULL && svc->disk_read_pool != NULL &&
         be_diskstore_lookup(svc->disk, key, &loc) == BE_OK) {
         phase = BE_TIER_DISK;
-        int rc = inline_reads ? read_cached(w, key, &loc, out) : BE_AGAIN;
+        int rc = inline_reads ? read_cached(w, key, &loc, seq, out) : BE_AGAIN;
         if (rc == BE_OK) {
             *tier = BE_TIER_DISK;
             be_stat_add(&w->stats.hits[BE_TIER_DISK], 1);
@@ -275,6 +396,52 @@ void
 be_cache_cancel(be_worker_t *w, be_waiter_t **wp)
 {
     be_inflight_cancel(w->svc->inflight, wp);
+}
+
+int
+be_cache_prefetch(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be_waiter_t **wp,
+                  int *tier)
+{
+    be_services_t *svc = w->svc;
+    be_msec_t now = be_worker_now(w);
+    *wp = NULL;
+    be_block_t *hit = be_memcache_lookup(svc->memcache, key, now);
+    be_disk_loc_t loc;
+    int phase = BE_TIER_MISS;
+    if (hit == NULL && svc->disk != NULL && svc->disk_read_pool != NULL &&
+        be_diskstore_lookup(svc->disk, key, &loc) == BE_OK)
+        phase = BE_TIER_DISK; /* read on the pool: a prefetch need not be quick */
+    int rc = hit != NULL ? BE_DECLINED
+                         : be_inflight_join_quiet(svc->inflight, svc->memcache, key, w, phase, cb,
+                                                  arg, tier, wp, &hit, now);
+    switch (rc) {
+    case BE_DECLINED:
+        be_block_unref(&hit);
+        return BE_OK;
+    case BE_OK: /* leader */
+        if (phase == BE_TIER_DISK && start_disk_read(w, key, &loc) != BE_OK)
+            disk_to_origin(w, key);
+        else if (phase == BE_TIER_MISS)
+            start_fill(w, key);
+        return BE_AGAIN;
+    case BE_AGAIN:
+        return BE_AGAIN;
+    default:
+        return BE_ERROR;
+    }
+}
+
+void
+be_cache_peek(be_services_t *svc, const be_key_t *key, be_cache_peek_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->memory = be_memcache_peek(svc->memcache, key, &out->mem) == BE_OK;
+    out->disk_state = -1;
+    if (svc->disk != NULL) {
+        out->disk_state = be_diskstore_state(svc->disk);
+        out->disk = be_diskstore_peek(svc->disk, key, &out->dsk) == BE_OK;
+    }
+    out->fetching = be_inflight_phase(svc->inflight, key);
 }
 
 /* ---- the disk tier's life ------------------------------------------------------------------ */

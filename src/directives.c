@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockedge/adminauth.h"
 #include "blockedge/conf.h"
 #include "blockedge/confvalue.h"
 #include "blockedge/directives.h"
@@ -277,6 +278,24 @@ set_deny(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, cha
     return add_acl_rule(cf, cfg, argv[0], 0);
 }
 
+/* The path, and the token the file holds, read now so that -t and start-up fail on a file
+ * that cannot be read or holds no token (adminauth.c reads it; this names the directive). */
+static int
+set_admin_token_file(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
+                     char *const *argv)
+{
+    char err[1536];
+
+    if (be_conf_set_str(cf, d, cfg, argc, argv) != BE_OK) {
+        return BE_ERROR;
+    }
+    if (be_adminauth_read(argv[0], cfg->admin_token, sizeof(cfg->admin_token), err, sizeof(err)) !=
+        BE_OK) {
+        return be_conf_error(cf, "cannot read \"%s\": %s", d->name, err);
+    }
+    return BE_OK;
+}
+
 /* An http:// or https:// URL with a host; a trailing "/" is dropped (the bucket follows). */
 static int
 set_s3_endpoint(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
@@ -388,7 +407,7 @@ const be_directive_t be_directives[] = {
     BLOCK("http",                     HTTP,   "client side: listeners, timeouts and connection limits"),
     BLOCK("cache",                    CACHE,  "memory and disk tiers"),
     BLOCK("origin",                   ORIGIN, "where misses are fetched from; required"),
-    BLOCK("admin",                    ADMIN,  "the /metrics, /stats and /healthz listener and who may use it"),
+    BLOCK("admin",                    ADMIN,  "the /metrics, /stats, /healthz, /blocks, /purge and /prefetch listener and who may use it"),
     BLOCK("stats",                    STATS,  "popularity statistics: top blocks, Zipf fit, miss-ratio curve"),
 
     /* http { } */
@@ -479,13 +498,19 @@ const be_directive_t be_directives[] = {
 
     /* admin { } */
     MANY("listen",                    ADMIN,  1, 1, set_listen,            admin_listen,              0,    0,          "ADDR:PORT",           NULL,
-        "address of /metrics, /stats and /healthz; none = no admin listener; keep it on loopback "
-        "or behind allow/deny"),
+        "address of the admin endpoints (/metrics, /stats, /healthz, /blocks, /purge, "
+        "/prefetch); none = no admin listener; keep it on loopback or behind allow/deny"),
     MANY("allow",                     ADMIN,  1, 1, set_allow,             acl,                       0,    0,          "CIDR|all",            NULL,
         "admin clients to accept; allow and deny rules are tried in order, the first match wins; "
         "no rules = everyone"),
     MANY("deny",                      ADMIN,  1, 1, set_deny,              acl,                       0,    0,          "CIDR|all",            NULL,
         "admin clients to refuse; with rules, a client no rule matches is refused"),
+    ONCE("admin_token_file",          ADMIN,  1, 1, set_admin_token_file,  admin_token_file,          0,    0,          "PATH",                NULL,
+        "file holding the token that purge and prefetch requests must send as \"Authorization: "
+        "Bearer TOKEN\", read when the config is loaded; none = allow/deny alone guard them"),
+    ONCE("prefetch_concurrency",      ADMIN,  1, 1, be_conf_set_num,       prefetch_concurrency,      1,    1024,       "N",                   "16",
+        "block fetches that POST /prefetch jobs keep under way at once, node-wide; more warms "
+        "the cache faster but takes more of the origin from client misses"),
 
     /* stats { } */
     ONCE("popularity",                STATS,  1, 1, ENUM(on_off),          popularity,                0,    0,          "on|off",              "on",

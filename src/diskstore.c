@@ -431,6 +431,34 @@ be_diskstore_purge(be_diskstore_t *s, const be_key_t *digest)
     return found ? BE_OK : BE_DECLINED;
 }
 
+int
+be_diskstore_peek(be_diskstore_t *s, const be_key_t *digest, be_disk_info_t *out)
+{
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
+    be_disk_loc_t loc;
+    uint64_t tag = ds_tag_of(digest);
+    if (be_diskstore_lookup(s, digest, &loc) != BE_OK)
+        return BE_DECLINED;
+    out->offset = loc.off;
+    out->len = loc.len;
+    out->segment = loc.seq;
+    pthread_mutex_lock(&s->lock);
+    seg_t *g = loc.slot < s->nslots ? s->segs[loc.slot] : NULL;
+    if (g != NULL && (uint32_t)g->seq == loc.seq)
+        out->segment = g->seq;
+    pthread_mutex_unlock(&s->lock);
+    if (!ds_index_holds(s, tag, loc.slot, loc.off, &out->hit))
+        return BE_DECLINED; /* reclaimed or purged since the look-up */
+    return BE_OK;
+}
+
+int
+be_diskstore_state(be_diskstore_t *s)
+{
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
+    return atomic_load(&s->state);
+}
+
 void
 be_diskstore_release(be_diskstore_t *s)
 {

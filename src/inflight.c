@@ -13,9 +13,16 @@
  * the same waiters). Each waiter's tier slot receives the phase the entry ended in, written
  * on the waiter's own worker just before its callback, so the request can say HIT-DISK.
  *
+ * A purge marks the entry of its key (`purged`) and bumps `purge_seq`; the entry's fetch goes
+ * on for its waiters, and cache.c reads the mark before it fills and again as the entry ends
+ * (be_inflight_end), so a fill and a purge that cross are taken back by whichever comes last.
+ * Quiet waiters (prefetches) get their callback like any other but are not counted in the
+ * numbers returned to cache.c, which become the hit and miss counters.
+ *
  * Lock order: inflight -> memcache shard (join re-checks the memory tier under the lock).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "blockedge/inflight.h"
@@ -32,6 +39,7 @@ struct be_waiter_s {
     be_waiter_cb cb;
     void *arg;
     int cancelled;
+    int quiet; /* not a client request: left out of the counts */
     int *tier; /* the requester's slot, or NULL */
     int phase; /* the entry's phase at delivery */
     be_fetch_status_t status;
@@ -43,6 +51,7 @@ struct entry_s {
     be_key_t key;
     be_waiter_t *waiters;
     int phase;
+    int purged; /* a purge came: the result is not to be kept */
 };
 
 struct be_inflight_s {
@@ -50,6 +59,7 @@ struct be_inflight_s {
     entry_t **buckets;
     size_t nbuckets;
     unsigned count;
+    _Atomic uint64_t purge_seq;
 };
 
 be_inflight_t *
@@ -91,10 +101,10 @@ find_locked(be_inflight_t *t, const be_key_t *key)
     return pp;
 }
 
-int
-be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w,
-                 int phase, be_waiter_cb cb, void *arg, int *tier, be_waiter_t **wp,
-                 be_block_t **hit, be_msec_t now)
+static int
+join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w, int phase,
+     be_waiter_cb cb, void *arg, int *tier, be_waiter_t **wp, be_block_t **hit, be_msec_t now,
+     int quiet)
 {
     *wp = NULL;
     *hit = NULL;
@@ -105,6 +115,7 @@ be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_wo
     wt->cb = cb;
     wt->arg = arg;
     wt->tier = tier;
+    wt->quiet = quiet;
 
     int rc;
     pthread_mutex_lock(&t->lock);
@@ -141,6 +152,22 @@ be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_wo
     return rc;
 }
 
+int
+be_inflight_join(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w,
+                 int phase, be_waiter_cb cb, void *arg, int *tier, be_waiter_t **wp,
+                 be_block_t **hit, be_msec_t now)
+{
+    return join(t, mc, key, w, phase, cb, arg, tier, wp, hit, now, 0);
+}
+
+int
+be_inflight_join_quiet(be_inflight_t *t, be_memcache_t *mc, const be_key_t *key, be_worker_t *w,
+                       int phase, be_waiter_cb cb, void *arg, int *tier, be_waiter_t **wp,
+                       be_block_t **hit, be_msec_t now)
+{
+    return join(t, mc, key, w, phase, cb, arg, tier, wp, hit, now, 1);
+}
+
 static void
 deliver(void *arg)
 {
@@ -158,11 +185,20 @@ unsigned
 be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t status,
                      be_block_t *block)
 {
+    return be_inflight_end(t, key, status, block, NULL);
+}
+
+unsigned
+be_inflight_end(be_inflight_t *t, const be_key_t *key, be_fetch_status_t status, be_block_t *block,
+                int *purged)
+{
     unsigned n = 0;
     pthread_mutex_lock(&t->lock);
     entry_t **pp = find_locked(t, key);
     entry_t *e = *pp;
     be_waiter_t *list = NULL;
+    if (purged != NULL)
+        *purged = e != NULL && e->purged;
     if (e != NULL) {
         *pp = e->hnext;
         t->count--;
@@ -171,7 +207,7 @@ be_inflight_complete(be_inflight_t *t, const be_key_t *key, be_fetch_status_t st
             wt->entry = NULL;
             wt->status = status;
             wt->phase = e->phase;
-            n++;
+            n += !wt->quiet;
             wt->block = block != NULL ? be_block_ref(block) : NULL;
         }
     }
@@ -199,10 +235,48 @@ be_inflight_set_phase(be_inflight_t *t, const be_key_t *key, int phase)
     if (e != NULL) {
         e->phase = phase;
         for (be_waiter_t *wt = e->waiters; wt != NULL; wt = wt->next)
-            n++;
+            n += !wt->quiet;
     }
     pthread_mutex_unlock(&t->lock);
     return n;
+}
+
+int
+be_inflight_purge(be_inflight_t *t, const be_key_t *key)
+{
+    pthread_mutex_lock(&t->lock);
+    entry_t *e = *find_locked(t, key);
+    if (e != NULL)
+        e->purged = 1;
+    atomic_fetch_add(&t->purge_seq, 1);
+    pthread_mutex_unlock(&t->lock);
+    return e != NULL;
+}
+
+int
+be_inflight_purged(be_inflight_t *t, const be_key_t *key)
+{
+    pthread_mutex_lock(&t->lock);
+    entry_t *e = *find_locked(t, key);
+    int purged = e != NULL && e->purged;
+    pthread_mutex_unlock(&t->lock);
+    return purged;
+}
+
+uint64_t
+be_inflight_purge_seq(be_inflight_t *t)
+{
+    return atomic_load(&t->purge_seq);
+}
+
+int
+be_inflight_phase(be_inflight_t *t, const be_key_t *key)
+{
+    pthread_mutex_lock(&t->lock);
+    entry_t *e = *find_locked(t, key);
+    int phase = e != NULL ? e->phase : -1;
+    pthread_mutex_unlock(&t->lock);
+    return phase;
 }
 
 void

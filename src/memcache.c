@@ -171,6 +171,8 @@ be_memcache_lookup(be_memcache_t *mc, const be_key_t *key, be_msec_t now)
     if (b != NULL) {
         int was_tail = s->lru.prev == &b->lru;
         b->stamp = now;
+        if (b->hits != UINT32_MAX)
+            b->hits++;
         lru_unlink(b);
         lru_push_head(s, b);
         if (was_tail)
@@ -189,6 +191,22 @@ be_memcache_contains(be_memcache_t *mc, const be_key_t *key)
     int found = *find_slot_locked(mc, s, key) != NULL;
     pthread_mutex_unlock(&s->lock);
     return found;
+}
+
+int
+be_memcache_peek(be_memcache_t *mc, const be_key_t *key, be_memcache_info_t *out)
+{
+    shard_t *s = shard_of(mc, be_key_hash(key));
+    pthread_mutex_lock(&s->lock);
+    be_block_t *b = *find_slot_locked(mc, s, key);
+    if (b != NULL) {
+        out->size = b->size;
+        out->footprint = be_block_footprint(b);
+        out->last_use = b->stamp;
+        out->hits = b->hits;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return b != NULL ? BE_OK : BE_DECLINED;
 }
 
 /* Unlinks b from the index and the LRU; the caller drops the cache's reference. */
@@ -288,6 +306,7 @@ be_memcache_insert(be_memcache_t *mc, be_block_t *b, be_msec_t now)
     b->hnext = NULL;
     b->stamp = now;
     b->cached = 1;
+    b->hits = 0;
     *slot = b;
     lru_push_head(s, b);
     publish_tail_locked(s);

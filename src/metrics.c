@@ -41,7 +41,11 @@ enum {
     L_SERVER, /* origin servers, in config order */
     L_CACHE_BYTES,
     L_VERSION,
-    L_RESULT /* ok, error */
+    L_RESULT,       /* ok, error */
+    L_PURGE_RESULT, /* adminstats.h */
+    L_PREFETCH_JOB,
+    L_PREFETCH_KEY,
+    L_DENY_REASON
 };
 
 static const struct {
@@ -58,6 +62,10 @@ static const struct {
     [L_CACHE_BYTES] = {"cache_bytes", {"cache_bytes", NULL}},
     [L_VERSION] = {"version", {"version", NULL}},
     [L_RESULT] = {"result", {"result", NULL}},
+    [L_PURGE_RESULT] = {"result", {"result", NULL}},
+    [L_PREFETCH_JOB] = {"result", {"result", NULL}},
+    [L_PREFETCH_KEY] = {"result", {"result", NULL}},
+    [L_DENY_REASON] = {"reason", {"reason", NULL}},
 };
 
 /*
@@ -79,6 +87,8 @@ static const struct {
  *   MRC          the miss-ratio curve, one point per octave; absent until it has a point
  *   BUILD        1, labelled with the version
  *   NODE_ARRAY   a member of the services (the node's own counters), indexed by the label
+ *   ADMIN        an array of the admin listener's counters (adminstats.h) indexed by the label;
+ *                0 until be_metrics_set_admin() adds them
  * Every source but the first five is absent from a snapshot of stats alone.
  */
 enum {
@@ -99,7 +109,8 @@ enum {
     S_ZIPF,
     S_MRC,
     S_BUILD,
-    S_NODE_ARRAY
+    S_NODE_ARRAY,
+    S_ADMIN
 };
 
 typedef struct row_s {
@@ -132,6 +143,7 @@ struct be_metrics_s {
     be_popularity_zipf_t zipf;
     size_t mrc_n;
     double mrc_bytes[BE_MRC_POINTS], mrc_hit[BE_MRC_POINTS];
+    be_admin_stats_t admin;
 };
 
 be_metrics_t *
@@ -172,6 +184,12 @@ be_metrics_read(be_services_t *svc, be_msec_t now)
 }
 
 void
+be_metrics_set_admin(be_metrics_t *m, const be_admin_stats_t *st)
+{
+    m->admin = *st;
+}
+
+void
 be_metrics_free(be_metrics_t **mp)
 {
     free(*mp);
@@ -204,6 +222,7 @@ typedef struct sample_s {
 #define SAMPLE_MRC(f)         NUM(m->mrc_hit[(size_t)i * BE_MRC_PER_OCTAVE])
 #define SAMPLE_BUILD(f)       NUM(1)
 #define SAMPLE_NODE_ARRAY(f)  NUM(m->svc->f[i])
+#define SAMPLE_ADMIN(f)       NUM(m->admin.f[i])
 
 /* The sample of family id at label indexes i, j. */
 static sample_t
@@ -260,6 +279,10 @@ dims(const be_metrics_t *m, int set, int *n1, int *n2)
         [L_DISK_KIND] = BE_DISK_ERR_N,
         [L_VERSION] = 1,
         [L_RESULT] = 2,
+        [L_PURGE_RESULT] = BE_ADMIN_PURGE_N,
+        [L_PREFETCH_JOB] = BE_PREFETCH_JOB_N,
+        [L_PREFETCH_KEY] = BE_PREFETCH_KEY_N,
+        [L_DENY_REASON] = BE_ADMIN_DENIED_N,
     };
     *n2 = set == L_PROTO_CODE ? BE_CODE_N : 1;
     if (set == L_SERVER)
@@ -308,6 +331,14 @@ label_value(const be_metrics_t *m, int set, int k, int idx, char *buf, size_t ca
         return BE_VERSION;
     case L_RESULT:
         return idx == 0 ? "ok" : "error";
+    case L_PURGE_RESULT:
+        return be_admin_purge_label(idx);
+    case L_PREFETCH_JOB:
+        return be_admin_prefetch_job_label(idx);
+    case L_PREFETCH_KEY:
+        return be_admin_prefetch_key_label(idx);
+    case L_DENY_REASON:
+        return be_admin_denial_label(idx);
     default:
         return "";
     }

@@ -1,7 +1,9 @@
 /*
- * admin.h - the admin listener: /metrics (Prometheus text 0.0.4), /stats (JSON),
- * /healthz, guarded by the config's allow/deny rules. Runs on the main thread's loop, so
- * a scrape never delays a client request.
+ * admin.h - the admin listener: /metrics (Prometheus text 0.0.4), /stats (JSON), /healthz,
+ * GET /blocks/<hex> (what the node holds for a key), DELETE /blocks/<hex> and POST
+ * /purge/<hex> (purge), POST /prefetch and GET /prefetch[/<id>] (prefetch jobs). Guarded by
+ * the config's allow/deny rules, and its write requests by admin_token_file's bearer token.
+ * Runs on the main thread's loop, so a scrape never delays a client request.
  */
 #ifndef BLOCKEDGE_ADMIN_H
 #define BLOCKEDGE_ADMIN_H
@@ -14,7 +16,9 @@ typedef struct be_admin_s be_admin_t;
 /* Binds every admin listen address on base. NULL on failure (logged). Thread: main. */
 be_admin_t *be_admin_new(struct event_base *base, be_services_t *svc);
 
-/* Closes the listeners and any admin connection. *ap = NULL. */
+/* Closes the listeners and any admin connection, forgets the prefetch jobs; purges and
+ * prefetched keys still under way finish without it (their results are dropped). Before the
+ * workers are freed. *ap = NULL. Thread: main. */
 void be_admin_free(be_admin_t **ap);
 
 /* The admin listening sockets' descriptors (still owned by the admin), for a binary upgrade

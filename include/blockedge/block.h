@@ -4,7 +4,7 @@
  * A block is immutable once published (inserted in the cache or handed to a waiter): its
  * bytes were verified against its key before that. Every holder owns one reference; the
  * last be_block_unref() frees it, on whichever thread that happens. The memory tier owns
- * the links below (hnext, lru, stamp, cached); no other module touches them.
+ * the links below (hnext, lru, stamp, cached, hits); no other module touches them.
  */
 #ifndef BLOCKEDGE_BLOCK_H
 #define BLOCKEDGE_BLOCK_H
@@ -37,6 +37,7 @@ struct be_block_s {
     be_link_t lru;
     int64_t stamp;   /* last use, for the memory tier */
     uint32_t cached; /* 1 while the memory tier holds it */
+    uint32_t hits;   /* memory tier look-ups that found it (saturates) */
     unsigned char data[];
 };
 

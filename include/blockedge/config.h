@@ -27,7 +27,8 @@ void be_config_defaults(be_config_t *cfg);
  * Loads and checks path into cfg (defaults first). On error returns BE_ERROR and writes one
  * line without a trailing newline into err (nginx's wording, ending in "in FILE:LINE" where
  * a line is known). There are no warnings. Binds nothing and opens no file other than the
- * config and its includes. Thread: main, before workers start.
+ * config, its includes and admin_token_file (whose token it keeps). Thread: main, before
+ * workers start.
  */
 int be_config_load(be_config_t *cfg, const char *path, char *err, size_t errlen);
 

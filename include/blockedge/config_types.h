@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "blockedge/adminauth.h"
 #include "blockedge/defs.h"
 
 #define BE_CONFIG_MAGIC 0x62656366u /* "becf" */
@@ -103,6 +104,9 @@ typedef struct be_config_s {
     int nadmin_listen;
     be_acl_rule_t acl[BE_MAX_ACL];
     int nacl;
+    char admin_token_file[1024];              /* "" = no token: allow/deny alone */
+    char admin_token[BE_ADMIN_TOKEN_MAX + 1]; /* read from it when the config is loaded */
+    int prefetch_concurrency;                 /* prefetch fetches under way; default 16 */
 
     /* stats { } */
     int popularity;                 /* 1 on (default), 0 off */

@@ -130,6 +130,22 @@ int be_diskstore_append(be_diskstore_t *s, const be_key_t *digest, const void *d
  * held. Blocking. */
 int be_diskstore_purge(be_diskstore_t *s, const be_key_t *digest);
 
+/* Where the index says a block lives, read from RAM only (no I/O): for an operator's look. */
+typedef struct be_disk_info_s {
+    uint64_t segment; /* the segment's sequence number (its file is "<16 hex>.seg") */
+    uint32_t offset;  /* of the record header */
+    uint32_t len;     /* block bytes */
+    int hit;          /* read from disk since it was written (reclaim keeps it) */
+} be_disk_info_t;
+
+/* Fills *out and returns BE_OK when the index holds digest, BE_DECLINED when not (or not
+ * loaded). The index keeps 8 bytes of each digest, so about one digest in 2^64 may be
+ * reported for another; a read would tell them apart. Cheap. */
+int be_diskstore_peek(be_diskstore_t *s, const be_key_t *digest, be_disk_info_t *out);
+
+/* The state (enum be_disk_state) now. Cheap. */
+int be_diskstore_state(be_diskstore_t *s);
+
 void be_diskstore_stats(be_diskstore_t *s, be_diskstore_stats_t *out);
 
 /* A binary upgrade hands the directory on: waits for the load, stops every write (appends,

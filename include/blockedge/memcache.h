@@ -39,6 +39,17 @@ be_block_t *be_memcache_lookup(be_memcache_t *mc, const be_key_t *key, be_msec_t
 /* Whether the key is held, without touching its recency. */
 int be_memcache_contains(be_memcache_t *mc, const be_key_t *key);
 
+/* What the memory tier holds for a key, read without touching its recency. */
+typedef struct be_memcache_info_s {
+    uint64_t size;      /* block bytes */
+    uint64_t footprint; /* what it costs the budget */
+    be_msec_t last_use; /* stamp of its insert or last look-up */
+    uint32_t hits;      /* look-ups that found it since it was inserted */
+} be_memcache_info_t;
+
+/* Fills *out and returns BE_OK when the key is held, else BE_DECLINED. Thread: any. */
+int be_memcache_peek(be_memcache_t *mc, const be_key_t *key, be_memcache_info_t *out);
+
 /* Inserts a verified block; the cache takes its own reference. If the key is present the
  * old block stays (blocks are immutable: same key, same bytes). Returns BE_OK, or
  * BE_DECLINED when no room could be made (the block is larger than the budget). */

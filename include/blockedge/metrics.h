@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "blockedge/adminstats.h"
 #include "blockedge/defs.h"
 #include "blockedge/stats.h"
 
@@ -33,6 +34,10 @@ be_metrics_t *be_metrics_read(be_services_t *svc, be_msec_t now);
 /* A snapshot of st alone (tests, tools): the families of the other sources are absent.
  * NULL when out of memory. Thread: any. */
 be_metrics_t *be_metrics_of_stats(const be_stats_t *st);
+
+/* Adds the admin listener's counters to a snapshot (the admin families read 0 without them).
+ * Thread: the one that read m. */
+void be_metrics_set_admin(be_metrics_t *m, const be_admin_stats_t *st);
 
 /* Frees a snapshot; *mp = NULL. */
 void be_metrics_free(be_metrics_t **mp);

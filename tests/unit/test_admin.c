@@ -2,7 +2,9 @@
  * test_admin.c - the admin side: /metrics after some traffic holds the contract's
  * families with the values the traffic implies (summed over the workers), and the admin
  * listener answers by its allow/deny rules (403 before any request is read, else the
- * page asked for).
+ * page asked for); write requests need the bearer token, a purge answers what it found and
+ * an inspection what is held, a prefetch job runs from a POSTed key list, and the bounds of
+ * the admin's HTTP answer 405, 411 and 413.
  *
  * The node is built through the server object (two workers, never started) with a
  * file:// origin in a fresh temporary directory; requests run through the
@@ -259,23 +261,36 @@ free_port(void)
     return ntohs(sin.sin_port);
 }
 
-/* Sends one request to the admin listener and turns the server's loop until the answer
- * is whole (the admin closes after it); the answer is in text. Returns its status. */
+/* Sends one raw request to the admin listener and turns the server's loop (and the
+ * workers', for purges and prefetches) until the answer is whole (the admin closes after it);
+ * the answer is in text. Returns its status. */
+/* A blocking socket connected to 127.0.0.1:port (the backlog takes it before the loop
+ * accepts), or -1. */
 static int
-admin_get(int port, const char *path)
+connect_to(int port)
 {
     struct sockaddr_in sin;
-    char req[256];
-    size_t len = 0;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), status = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
-        return -1; /* the backlog takes it before the loop accepts */
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: admin\r\n\r\n", path);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static int
+admin_raw(int port, const char *req, int n)
+{
+    size_t len = 0;
+    int fd = connect_to(port), status = -1;
+
+    if (fd < 0)
+        return -1;
     if (write(fd, req, (size_t)n) != n || fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
         close(fd);
         return -1;
@@ -283,6 +298,7 @@ admin_get(int port, const char *path)
     int64_t end = fixture_now_ms() + BOUND_MS;
     for (int eof = 0; !eof && fixture_now_ms() < end;) {
         event_base_loop(be_server_base(node), EVLOOP_NONBLOCK);
+        fixture_turns(workers, NWORKERS, 1);
         ssize_t r = read(fd, text + len, sizeof(text) - 1 - len);
         if (r > 0)
             len += (size_t)r;
@@ -296,6 +312,47 @@ admin_get(int port, const char *path)
     if (sscanf(text, "HTTP/1.1 %d ", &status) != 1)
         return -1;
     return status;
+}
+
+static int
+admin_get(int port, const char *path)
+{
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: admin\r\n\r\n", path);
+    return admin_raw(port, req, n);
+}
+
+/* METHOD path with an optional Authorization value and body. */
+static int
+admin_send(int port, const char *method, const char *path, const char *auth, const char *body)
+{
+    char req[4096];
+    int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: admin\r\n%s%s%s", method, path,
+                     auth != NULL ? "Authorization: " : "", auth != NULL ? auth : "",
+                     auth != NULL ? "\r\n" : "");
+    if (body != NULL)
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "Content-Length: %zu\r\n\r\n%s",
+                      strlen(body), body);
+    else
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+    return admin_raw(port, req, n);
+}
+
+/* Binds an admin listener on a free port of 127.0.0.1; *port receives it. */
+static be_admin_t *
+admin_up(int *port)
+{
+    char listen[64];
+    be_admin_t *admin = NULL;
+    for (int tries = 0; admin == NULL && tries < 5; tries++) {
+        *port = free_port();
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", *port);
+        if (be_config_parse_listen(listen, &cfg.admin_listen[0]) != BE_OK)
+            return NULL;
+        cfg.nadmin_listen = 1;
+        admin = be_admin_new(be_server_base(node), svc);
+    }
+    return admin;
 }
 
 static void
@@ -351,11 +408,140 @@ test_admin_listener_answers_by_allow_and_deny_rules(void)
     teardown();
 }
 
+/* The value of a metric in the admin's own /metrics (the admin families need it). */
+static double
+admin_metric(int port, const char *name, const char *want)
+{
+    char copy[sizeof(text)];
+    if (admin_get(port, "/metrics") != 200)
+        return -1;
+    memcpy(copy, text, sizeof(text));
+    double v = metric(name, want);
+    memcpy(text, copy, sizeof(text));
+    return v;
+}
+
+static void
+test_admin_write_requests_need_the_token_and_purge_answers_what_it_found(void)
+{
+    char path[128], json[512];
+    int port = 0;
+
+    setup();
+    snprintf(cfg.admin_token, sizeof(cfg.admin_token), "t0ken");
+    be_admin_t *admin = admin_up(&port);
+    BE_CHECK(admin != NULL);
+    snprintf(path, sizeof(path), "/blocks/%s", hex);
+
+    BE_CHECK_INT(admin_send(port, "DELETE", path, NULL, NULL), 403);
+    BE_CHECK(strstr(text, "needs \"Authorization: Bearer <token>\"") != NULL);
+    BE_CHECK_INT(admin_send(port, "DELETE", path, "Bearer t0ken2", NULL), 403);
+    BE_CHECK(strstr(text, "wrong token") != NULL);
+    BE_CHECK(admin_metric(port, "blockedge_admin_denied_total", "reason=\"no_token\"") == 1);
+    BE_CHECK(admin_metric(port, "blockedge_admin_denied_total", "reason=\"bad_token\"") == 1);
+    BE_CHECK(admin_metric(port, "blockedge_admin_denied_total", "reason=\"address\"") == 0);
+
+    BE_CHECK_INT(admin_get(port, path), 200); /* reading needs no token */
+    snprintf(json, sizeof(json), "{\"key\":\"%s\",\"held\":true,\"memory\":{\"size\":%d,", hex,
+             SIZE);
+    BE_CHECK(strstr(text, json) != NULL);
+    BE_CHECK(strstr(text, "\"disk\":false,\"disk_tier\":\"none\",\"fetching\":false}") != NULL);
+
+    BE_CHECK_INT(admin_send(port, "DELETE", path, "bearer t0ken", NULL), 200);
+    snprintf(json, sizeof(json),
+             "{\"key\":\"%s\",\"purged\":true,\"memory\":true,\"disk\":false,\"fetching\":false}\n",
+             hex);
+    BE_CHECK(strstr(text, json) != NULL);
+    BE_CHECK(strstr(text, "\r\ncontent-type: application/json\r\n") != NULL);
+    BE_CHECK_INT(admin_get(port, path), 404);
+    BE_CHECK(strstr(text, "\"held\":false,\"memory\":false,\"disk\":false") != NULL);
+    snprintf(path, sizeof(path), "/purge/%s", hex);
+    BE_CHECK_INT(admin_send(port, "POST", path, "Bearer t0ken", NULL), 404);
+    BE_CHECK(strstr(text, "\"purged\":false") != NULL);
+    BE_CHECK(admin_metric(port, "blockedge_admin_purges_total", "result=\"purged\"") == 1);
+    BE_CHECK(admin_metric(port, "blockedge_admin_purges_total", "result=\"absent\"") == 1);
+
+    BE_CHECK_INT(admin_send(port, "DELETE", "/blocks/abc", "Bearer t0ken", NULL), 400);
+    BE_CHECK(strstr(text, "expected 64 hex digits, got 3 characters") != NULL);
+    BE_CHECK_INT(admin_send(port, "PUT", path, "Bearer t0ken", NULL), 405);
+    BE_CHECK(strstr(text, "\r\nallow: POST\r\n") != NULL);
+    BE_CHECK_INT(admin_send(port, "POST", "/metrics", NULL, NULL), 405);
+    BE_CHECK_INT(admin_get(port, "/nothing"), 404);
+    be_admin_free(&admin);
+    teardown();
+}
+
+static void
+test_admin_prefetch_takes_a_key_list_within_its_bounds(void)
+{
+    char body[256];
+    int port = 0;
+
+    setup();
+    snprintf(cfg.admin_token, sizeof(cfg.admin_token), "t0ken");
+    be_admin_t *admin = admin_up(&port);
+    BE_CHECK(admin != NULL);
+    snprintf(body, sizeof(body), "%s\nzz\n", hex);
+    BE_CHECK_INT(admin_send(port, "POST", "/prefetch", NULL, body), 403);
+    BE_CHECK_INT(admin_send(port, "POST", "/prefetch", "Bearer t0ken", body), 202);
+    BE_CHECK(strstr(text, "\r\nlocation: /prefetch/1\r\n") != NULL);
+    BE_CHECK(strstr(text, "{\"id\":1,") != NULL);
+    BE_CHECK_INT(admin_get(port, "/prefetch/1"), 200);
+    BE_CHECK(
+        strstr(text, "\"state\":\"done\",\"total\":2,\"pending\":0,\"done\":0,\"cached\":1,") !=
+        NULL);
+    BE_CHECK(strstr(text, "\"bad_key\":1,") != NULL);
+    BE_CHECK(strstr(text, "\"bad_lines\":[2]") != NULL);
+    BE_CHECK_INT(admin_get(port, "/prefetch/2"), 404);
+    BE_CHECK_INT(admin_get(port, "/prefetch/x"), 404);
+    BE_CHECK_INT(admin_get(port, "/prefetch"), 200);
+    BE_CHECK(strstr(text, "{\"jobs\":[{\"id\":1,") != NULL);
+
+    const char *big = "POST /prefetch HTTP/1.1\r\nAuthorization: Bearer t0ken\r\n"
+                      "Content-Length: 9000000\r\nExpect: 100-continue\r\n\r\n";
+    BE_CHECK_INT(admin_raw(port, big, (int)strlen(big)), 413); /* before any body */
+    const char *chunked = "POST /prefetch HTTP/1.1\r\nAuthorization: Bearer t0ken\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n";
+    BE_CHECK_INT(admin_raw(port, chunked, (int)strlen(chunked)), 411);
+    BE_CHECK_INT(admin_send(port, "POST", "/prefetch", "Bearer t0ken", ""), 400);
+
+    /* four key lists on their way (heads sent, bodies not yet): a fifth must wait */
+    int held[4];
+    const char *head = "POST /prefetch HTTP/1.1\r\nAuthorization: Bearer t0ken\r\n"
+                       "Content-Length: 65\r\n\r\n";
+    for (int i = 0; i < 4; i++) {
+        held[i] = connect_to(port);
+        BE_CHECK(held[i] >= 0 && write(held[i], head, strlen(head)) == (ssize_t)strlen(head));
+    }
+    for (int i = 0; i < 20; i++) {
+        event_base_loop(be_server_base(node), EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    BE_CHECK_INT(admin_send(port, "POST", "/prefetch", "Bearer t0ken", body), 503);
+    BE_CHECK(strstr(text, "key lists are being received") != NULL);
+    for (int i = 0; i < 4; i++)
+        close(held[i]);
+    for (int i = 0; i < 20; i++) {
+        event_base_loop(be_server_base(node), EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    BE_CHECK_INT(admin_send(port, "POST", "/prefetch", "Bearer t0ken", body), 202);
+    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_jobs_total", "result=\"accepted\"") == 2);
+    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_jobs_total", "result=\"busy\"") == 1);
+    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_jobs_total", "result=\"too_large\"") ==
+             1);
+    BE_CHECK(admin_metric(port, "blockedge_admin_prefetch_keys_total", "result=\"bad_key\"") == 2);
+    be_admin_free(&admin);
+    teardown();
+}
+
 int
 main(void)
 {
     BE_RUN(test_admin_metrics_hold_contract_families_with_traffic_values);
     BE_RUN(test_admin_listener_answers_by_allow_and_deny_rules);
+    BE_RUN(test_admin_write_requests_need_the_token_and_purge_answers_what_it_found);
+    BE_RUN(test_admin_prefetch_takes_a_key_list_within_its_bounds);
     be_server_global_cleanup();
     BE_TEST_EXIT();
 }

@@ -3,7 +3,10 @@
  * the memory tier and then hits; bytes that do not match their name fail every waiter and
  * leave nothing cached (the next request fetches again); an origin 404 likewise;
  * concurrent misses for one key, on one worker or two, make one origin fetch; a waiter
- * that leaves still lets the fill reach the cache.
+ * that leaves still lets the fill reach the cache. A purge drops a block from memory and
+ * disk (and keeps it dropped across a restart), and a fetch under way when it comes is
+ * delivered but not kept. A prefetch fills like a miss, coalesces with client misses and
+ * counts no client hit or miss.
  *
  * The node is built through the server object: two workers that are never started, a
  * small memory tier, and a file:// origin in a fresh temporary directory. The test calls
@@ -309,6 +312,212 @@ test_cache_cancelled_waiter_gets_nothing_but_fill_is_cached(void)
     teardown();
 }
 
+/* ---- purge and prefetch ----------------------------------------------------------------- */
+
+typedef struct purged_s {
+    int calls;
+    be_purge_result_t r;
+} purged_t;
+
+static void
+on_purged(void *arg, const be_purge_result_t *r)
+{
+    purged_t *p = arg;
+    p->calls++;
+    p->r = *r;
+}
+
+static int
+purge_done(void *arg)
+{
+    return ((purged_t *)arg)->calls > 0;
+}
+
+static void
+test_cache_purge_drops_a_held_block_and_says_what_it_found(void)
+{
+    char hex[BE_KEY_HEX_LEN + 1];
+    be_key_t key;
+    purged_t p = {0};
+    be_cache_peek_t pk;
+
+    setup();
+    fixture_cache_block(svc, data, SIZE, hex);
+    BE_CHECK_INT(be_key_from_hex(hex, BE_KEY_HEX_LEN, &key), BE_OK);
+    be_cache_peek(svc, &key, &pk);
+    BE_CHECK(pk.memory && !pk.disk && pk.fetching == -1 && pk.disk_state == -1);
+    BE_CHECK_INT(pk.mem.size, SIZE);
+    BE_CHECK_INT(pk.mem.hits, 0);
+
+    /* no disk tier: done runs before be_cache_purge returns */
+    BE_CHECK_INT(be_cache_purge(svc, workers[0], &key, on_purged, &p), BE_OK);
+    BE_CHECK_INT(p.calls, 1);
+    BE_CHECK(p.r.memory && !p.r.disk && !p.r.fetching);
+    BE_CHECK(!be_memcache_contains(svc->memcache, &key));
+    be_cache_peek(svc, &key, &pk);
+    BE_CHECK(!pk.memory && !pk.disk);
+
+    BE_CHECK_INT(be_cache_purge(svc, workers[1], &key, on_purged, &p), BE_OK); /* again */
+    BE_CHECK_INT(p.calls, 2);
+    BE_CHECK(!p.r.memory && !p.r.disk && !p.r.fetching);
+    teardown();
+}
+
+static void
+test_cache_fetch_under_way_when_purged_is_delivered_but_not_kept(void)
+{
+    char hex[BE_KEY_HEX_LEN + 1];
+    be_key_t key;
+    fixture_got_t g = {0}, g2 = {0};
+    purged_t p = {0};
+    be_waiter_t *wp;
+    be_block_t *out;
+    int tier;
+
+    setup();
+    fixture_write_block(dir, data, SIZE, hex);
+    BE_CHECK_INT(be_key_from_hex(hex, BE_KEY_HEX_LEN, &key), BE_OK);
+    BE_CHECK_INT(get(0, &key, &g, &wp, &out, &tier), BE_AGAIN);
+    /* the fetch ends on worker 0's loop, which has not turned yet */
+    BE_CHECK_INT(be_cache_purge(svc, workers[1], &key, on_purged, &p), BE_OK);
+    BE_CHECK_INT(p.calls, 1);
+    BE_CHECK(!p.r.memory && !p.r.disk && p.r.fetching);
+
+    BE_CHECK(fixture_run_until(workers, NWORKERS, called, &g, BOUND_MS));
+    BE_CHECK_INT(g.status, BE_FETCH_OK); /* the waiter has its bytes ... */
+    BE_CHECK(memcmp(g.block->data, data, SIZE) == 0);
+    BE_CHECK_INT(mstats().blocks, 0); /* ... and nothing was kept */
+    BE_CHECK(!be_memcache_contains(svc->memcache, &key));
+    be_block_unref(&g.block);
+
+    /* the next request misses and fetches again, and that fill is kept */
+    BE_CHECK_INT(get(1, &key, &g2, &wp, &out, &tier), BE_AGAIN);
+    BE_CHECK_INT(tier, BE_TIER_MISS);
+    BE_CHECK(fixture_run_until(workers, NWORKERS, called, &g2, BOUND_MS));
+    BE_CHECK_INT(g2.status, BE_FETCH_OK);
+    BE_CHECK_INT(total(BE_CTR_ORIGIN_REQUESTS), 2);
+    BE_CHECK(be_memcache_contains(svc->memcache, &key));
+    be_block_unref(&g2.block);
+    teardown();
+}
+
+static void
+test_cache_prefetch_fills_like_a_miss_but_counts_no_client_request(void)
+{
+    char hex[BE_KEY_HEX_LEN + 1];
+    be_key_t key;
+    fixture_got_t g = {0}, gc = {0};
+    be_waiter_t *wp, *wc;
+    be_block_t *out;
+    int tier = -1, ctier;
+
+    setup();
+    fixture_write_block(dir, data, SIZE, hex);
+    BE_CHECK_INT(be_key_from_hex(hex, BE_KEY_HEX_LEN, &key), BE_OK);
+    BE_CHECK_INT(be_cache_prefetch(workers[0], &key, fixture_got, &g, &wp, &tier), BE_AGAIN);
+    BE_CHECK(wp != NULL);
+    BE_CHECK_INT(tier, BE_TIER_MISS);
+    /* a client miss meanwhile joins the prefetch's fetch */
+    BE_CHECK_INT(get(1, &key, &gc, &wc, &out, &ctier), BE_AGAIN);
+    BE_CHECK_INT(be_inflight_count(svc->inflight), 1);
+    BE_CHECK(fixture_run_until(workers, NWORKERS, called, &g, BOUND_MS));
+    BE_CHECK(fixture_run_until(workers, NWORKERS, called, &gc, BOUND_MS));
+    BE_CHECK_INT(g.status, BE_FETCH_OK);
+    BE_CHECK_INT(gc.status, BE_FETCH_OK);
+    BE_CHECK(g.block == gc.block);
+    BE_CHECK(memcmp(g.block->data, data, SIZE) == 0);
+    BE_CHECK_INT(total(BE_CTR_ORIGIN_REQUESTS), 1); /* one fetch for both */
+    BE_CHECK_INT(total(BE_CTR_CACHE_MISSES), 1);    /* the client's alone */
+    BE_CHECK_INT(total(BE_CTR_COALESCED), 1);
+    BE_CHECK(be_memcache_contains(svc->memcache, &key));
+    be_block_unref(&g.block);
+    be_block_unref(&gc.block);
+
+    /* held now: a prefetch has nothing to do and counts no hit */
+    BE_CHECK_INT(be_cache_prefetch(workers[1], &key, fixture_got, &g, &wp, &tier), BE_OK);
+    BE_CHECK(wp == NULL);
+    BE_CHECK_INT(be_stat_get(&workers[1]->stats.hits[BE_TIER_MEMORY]), 0);
+    BE_CHECK_INT(total(BE_CTR_ORIGIN_REQUESTS), 1);
+    BE_CHECK_INT(g.calls, 1);
+    teardown();
+}
+
+static int
+on_disk(void *arg)
+{
+    be_disk_loc_t loc;
+    return be_diskstore_lookup(svc->disk, arg, &loc) == BE_OK;
+}
+
+/* A node whose disk tier lives in ddir, its index loaded. */
+static void
+build_with_disk(const char *ddir)
+{
+    fixture_config(&cfg, NWORKERS);
+    fixture_file_origin(&cfg, dir);
+    snprintf(cfg.disk_path, sizeof(cfg.disk_path), "%s", ddir);
+    cfg.disk_size = 4 << 20;
+    cfg.disk_segment_size = 1 << 20;
+    node = fixture_build(&cfg, &svc, workers, NWORKERS, "test_cache");
+    if (svc->disk == NULL || be_diskstore_wait_loaded(svc->disk, BOUND_MS) != BE_DISK_READY) {
+        fprintf(stderr, "test_cache: the disk tier did not load\n");
+        exit(1);
+    }
+}
+
+static void
+test_cache_purge_with_a_disk_tier_stays_purged_after_a_restart(void)
+{
+    char hex[2][BE_KEY_HEX_LEN + 1], ddir[512];
+    unsigned char other[SIZE];
+    be_key_t key[2];
+    fixture_got_t g[2] = {{0}};
+    purged_t p = {0};
+    be_waiter_t *wp;
+    be_block_t *out;
+    int tier;
+
+    fixture_tmpdir(dir, sizeof(dir), "cache");
+    fixture_tmpdir(ddir, sizeof(ddir), "cache_disk");
+    for (int i = 0; i < SIZE; i++) {
+        data[i] = (unsigned char)(i * 7 + 3);
+        other[i] = (unsigned char)(i * 5 + 1);
+    }
+    fixture_write_block(dir, data, SIZE, hex[0]);
+    fixture_write_block(dir, other, SIZE, hex[1]);
+    build_with_disk(ddir);
+    for (int i = 0; i < 2; i++) {
+        BE_CHECK_INT(be_key_from_hex(hex[i], BE_KEY_HEX_LEN, &key[i]), BE_OK);
+        BE_CHECK_INT(get(i, &key[i], &g[i], &wp, &out, &tier), BE_AGAIN);
+        BE_CHECK(fixture_run_until(workers, NWORKERS, called, &g[i], BOUND_MS));
+        BE_CHECK(fixture_run_until(workers, NWORKERS, on_disk, &key[i], BOUND_MS));
+        be_block_unref(&g[i].block);
+    }
+
+    BE_CHECK_INT(be_cache_purge(svc, workers[0], &key[0], on_purged, &p), BE_OK);
+    BE_CHECK(fixture_run_until(workers, NWORKERS, purge_done, &p, BOUND_MS));
+    BE_CHECK(p.r.memory && p.r.disk && !p.r.fetching);
+    BE_CHECK(!be_memcache_contains(svc->memcache, &key[0]));
+    BE_CHECK(!on_disk(&key[0]));
+    BE_CHECK(on_disk(&key[1]));
+
+    fixture_down(&node); /* restart: the index is loaded from the segment files again */
+    build_with_disk(ddir);
+    BE_CHECK(!on_disk(&key[0]));
+    BE_CHECK(on_disk(&key[1])); /* the restart did read the disk */
+    memset(g, 0, sizeof(g));
+    BE_CHECK_INT(get(0, &key[0], &g[0], &wp, &out, &tier), BE_AGAIN);
+    BE_CHECK_INT(tier, BE_TIER_MISS); /* from the origin, not the disk */
+    BE_CHECK(fixture_run_until(workers, NWORKERS, called, &g[0], BOUND_MS));
+    BE_CHECK_INT(g[0].status, BE_FETCH_OK);
+    be_block_unref(&g[0].block);
+    BE_CHECK_INT(get(1, &key[1], &g[1], &wp, &out, &tier), BE_OK);
+    BE_CHECK_INT(tier, BE_TIER_DISK);
+    be_block_unref(&out);
+    teardown();
+    fixture_rmdir(ddir);
+}
+
 int
 main(void)
 {
@@ -317,6 +526,10 @@ main(void)
     BE_RUN(test_cache_origin_not_found_fails_and_caches_nothing);
     BE_RUN(test_cache_concurrent_misses_make_one_origin_fetch);
     BE_RUN(test_cache_cancelled_waiter_gets_nothing_but_fill_is_cached);
+    BE_RUN(test_cache_purge_drops_a_held_block_and_says_what_it_found);
+    BE_RUN(test_cache_fetch_under_way_when_purged_is_delivered_but_not_kept);
+    BE_RUN(test_cache_prefetch_fills_like_a_miss_but_counts_no_client_request);
+    BE_RUN(test_cache_purge_with_a_disk_tier_stays_purged_after_a_restart);
     be_server_global_cleanup();
     BE_TEST_EXIT();
 }

@@ -362,6 +362,18 @@ static const conf_case_t cases[] = {
     BAD("cache {\n    disk_path /d;\n    disk_size 300m;\n}\norigin { server http://o.example/; "
         "}\n",
         "\"disk_size\" 300m is less than two \"disk_segment_size\" 256m in $F:2"),
+
+    /* the admin token file is read when the config is loaded, so -t fails on it */
+    BAD(ORIGIN "admin {\n    admin_token_file $D/no-such-token;\n}\n",
+        "cannot read \"admin_token_file\": open() \"$D/no-such-token\" failed (2: No such file "
+        "or directory) in $F:3"),
+    BAD(ORIGIN "admin {\n    admin_token_file $D/empty.token;\n}\n",
+        "cannot read \"admin_token_file\": \"$D/empty.token\" is empty in $F:3"),
+    BAD(ORIGIN "admin {\n    admin_token_file $D;\n}\n",
+        "cannot read \"admin_token_file\": \"$D\" is not a regular file in $F:3"),
+    BAD(ORIGIN "admin { prefetch_concurrency 0; }\n",
+        "\"prefetch_concurrency\" directive value \"0\" is out of range (1..1024) in $F:2"),
+    GOOD(ORIGIN "admin {\n    admin_token_file $D/ok.token;\n    prefetch_concurrency 1024;\n}\n"),
 };
 
 /* Files the include cases read. */
@@ -375,6 +387,8 @@ put_fixtures(void)
     conf_mkdir("inc2");
     conf_put("inc2/bad.conf", "# included\nserver file:///d/;\nbogus 1;\n");
     conf_put("closer.inc", "}\n");
+    conf_put("empty.token", "\n");
+    conf_put("ok.token", "tok-1\n");
     /* chain_0 includes chain_1 ... which includes chain_16: 16 levels */
     for (i = 0; i <= 16; i++) {
         snprintf(name, sizeof(name), "chain_%d.conf", i);
@@ -462,6 +476,9 @@ test_defaults_match_documented_values(void)
     BE_CHECK_INT(cfg.error_summary_interval, 10000);
     BE_CHECK_INT(cfg.nadmin_listen, 0);
     BE_CHECK_INT(cfg.nacl, 0);
+    BE_CHECK_STR(cfg.admin_token_file, "");
+    BE_CHECK_STR(cfg.admin_token, "");
+    BE_CHECK_INT(cfg.prefetch_concurrency, 16);
     BE_CHECK_INT(cfg.popularity, 1);
     BE_CHECK_INT(cfg.popularity_top_k, 4096);
     BE_CHECK_INT(cfg.popularity_half_life, 300000);
@@ -616,6 +633,20 @@ test_cache_admin_and_stats_directives_store_their_values(void)
     BE_CHECK_INT(cfg.popularity_half_life, 0);
     BE_CHECK(cfg.mrc_sample_rate == 0.25);
     BE_CHECK_INT(cfg.mrc_max_keys, 2048);
+}
+
+static void
+test_admin_token_file_and_prefetch_concurrency_store_their_values(void)
+{
+    BE_CHECK_STR(load_text(msg("admin {\n"
+                               "    admin_token_file %s/ok.token;\n"
+                               "    prefetch_concurrency 3;\n"
+                               "}\n" ORIGIN,
+                               tmpdir)),
+                 "(loaded)");
+    BE_CHECK_STR(cfg.admin_token, "tok-1"); /* the newline is not part of it */
+    BE_CHECK(strstr(cfg.admin_token_file, "/ok.token") != NULL);
+    BE_CHECK_INT(cfg.prefetch_concurrency, 3);
 }
 
 static void
@@ -1105,6 +1136,7 @@ main(void)
     BE_RUN(test_minimal_config_keeps_every_default);
     BE_RUN(test_main_and_http_directives_store_their_values);
     BE_RUN(test_cache_admin_and_stats_directives_store_their_values);
+    BE_RUN(test_admin_token_file_and_prefetch_concurrency_store_their_values);
     BE_RUN(test_origin_directives_store_their_values);
     BE_RUN(test_quoted_strings_escapes_and_comments);
     BE_RUN(test_include_glob_and_relative_paths);

@@ -205,6 +205,54 @@ test_purge_survives_a_restart(void)
     be_diskstore_close(&s);
 }
 
+static void
+test_purge_record_in_a_sealed_footer_holds_after_a_restart(void)
+{
+    fresh_dir();
+    be_diskstore_t *s = open_store(1 << 20, 64 << 10);
+    uint8_t buf[8192];
+    be_key_t k1, k2;
+    be_disk_info_t info;
+    for (int i = 0; i < 5; i++)
+        BE_CHECK_INT(put(s, i, 4000), BE_OK);
+    block_of(1, 4000, buf, &k1);
+    block_of(2, 4000, buf, &k2);
+    BE_CHECK_INT(be_diskstore_peek(s, &k1, &info), BE_OK);
+    BE_CHECK_INT(info.segment, 0);
+    BE_CHECK_INT(info.len, 4000);
+    BE_CHECK_INT(info.offset, 64 + (64 + 4000));
+    BE_CHECK_INT(info.hit, 0);
+    BE_CHECK_INT(get(s, 1, 4000), 1);
+    BE_CHECK_INT(be_diskstore_peek(s, &k1, &info), BE_OK);
+    BE_CHECK_INT(info.hit, 1); /* a verified read marks it */
+    /* block 1 and its purge record share the first segment, which then fills and is sealed:
+     * the purge is an entry of its footer */
+    BE_CHECK_INT(be_diskstore_purge(s, &k1), BE_OK);
+    BE_CHECK_INT(be_diskstore_peek(s, &k1, &info), BE_DECLINED);
+    for (int i = 5; i < 40; i++)
+        BE_CHECK_INT(put(s, i, 4000), BE_OK);
+    /* block 2 sits in the sealed segment, its purge record in the open one (scanned) */
+    BE_CHECK_INT(be_diskstore_purge(s, &k2), BE_OK);
+    be_diskstore_stats_t st;
+    be_diskstore_stats(s, &st);
+    BE_CHECK(st.segments >= 3);
+    BE_CHECK_INT(st.purges, 2);
+    BE_CHECK_INT(st.blocks, 38);
+    be_diskstore_close(&s);
+
+    s = open_store(1 << 20, 64 << 10);
+    BE_CHECK_INT(get(s, 1, 4000), 0);
+    BE_CHECK_INT(get(s, 2, 4000), 0);
+    BE_CHECK_INT(be_diskstore_peek(s, &k1, &info), BE_DECLINED);
+    for (int i = 0; i < 40; i++)
+        if (i != 1 && i != 2)
+            BE_CHECK_INT(get(s, i, 4000), 1);
+    be_diskstore_stats(s, &st);
+    BE_CHECK_INT(st.blocks, 38);
+    BE_CHECK_INT(st.corruptions, 0);
+    be_diskstore_close(&s);
+}
+
 static uint64_t
 dir_bytes(void)
 {
@@ -345,6 +393,7 @@ main(void)
     BE_RUN(test_torn_tail_is_dropped_and_appends_go_on);
     BE_RUN(test_flipped_byte_is_counted_and_never_served);
     BE_RUN(test_purge_survives_a_restart);
+    BE_RUN(test_purge_record_in_a_sealed_footer_holds_after_a_restart);
     BE_RUN(test_reclaim_bounds_the_files_and_keeps_a_hot_block);
     BE_RUN(test_junk_temp_files_and_symlinks);
     BE_RUN(test_missing_directory_fails_and_is_counted);

@@ -7,7 +7,9 @@
  * tier, the table, and two workers that are never started. The test plays each worker's
  * thread by running its mailbox with be_worker_run_mailbox(); `running` names the worker
  * whose mailbox runs, so a callback can tell on which "thread" it ran. Blocks' refcounts
- * prove that every reference handed out is given back (ASan checks the rest).
+ * prove that every reference handed out is given back (ASan checks the rest). A purge marks
+ * an entry so its result is not kept, and quiet waiters (prefetches) are delivered but not
+ * counted.
  */
 #include <string.h>
 
@@ -321,6 +323,79 @@ test_inflight_join_rechecks_memory_tier(void)
     be_block_unref(&b);
 }
 
+static void
+test_inflight_purge_marks_the_entry_and_end_reports_it(void)
+{
+    be_key_t k = key_of(8), other = key_of(9);
+    got_t g = {0}, g2 = {0};
+    be_waiter_t *wt, *wt2;
+    be_block_t *hit;
+    be_block_t *b = make_block(8);
+    int purged = -1;
+
+    setup();
+    uint64_t seq = be_inflight_purge_seq(svc->inflight);
+    BE_CHECK_INT(be_inflight_purge(svc->inflight, &k), 0); /* nothing in flight: counted only */
+    BE_CHECK_INT(be_inflight_purge_seq(svc->inflight), seq + 1);
+    BE_CHECK_INT(be_inflight_phase(svc->inflight, &k), -1);
+
+    BE_CHECK_INT(join(workers[0], &k, &g, &wt, &hit), BE_OK);
+    BE_CHECK_INT(join(workers[0], &other, &g2, &wt2, &hit), BE_OK);
+    BE_CHECK_INT(be_inflight_phase(svc->inflight, &k), BE_TIER_MISS);
+    BE_CHECK_INT(be_inflight_purged(svc->inflight, &k), 0);
+    BE_CHECK_INT(be_inflight_purge(svc->inflight, &k), 1);
+    BE_CHECK_INT(be_inflight_purge_seq(svc->inflight), seq + 2);
+    BE_CHECK_INT(be_inflight_purged(svc->inflight, &k), 1);
+    BE_CHECK_INT(be_inflight_purged(svc->inflight, &other), 0); /* only that key */
+
+    /* the waiter still gets the block; the one who ends the entry learns of the purge */
+    BE_CHECK_INT(be_inflight_end(svc->inflight, &k, BE_FETCH_OK, b, &purged), 1);
+    BE_CHECK_INT(purged, 1);
+    BE_CHECK_INT(be_inflight_purged(svc->inflight, &k), 0); /* the entry is gone */
+    be_inflight_end(svc->inflight, &other, BE_FETCH_OK, b, &purged);
+    BE_CHECK_INT(purged, 0);
+    BE_CHECK_INT(run(workers[0]), 2);
+    BE_CHECK_INT(g.calls, 1);
+    BE_CHECK_INT(g.status, BE_FETCH_OK);
+    BE_CHECK(g.block == b);
+    be_block_unref(&g.block);
+    be_block_unref(&g2.block);
+
+    /* a new fetch of the key after the purge is not marked */
+    BE_CHECK_INT(join(workers[1], &k, &g, &wt, &hit), BE_OK);
+    BE_CHECK_INT(be_inflight_end(svc->inflight, &k, BE_FETCH_NOT_FOUND, NULL, &purged), 1);
+    BE_CHECK_INT(purged, 0);
+    BE_CHECK_INT(run(workers[1]), 1);
+    BE_CHECK_INT(atomic_load(&b->refs), 1);
+    be_block_unref(&b);
+    teardown();
+}
+
+static void
+test_inflight_quiet_waiters_are_delivered_but_not_counted(void)
+{
+    be_key_t k = key_of(10);
+    got_t g[3] = {0};
+    be_waiter_t *wt[3];
+    be_block_t *hit;
+
+    setup();
+    BE_CHECK_INT(be_inflight_join_quiet(svc->inflight, svc->memcache, &k, workers[0], BE_TIER_DISK,
+                                        on_result, &g[0], NULL, &wt[0], &hit, 1),
+                 BE_OK); /* a prefetch leads */
+    BE_CHECK_INT(join(workers[0], &k, &g[1], &wt[1], &hit), BE_AGAIN);
+    BE_CHECK_INT(join(workers[1], &k, &g[2], &wt[2], &hit), BE_AGAIN);
+    BE_CHECK_INT(be_inflight_set_phase(svc->inflight, &k, BE_TIER_MISS), 2);
+    BE_CHECK_INT(be_inflight_complete(svc->inflight, &k, BE_FETCH_TIMEOUT, NULL), 2);
+    BE_CHECK_INT(run(workers[0]), 2);
+    BE_CHECK_INT(run(workers[1]), 1);
+    for (int i = 0; i < 3; i++) {
+        BE_CHECK_INT(g[i].calls, 1);
+        BE_CHECK_INT(g[i].status, BE_FETCH_TIMEOUT);
+    }
+    teardown();
+}
+
 int
 main(void)
 {
@@ -331,6 +406,8 @@ main(void)
     BE_RUN(test_inflight_waiter_cancelled_after_complete_gets_nothing_and_leaks_nothing);
     BE_RUN(test_inflight_failure_status_reaches_every_waiter);
     BE_RUN(test_inflight_join_rechecks_memory_tier);
+    BE_RUN(test_inflight_purge_marks_the_entry_and_end_reports_it);
+    BE_RUN(test_inflight_quiet_waiters_are_delivered_but_not_counted);
     be_server_global_cleanup();
     BE_TEST_EXIT();
 }

@@ -461,6 +461,41 @@ test_memcache_declined_block_evicts_nothing(void)
     be_block_unref(&big);
 }
 
+static void
+test_memcache_peek_reports_size_and_hits_without_touching_recency(void)
+{
+    uint64_t fp = footprint(SIZE);
+    be_memcache_t *mc = be_memcache_new(index_cost(1) + 2 * fp, 1);
+    be_block_t *a = make_block(0, 1, SIZE), *b = make_block(0, 2, SIZE),
+               *c = make_block(0, 3, SIZE);
+    be_key_t ka = key_of(0, 1);
+    be_memcache_info_t info;
+
+    BE_CHECK_INT(be_memcache_peek(mc, &ka, &info), BE_DECLINED);
+    BE_CHECK_INT(be_memcache_insert(mc, a, 10), BE_OK);
+    BE_CHECK_INT(be_memcache_insert(mc, b, 20), BE_OK);
+    BE_CHECK_INT(be_memcache_peek(mc, &ka, &info), BE_OK);
+    BE_CHECK_INT(info.size, SIZE);
+    BE_CHECK_INT(info.footprint, fp);
+    BE_CHECK_INT(info.last_use, 10);
+    BE_CHECK_INT(info.hits, 0);
+    BE_CHECK(present(mc, 0, 2, 30)); /* b is looked up: one hit, the most recent */
+    BE_CHECK(present(mc, 0, 2, 31));
+    be_key_t kb = key_of(0, 2);
+    BE_CHECK_INT(be_memcache_peek(mc, &kb, &info), BE_OK);
+    BE_CHECK_INT(info.hits, 2);
+    BE_CHECK_INT(info.last_use, 31);
+    for (int i = 0; i < 5; i++) /* peeks are no use: a stays the tail */
+        BE_CHECK_INT(be_memcache_peek(mc, &ka, &info), BE_OK);
+    BE_CHECK_INT(be_memcache_insert(mc, c, 40), BE_OK);
+    BE_CHECK_INT(be_memcache_peek(mc, &ka, &info), BE_DECLINED); /* evicted */
+    BE_CHECK(present(mc, 0, 2, 41) && present(mc, 0, 3, 41));
+    be_memcache_free(&mc);
+    be_block_unref(&a);
+    be_block_unref(&b);
+    be_block_unref(&c);
+}
+
 int
 main(void)
 {
@@ -476,5 +511,6 @@ main(void)
     BE_RUN(test_memcache_evictions_counter_counts_each_eviction);
     BE_RUN(test_memcache_duplicate_insert_when_full_evicts_nothing);
     BE_RUN(test_memcache_declined_block_evicts_nothing);
+    BE_RUN(test_memcache_peek_reports_size_and_hits_without_touching_recency);
     BE_TEST_EXIT();
 }

@@ -58,5 +58,9 @@ X(MRC_SAMPLE_RATE, "blockedge_mrc_sample_rate", GAUGE, NONE, POP, sample_rate, "
 X(MRC_SAMPLED_KEYS, "blockedge_mrc_sampled_keys", GAUGE, NONE, POP, sampled_keys, "popularity.mrc.sampled_keys", "Keys SHARDS tracks now (bounded by mrc_max_keys).")
 X(POPULARITY_MEMORY, "blockedge_popularity_memory_bytes", GAUGE, NONE, POP, memory_bytes, "popularity.memory_bytes", "Bytes allocated by the popularity statistics (fixed at start-up).")
 X(CONFIG_RELOADS, "blockedge_config_reloads_total", COUNTER, RESULT, NODE_ARRAY, reloads, "reloads.*", "Configuration reloads (SIGHUP), by result: ok, or error with the running configuration kept.")
+X(ADMIN_PURGES, "blockedge_admin_purges_total", COUNTER, PURGE_RESULT, ADMIN, purges, "", "Purge requests on the admin listener, by result (purged: a tier held the block or a fetch of it was under way; absent: nothing did).")
+X(ADMIN_PREFETCH_JOBS, "blockedge_admin_prefetch_jobs_total", COUNTER, PREFETCH_JOB, ADMIN, prefetch_jobs, "", "POST /prefetch requests, by result (accepted, too_large, busy, bad_request).")
+X(ADMIN_PREFETCH_KEYS, "blockedge_admin_prefetch_keys_total", COUNTER, PREFETCH_KEY, ADMIN, prefetch_keys, "", "Keys of prefetch jobs finished, by result: fetched, cached, disk, bad_key, error or the origin error.")
+X(ADMIN_DENIED, "blockedge_admin_denied_total", COUNTER, DENY_REASON, ADMIN, denied, "", "Admin requests refused with 403, by reason (address: allow/deny; no_token, bad_token: admin_token_file).")
 X(BUILD_INFO, "blockedge_build_info", GAUGE, VERSION, BUILD, -, "", "Build information; the value is always 1.")
 /* clang-format on */
