@@ -488,6 +488,13 @@ be_cache_disk_release(be_services_t *svc)
 }
 
 void
+be_cache_disk_reacquire(be_services_t *svc)
+{
+    if (svc->disk != NULL)
+        be_diskstore_reacquire(svc->disk);
+}
+
+void
 be_cache_disk_stop_reads(be_services_t *svc)
 {
     be_iopool_free(&svc->disk_read_pool);

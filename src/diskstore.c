@@ -464,20 +464,41 @@ be_diskstore_release(be_diskstore_t *s)
 {
     BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
     be_diskstore_wait_loaded(s, 60000);
-    atomic_store(&s->writes_disabled, 1);
     pthread_mutex_lock(&s->wlock);
     if (!s->released) {
         s->released = 1;
         ds_seal_wlocked(s);
-        if (s->lockfd >= 0) {
+        if (s->lockfd >= 0)
             flock(s->lockfd, LOCK_UN);
-            close(s->lockfd);
-            s->lockfd = -1;
-        }
     }
     pthread_mutex_unlock(&s->wlock);
     be_log(BE_LOG_NOTICE, "disk tier \"%s\": open segment sealed and directory lock released",
            s->path);
+}
+
+int
+be_diskstore_reacquire(be_diskstore_t *s)
+{
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
+    int rc = BE_OK;
+    pthread_mutex_lock(&s->wlock);
+    if (s->released) {
+        if (s->lockfd >= 0 && flock(s->lockfd, LOCK_EX | LOCK_NB) == 0) {
+            s->released = 0; /* the next append opens a new segment */
+        } else {
+            rc = BE_ERROR;
+        }
+    }
+    pthread_mutex_unlock(&s->wlock);
+    if (rc == BE_OK)
+        be_log(BE_LOG_NOTICE, "disk tier \"%s\": directory lock taken back, writes resume",
+               s->path);
+    else
+        be_log(BE_LOG_ALERT,
+               "disk tier \"%s\": the directory lock could not be taken back "
+               "(%d: %s); this process only reads it from now on",
+               s->path, errno, strerror(errno));
+    return rc;
 }
 
 void

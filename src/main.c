@@ -268,6 +268,13 @@ serve(const be_config_t *cfg, char *const argv[])
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
+    if (upgrading) {
+        /* The old process serves until this one has its disk index: ask for the disk tier,
+         * wait for the load, then accept. */
+        be_upgrade_child_wants_disk();
+        if (be_server_wait_disk(srv, BE_SERVER_DISK_LOCK_WAIT_MS + 30000) != BE_OK)
+            be_log(BE_LOG_WARN, "binary upgrade: serving without a loaded disk index");
+    }
     if (be_server_start(srv) != BE_OK || write_pid(cfg->pid_path) != BE_OK)
         goto out;
     be_upgrade_child_ready();

@@ -25,6 +25,7 @@
 #include "blockedge/admin.h"
 #include "blockedge/cache.h"
 #include "blockedge/conn.h"
+#include "blockedge/diskstore.h"
 #include "blockedge/inflight.h"
 #include "blockedge/iopool.h"
 #include "blockedge/log.h"
@@ -465,7 +466,29 @@ be_server_hand_over(be_server_t *srv)
         if (be_worker_post(svc->workers[i], hand_over_worker, svc->workers[i]) != BE_OK)
             be_log(BE_LOG_ALERT, "worker %d could not stop accepting: out of memory", i + 1);
     be_admin_unlisten(srv->admin);
-    be_cache_disk_release(svc);
+}
+
+void
+be_server_release_disk(be_server_t *srv)
+{
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
+    be_cache_disk_release(&srv->svc);
+}
+
+void
+be_server_reacquire_disk(be_server_t *srv)
+{
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
+    be_cache_disk_reacquire(&srv->svc);
+}
+
+int
+be_server_wait_disk(be_server_t *srv, int msec)
+{
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
+    if (srv->svc.disk == NULL)
+        return BE_OK;
+    return be_diskstore_wait_loaded(srv->svc.disk, msec) == BE_DISK_READY ? BE_OK : BE_ERROR;
 }
 
 be_services_t *

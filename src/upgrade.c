@@ -3,11 +3,14 @@
  *
  * Old process: collects the listening sockets (workers' and admin's) from the server, makes
  * inheritable copies, forks and execs argv[0] with them named in BLOCKEDGE_LISTEN_FDS and a
- * pipe's write end in BLOCKEDGE_UPGRADE_FD, then watches the pipe on the main loop. "R" means
- * the new process's workers accept: the server stops accepting and releases the disk tier,
- * and the caller drains. End of file without "R" (the new binary exited) or the timeout
- * means failure: logged, the child reaped or killed, and nothing else changes.
- * New process: be_upgrade_child_init() finds the pipe, be_upgrade_child_ready() writes "R".
+ * pipe's write end in BLOCKEDGE_UPGRADE_FD, then watches the pipe on the main loop. "L" means
+ * the new process is built and waits for the disk tier: the server releases it (sealed,
+ * unlocked) and goes on serving and reading it. "R" means the new process loaded the index
+ * and its workers accept: the server stops accepting and the caller drains. End of file
+ * without "R" (the new binary exited) or the timeout means failure: logged, the child reaped
+ * or killed, the disk lock taken back, and this process goes on as before.
+ * New process: be_upgrade_child_init() finds the pipe, be_upgrade_child_wants_disk() writes
+ * "L", be_upgrade_child_ready() "R".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +40,7 @@ struct be_upgrade_s {
     void (*handed_over)(void *);
     void *arg;
     int pending;
+    int disk_released; /* the new process asked for the disk tier ("L") */
 };
 
 static int child_fd = -1;
@@ -99,8 +103,14 @@ failed(be_upgrade_t *u, const char *why)
     else
         be_log(BE_LOG_ALERT, "binary upgrade failed: %s; this process goes on serving", why);
     finish(u);
+    if (u->disk_released) {
+        u->disk_released = 0;
+        be_server_reacquire_disk(u->srv);
+    }
 }
 
+/* "L": the new process is built and waits for the disk tier, which this one releases (it
+ * still serves and reads it). "R": the new process loaded the index and accepts. */
 static void
 on_pipe(evutil_socket_t fd, short what, void *arg)
 {
@@ -110,14 +120,19 @@ on_pipe(evutil_socket_t fd, short what, void *arg)
     ssize_t n = read(fd, &c, 1);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
+    if (n == 1 && c == 'L' && !u->disk_released) {
+        u->disk_released = 1;
+        be_server_release_disk(u->srv);
+        return;
+    }
     if (n != 1 || c != 'R') {
         failed(u, "the new binary closed the upgrade pipe before it served");
         return;
     }
+    u->disk_released = 0;
     finish(u);
     be_log(BE_LOG_NOTICE,
-           "binary upgrade: new process %d serves; this one stops accepting, "
-           "hands over its disk tier and drains",
+           "binary upgrade: new process %d serves; this one stops accepting and drains",
            (int)u->child);
     be_server_hand_over(u->srv);
     u->handed_over(u->arg);
@@ -273,6 +288,14 @@ be_upgrade_child_init(void)
     fcntl((int)fd, F_SETFD, FD_CLOEXEC);
     child_fd = (int)fd;
     return 1;
+}
+
+void
+be_upgrade_child_wants_disk(void)
+{
+    if (child_fd >= 0 && write(child_fd, "L", 1) != 1)
+        be_log(BE_LOG_WARN, "could not ask the old process for the disk tier (%d: %s)", errno,
+               strerror(errno));
 }
 
 void

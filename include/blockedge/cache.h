@@ -88,12 +88,14 @@ void be_cache_peek(be_services_t *svc, const be_key_t *key, be_cache_peek_t *out
  * At shutdown, after the workers are joined: _stop_reads drains and stops the read pool,
  * _stop_writes drains the write backlog to disk and stops the writer (completions land in
  * the workers' mailboxes), _close closes the store. _release hands the directory to a new
- * binary while this one drains (no more writes, segment sealed, lock released). Thread: main.
+ * binary (no more writes, segment sealed, lock released); _reacquire takes it back when that
+ * binary failed before it served. Thread: main.
  */
 int be_cache_disk_open(be_services_t *svc);
 void be_cache_disk_stop_reads(be_services_t *svc);
 void be_cache_disk_stop_writes(be_services_t *svc);
 void be_cache_disk_close(be_services_t *svc);
 void be_cache_disk_release(be_services_t *svc);
+void be_cache_disk_reacquire(be_services_t *svc);
 
 #endif

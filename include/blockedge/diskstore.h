@@ -151,6 +151,9 @@ void be_diskstore_stats(be_diskstore_t *s, be_diskstore_stats_t *out);
 /* A binary upgrade hands the directory on: waits for the load, stops every write (appends,
  * purges, reclaims), seals the open segment and releases the directory lock. Reads go on
  * (a segment the new process reclaims stays readable through the open descriptor). Any
- * thread; once. */
+ * thread. _reacquire takes the lock back when the new process failed before it served:
+ * BE_OK and writes resume in a new segment, or BE_ERROR (logged) and the store stays
+ * read-only. */
 void be_diskstore_release(be_diskstore_t *s);
+int be_diskstore_reacquire(be_diskstore_t *s);
 #endif

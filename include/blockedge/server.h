@@ -72,9 +72,17 @@ void be_server_reload_failed(be_server_t *srv);
  * ones), for a binary upgrade to hand over; still owned by the node. Returns how many. */
 int be_server_listen_fds(be_server_t *srv, int *fds, int max);
 
-/* A binary upgrade's new process serves: stop accepting (close this process's copies of the
- * listening sockets) and release the disk tier (sealed, unlocked). Drain afterwards. */
+/* A binary upgrade, old side: _release_disk when the new process asks for the disk tier
+ * (writes stop, the open segment is sealed, the lock released; this one still reads it);
+ * _reacquire_disk if that process then fails; _hand_over when it serves: stop accepting
+ * (close this process's copies of the listening sockets) and drain softly. Thread: main. */
+void be_server_release_disk(be_server_t *srv);
+void be_server_reacquire_disk(be_server_t *srv);
 void be_server_hand_over(be_server_t *srv);
+
+/* A binary upgrade, new side: waits up to msec for the disk tier's index (BE_OK when it is
+ * ready or there is none). Thread: main, before be_server_start(). */
+int be_server_wait_disk(be_server_t *srv, int msec);
 
 /* SIGUSR1: every worker reopens its access-log descriptor. Thread: main. */
 void be_server_reopen_logs(be_server_t *srv);

@@ -3,11 +3,13 @@
  *
  * The running process starts the binary at its own argv[0] with the same arguments and hands
  * it every listening socket (BLOCKEDGE_LISTEN_FDS) and the write end of a pipe
- * (BLOCKEDGE_UPGRADE_FD). The new process adopts the sockets, waits for the disk tier's lock
- * and says "ready" on the pipe once its workers accept. Then the old one stops accepting
- * (the sockets stay open in the new one, so no connection waiting in a queue is lost),
- * seals and releases its disk tier, and drains. A new binary that exits, or stays silent for
- * BE_UPGRADE_TIMEOUT_MS, is logged and the old process serves on. Thread: main.
+ * (BLOCKEDGE_UPGRADE_FD). The new process adopts the sockets and builds everything without
+ * accepting, then asks for the disk tier ("L"): the old one seals and releases it while it
+ * goes on serving. The new one loads the index, starts its workers and says "R": the old one
+ * stops accepting (the sockets stay open in the new one, so no connection waiting in a queue
+ * is lost) and drains. So the new process takes its first request with its disk index
+ * loaded. A new binary that exits, or stays silent for BE_UPGRADE_TIMEOUT_MS, is logged, the
+ * disk lock is taken back and the old process serves on. Thread: main.
  */
 #ifndef BLOCKEDGE_UPGRADE_H
 #define BLOCKEDGE_UPGRADE_H
@@ -31,8 +33,10 @@ int be_upgrade_pending(const be_upgrade_t *u);
 void be_upgrade_free(be_upgrade_t **up);
 
 /* The new process's side: whether this process was started by an upgrade (reads and unsets
- * BLOCKEDGE_UPGRADE_FD), and the "ready" it sends once it serves. */
+ * BLOCKEDGE_UPGRADE_FD); "L" once it is built, before it waits for the disk index; "R" once
+ * its workers accept. */
 int be_upgrade_child_init(void);
+void be_upgrade_child_wants_disk(void);
 void be_upgrade_child_ready(void);
 
 #endif

@@ -3,8 +3,9 @@
 # request. blockedge runs from a copy in $T/bin with a disk tier holding warm blocks; wrk,
 # h2load and a loop of fresh connections run while the copy is replaced and SIGUSR2 sent. The
 # new process takes the listening sockets and the disk tier (the old one seals and releases
-# it), serves disk hits within a second, the old pid exits and the pid file names the new
-# one; the load sees 0 errors and the loop 0 refused connections. Then an upgrade to a
+# it), loads its index before it accepts, serves disk hits within a second and sends nothing
+# to the origin; the old pid exits and the pid file names the new one; the load sees 0 errors
+# and the loop 0 refused connections. Then an upgrade to a
 # binary that exits at once leaves the running process serving.
 source "$(dirname "$0")/lib.sh"
 
@@ -101,6 +102,8 @@ read -r fresh_ok fresh_bad <"$T/fresh.out"
 check_eq "$fresh_bad" 0 "fresh connections refused or failed across the upgrade"
 check_num "$fresh_ok" -ge 5 "fresh connections answered"
 check_contains "$BE_ERRLOG" "open segment sealed and directory lock released" "the old one sealed its disk tier"
+check_eq "$(origin_total)" $((NHOT + NCOLD)) \
+    "origin requests across the upgrade (the new process served with its disk index loaded)"
 check_num "$(metric 'blockedge_disk_index_state')" -eq 1 "the new process's disk index is ready"
 log "upgrade $OLD -> $NEW: first disk hit ${first_disk} ms after SIGUSR2, old process gone after ${gone} ms; fresh connections $fresh_ok ok, $fresh_bad failed; $(sed 's/ p50.*//' <<<"$report")"
 
