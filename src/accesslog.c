@@ -30,7 +30,8 @@
 typedef struct slot_s {
     be_accesslog_t *log;
     be_worker_t *w;
-    int fd;
+    int fd; /* -1: off on this worker */
+    char path[1024];
     struct event *timer;
     char *buf;
     size_t len;
@@ -38,7 +39,6 @@ typedef struct slot_s {
 } slot_t;
 
 struct be_accesslog_s {
-    char path[1024];
     int nslots;
     slot_t *slots;
 };
@@ -60,7 +60,7 @@ flush_slot(slot_t *s)
         if (n <= 0) {
             int err = errno;
             be_log(BE_LOG_ERROR, "write() to \"%s\" failed (%d: %s) while writing the access log",
-                   s->log->path, err, strerror(err));
+                   s->path, err, strerror(err));
             break; /* the buffer is dropped: never block a worker on a sick disk */
         }
         off += (size_t)n;
@@ -82,7 +82,6 @@ be_accesslog_new(be_services_t *svc)
     be_accesslog_t *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return NULL;
-    snprintf(a->path, sizeof(a->path), "%s", svc->cfg->access_log);
     a->slots = calloc((size_t)svc->nworkers, sizeof(*a->slots));
     if (a->slots == NULL) {
         free(a);
@@ -97,11 +96,12 @@ be_accesslog_new(be_services_t *svc)
         s->log = a;
         s->w = svc->workers[i];
         be_timetext_init(&s->time, BE_TIMEFMT_LOG);
-        s->fd = open_log(a->path);
-        if (s->fd < 0) {
+        snprintf(s->path, sizeof(s->path), "%s", svc->cfg->access_log);
+        s->fd = s->path[0] != '\0' ? open_log(s->path) : -1;
+        if (s->fd < 0 && s->path[0] != '\0') {
             int err = errno;
             be_log(BE_LOG_EMERG, "open() \"%s\" failed (%d: %s) while opening the access log",
-                   a->path, err, strerror(err));
+                   s->path, err, strerror(err));
             be_accesslog_free(&a);
             return NULL;
         }
@@ -142,11 +142,13 @@ do_reopen(void *arg)
 {
     slot_t *s = arg;
     flush_slot(s);
-    int fd = open_log(s->log->path);
+    if (s->fd < 0)
+        return; /* off */
+    int fd = open_log(s->path);
     if (fd < 0) {
         int err = errno;
         be_log(BE_LOG_ALERT, "open() \"%s\" failed (%d: %s) while reopening the access log",
-               s->log->path, err, strerror(err));
+               s->path, err, strerror(err));
         return;
     }
     if (s->fd >= 0)
@@ -161,6 +163,57 @@ be_accesslog_reopen(be_accesslog_t *a)
         if (be_worker_post(a->slots[i].w, do_reopen, &a->slots[i]) != BE_OK)
             be_log(BE_LOG_ALERT, "cannot reopen the access log of worker %d: out of memory",
                    a->slots[i].w->id);
+}
+
+typedef struct {
+    slot_t *slot;
+    char path[1024];
+} retarget_t;
+
+static void
+do_retarget(void *arg)
+{
+    retarget_t *m = arg;
+    slot_t *s = m->slot;
+    int fd = -1;
+    if (m->path[0] != '\0' && (fd = open_log(m->path)) < 0) {
+        int err = errno;
+        be_log(BE_LOG_ALERT,
+               "open() \"%s\" failed (%d: %s) while switching the access log; "
+               "keeping \"%s\"",
+               m->path, err, strerror(err), s->path[0] ? s->path : "off");
+        free(m);
+        return;
+    }
+    flush_slot(s);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = fd;
+    snprintf(s->path, sizeof(s->path), "%s", m->path);
+    free(m);
+}
+
+void
+be_accesslog_retarget(be_accesslog_t *a, const char *path)
+{
+    for (int i = 0; i < a->nslots; i++) {
+        retarget_t *m = malloc(sizeof(*m));
+        if (m != NULL) {
+            m->slot = &a->slots[i];
+            snprintf(m->path, sizeof(m->path), "%s", path);
+        }
+        if (m == NULL || be_worker_post(a->slots[i].w, do_retarget, m) != BE_OK) {
+            free(m);
+            be_log(BE_LOG_ALERT, "cannot switch the access log of worker %d: out of memory",
+                   a->slots[i].w->id);
+        }
+    }
+}
+
+int
+be_accesslog_on(const be_accesslog_t *a, int worker)
+{
+    return a != NULL && worker >= 1 && worker <= a->nslots && a->slots[worker - 1].fd >= 0;
 }
 
 /* ---- the line ------------------------------------------------------------------------------ */
@@ -202,7 +255,7 @@ be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
 {
     int id = e->worker;
     uint64_t duration_us = e->duration_us;
-    if (id < 1 || id > a->nslots)
+    if (!be_accesslog_on(a, id))
         return;
     slot_t *s = &a->slots[id - 1];
     char line[LINE_MAX_LEN];

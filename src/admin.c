@@ -18,6 +18,7 @@
 
 #include "blockedge/clock.h"
 #include "blockedge/admin.h"
+#include "blockedge/listen.h"
 #include "blockedge/log.h"
 #include "blockedge/metrics.h"
 #include "blockedge/popularity.h"
@@ -238,10 +239,13 @@ be_admin_new(struct event_base *base, be_services_t *svc)
     const be_config_t *cfg = svc->cfg;
     for (int i = 0; i < cfg->nadmin_listen; i++) {
         const be_listen_t *ls = &cfg->admin_listen[i];
-        struct evconnlistener *l = evconnlistener_new_bind(
-            base, on_admin_accept, a,
-            LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
-            (const struct sockaddr *)&ls->addr, (int)ls->addrlen);
+        int fd = be_listen_take((const struct sockaddr *)&ls->addr, ls->addrlen);
+        if (fd < 0)
+            fd = be_listen_bind(ls, 0, 64);
+        struct evconnlistener *l =
+            fd < 0 ? NULL
+                   : evconnlistener_new(base, on_admin_accept, a,
+                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
         if (l == NULL) {
             int err = errno;
             be_log(BE_LOG_EMERG, "bind() to %s failed (%d: %s) for the admin listener", ls->text,
@@ -252,6 +256,24 @@ be_admin_new(struct event_base *base, be_services_t *svc)
         a->listeners[a->nlisteners++] = l;
     }
     return a;
+}
+
+int
+be_admin_listen_fds(const be_admin_t *a, int *fds, int max)
+{
+    int n = 0;
+    for (int i = 0; a != NULL && i < a->nlisteners && n < max; i++)
+        fds[n++] = evconnlistener_get_fd(a->listeners[i]);
+    return n;
+}
+
+void
+be_admin_unlisten(be_admin_t *a)
+{
+    for (int i = 0; a != NULL && i < a->nlisteners; i++)
+        evconnlistener_free(a->listeners[i]);
+    if (a != NULL)
+        a->nlisteners = 0;
 }
 
 void

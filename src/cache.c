@@ -299,6 +299,7 @@ be_cache_disk_open(be_services_t *svc)
         .segment_size = cfg->disk_segment_size,
         .is_hot = in_memory,
         .hot_ctx = svc->memcache,
+        .lock_wait_ms = svc->disk_lock_wait_ms,
     };
     svc->disk = be_diskstore_open(&dc);
     svc->disk_read_pool = be_iopool_new(DISK_READ_THREADS);
@@ -310,6 +311,13 @@ be_cache_disk_open(be_services_t *svc)
         return BE_ERROR;
     }
     return BE_OK;
+}
+
+void
+be_cache_disk_release(be_services_t *svc)
+{
+    if (svc->disk != NULL)
+        be_diskstore_release(svc->disk);
 }
 
 void

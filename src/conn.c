@@ -36,7 +36,7 @@
 static const be_config_t *
 cfg_of(const be_conn_t *c)
 {
-    return c->w->svc->cfg;
+    return c->w->cfg;
 }
 
 /* Moves a connection to HTTP/1.1 or HTTP/2 and hands it the bytes it already has. */
@@ -283,7 +283,7 @@ new_bev(be_worker_t *w, int fd, int tls)
 {
     if (!tls)
         return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    SSL *ssl = SSL_new(w->svc->tls_ctx);
+    SSL *ssl = SSL_new(w->tls_ctx);
     if (ssl == NULL)
         return NULL;
     struct bufferevent *bev = bufferevent_openssl_socket_new(
@@ -300,7 +300,7 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     BE_UNUSED(salen);
-    const be_config_t *cfg = w->svc->cfg;
+    const be_config_t *cfg = w->cfg;
     if (w->stopping || w->nconns >= w->max_conns) {
         be_stat_add(&w->stats.closed[BE_CLOSE_LIMIT], 1);
         close(fd);
@@ -387,7 +387,16 @@ be_conn_shutdown_all(be_worker_t *w)
         if (c->state == BE_CONN_LINGER) {
             /* already closing: it ends by itself, or at the end of the grace period */
         } else if (c->state == BE_CONN_HTTP2) {
-            be_http2_shutdown(c);
+            if (!w->handed_over)
+                be_http2_shutdown(c); /* soft: be_http2_on_timer sends GOAWAY once idle */
+        } else if (w->handed_over && c->state == BE_CONN_HTTP1 && !c->req_active) {
+            /* A new process serves the same sockets: an idle keep-alive connection answers
+             * one more request (with "Connection: close", so the client reconnects there)
+             * rather than being closed under a request already on its way. */
+            c->last = 1;
+            c->close_reason = BE_CLOSE_SHUTDOWN;
+            if (!c->in_header)
+                be_conn_set_timer(c, BE_DRAIN_IDLE_MS);
         } else if (c->state != BE_CONN_HTTP1 ||
                    (!c->req_active && !c->in_header &&
                     evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)) {

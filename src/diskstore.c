@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -182,6 +183,7 @@ be_diskstore_open(const be_diskstore_conf_t *conf)
     s->conf = *conf;
     snprintf(s->path, sizeof(s->path), "%s", conf->path);
     s->conf.path = s->path;
+    s->lock_wait_ms = conf->lock_wait_ms;
     if (s->conf.segment_size > 0xffffffffu)
         s->conf.segment_size = 0xffffffffu;
     s->max_segments = conf->size / s->conf.segment_size;
@@ -427,6 +429,27 @@ be_diskstore_purge(be_diskstore_t *s, const be_key_t *digest)
     pthread_mutex_unlock(&s->wlock);
     atomic_fetch_add(&s->purges, 1);
     return found ? BE_OK : BE_DECLINED;
+}
+
+void
+be_diskstore_release(be_diskstore_t *s)
+{
+    BE_CHECK_OBJ_NOTNULL(s, STORE_MAGIC);
+    be_diskstore_wait_loaded(s, 60000);
+    atomic_store(&s->writes_disabled, 1);
+    pthread_mutex_lock(&s->wlock);
+    if (!s->released) {
+        s->released = 1;
+        ds_seal_wlocked(s);
+        if (s->lockfd >= 0) {
+            flock(s->lockfd, LOCK_UN);
+            close(s->lockfd);
+            s->lockfd = -1;
+        }
+    }
+    pthread_mutex_unlock(&s->wlock);
+    be_log(BE_LOG_NOTICE, "disk tier \"%s\": open segment sealed and directory lock released",
+           s->path);
 }
 
 void

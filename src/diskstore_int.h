@@ -65,6 +65,8 @@ struct be_diskstore_s {
     uint64_t max_segments;
     int force_roll;
     _Atomic int writes_disabled;
+    int released; /* under wlock: the lock went to a new binary; nothing is written again */
+    int lock_wait_ms; /* how long start-up waits for the directory lock */
     _Atomic int64_t paused_until;
 
     _Atomic uint64_t backlog;
@@ -128,6 +130,8 @@ int ds_index_holds(be_diskstore_t *s, uint64_t tag, uint32_t slot, uint32_t off,
  * BE_OK or BE_ERROR (counted as a fault when the write failed). */
 int ds_append_wlocked(be_diskstore_t *s, const be_key_t *digest, const void *data, uint32_t len,
                       int kind, int may_roll);
+/* Writes the open segment's footer and seals it (a no-op without one). */
+void ds_seal_wlocked(be_diskstore_t *s);
 /* Adds a record to the open segment's footer list. BE_OK or BE_ERROR (no memory). */
 int ds_foot_add(seg_t *g, const be_key_t *digest, uint32_t off, uint32_t len);
 

@@ -169,6 +169,12 @@ open_dir(be_diskstore_t *s)
         ds_fault(s, ds_errno_kind(errno), errno, "open()", LOCK_NAME);
         return BE_ERROR;
     }
+    /* A binary upgrade starts this process while the old one still holds the lock: it
+     * seals its open segment and lets go once this one serves, so wait for it a while. */
+    for (int waited = 0; flock(s->lockfd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK &&
+                         waited < s->lock_wait_ms && !atomic_load(&s->stopping);
+         waited += 10)
+        usleep(10000);
     if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
         ds_fault(s, BE_DISK_ERR_PATH, errno, "flock() (another blockedge uses the directory?)",
                  LOCK_NAME);

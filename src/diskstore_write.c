@@ -71,8 +71,8 @@ write_fault(be_diskstore_t *s, int err, const char *what, uint64_t seq)
 
 /* Writes the footer of the open segment and marks it sealed (even if the write fails: a
  * segment without a footer is scanned at start-up instead). Under wlock. */
-static void
-seal_wlocked(be_diskstore_t *s)
+void
+ds_seal_wlocked(be_diskstore_t *s)
 {
     seg_t *g = s->open;
     if (g == NULL)
@@ -157,7 +157,7 @@ create_wlocked(be_diskstore_t *s)
 static int
 roll_wlocked(be_diskstore_t *s)
 {
-    seal_wlocked(s);
+    ds_seal_wlocked(s);
     s->force_roll = 0;
     if (create_wlocked(s) != BE_OK) {
         uint32_t v = ds_oldest_sealed(s); /* perhaps the file system is full: free one, retry */
@@ -181,6 +181,8 @@ ds_append_wlocked(be_diskstore_t *s, const be_key_t *digest, const void *data, u
                   int kind, int may_roll)
 {
     uint64_t need = BE_REC_HEADER_SIZE + (uint64_t)len;
+    if (s->released)
+        return BE_ERROR; /* another process writes the directory now */
     if (s->open == NULL || s->force_roll || !fits(s, s->open, need)) {
         if (!may_roll || roll_wlocked(s) != BE_OK)
             return BE_ERROR;

@@ -26,7 +26,7 @@
 static const be_config_t *
 cfg_of(const be_conn_t *c)
 {
-    return c->w->svc->cfg;
+    return c->w->cfg;
 }
 
 static int
@@ -364,7 +364,7 @@ one_request(be_conn_t *c)
 
     c->in_header = 0;
     be_conn_set_timer(c, 0);
-    c->keepalive = !h.conn_close && (h.minor == 1 || h.conn_keepalive) && !c->closing &&
+    c->keepalive = !h.conn_close && (h.minor == 1 || h.conn_keepalive) && !c->closing && !c->last &&
                    !c->w->stopping && cfg->keepalive_timeout > 0;
     if (h.transfer_encoding || h.content_length > 0)
         c->keepalive = 0; /* not GET/HEAD: answered 405, and the body is not read */

@@ -80,7 +80,7 @@ struct stream_s {
 static const be_config_t *
 cfg_of(const be_http2_t *h2)
 {
-    return h2->c->w->svc->cfg;
+    return h2->c->w->cfg;
 }
 
 static be_msec_t
@@ -547,6 +547,11 @@ be_http2_on_timer(be_conn_t *c)
         be_conn_close(c, BE_CLOSE_SEND_TIMEOUT);
         return;
     }
+    if (open == 0 && !h2->going_away && c->w->handed_over &&
+        now - h2->last_activity >= BE_DRAIN_IDLE_MS) {
+        be_http2_shutdown(c); /* a hand-over's drain: GOAWAY once the client is quiet */
+        return;
+    }
     if (open == 0 && !h2->going_away && now - h2->last_activity > cfg->keepalive_timeout &&
         cfg->keepalive_timeout > 0) {
         c->close_reason = BE_CLOSE_IDLE_TIMEOUT;
@@ -559,7 +564,7 @@ be_http2_on_timer(be_conn_t *c)
 int
 be_http2_start(be_conn_t *c)
 {
-    const be_config_t *cfg = c->w->svc->cfg;
+    const be_config_t *cfg = c->w->cfg;
     be_http2_t *h2 = calloc(1, sizeof(*h2));
     nghttp2_option *opt = NULL;
     if (h2 == NULL || callbacks() == NULL || nghttp2_option_new(&opt) != 0) {

@@ -52,9 +52,18 @@ be_log_open(const char *path, int level)
             return BE_ERROR;
     }
     atomic_store(&log_level, level);
-    int old = atomic_exchange(&log_fd, fd);
-    if (old >= 0)
-        close(old);
+    /* Another thread may be writing to the old descriptor right now: its number is never
+     * closed while in use, the new file is put behind it instead (dup2 is atomic). */
+    int old = atomic_load(&log_fd);
+    if (old >= 0 && fd >= 0) {
+        dup2(fd, old);
+        close(fd);
+    } else if (old >= 0) {
+        atomic_store(&log_fd, -1);
+        dup2(STDERR_FILENO, old); /* stays open, pointing at stderr, for a late writer */
+    } else {
+        atomic_store(&log_fd, fd);
+    }
     return BE_OK;
 }
 

@@ -3,9 +3,10 @@
  *
  * Reads and checks the configuration (-t stops there), opens the error log, asks server.c
  * for the node, writes the pid file, and turns signals into server calls: TERM/INT/QUIT
- * drain and exit, USR1 reopens the logs, HUP is refused with a notice. -s sends one of those
- * signals to the process named by the config's pid file, as nginx -s does. The service
- * manager hears READY=1 once the node serves and STOPPING=1 when a drain begins (notify.c).
+ * drain and exit, USR1 reopens the logs, HUP reloads the file, USR2 starts the binary
+ * upgrade (upgrade.c). -s sends one of those signals to the process named by the config's
+ * pid file, as nginx -s does. The service manager hears READY=1 once the node serves,
+ * RELOADING=1 around a reload and STOPPING=1 when a drain begins (notify.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,10 +24,12 @@
 #include "blockedge/alloc.h"
 #include "blockedge/config.h"
 #include "blockedge/diskstore.h"
+#include "blockedge/listen.h"
 #include "blockedge/log.h"
 #include "blockedge/notify.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
+#include "blockedge/upgrade.h"
 
 static void
 usage(FILE *out)
@@ -54,10 +57,55 @@ print_versions(void)
 typedef struct {
     struct event_base *base;
     be_server_t *srv;
-    const char *error_log;
-    int error_log_level;
+    const char *conf_path;
+    char *const *argv;
+    be_upgrade_t *upgrade;
     int stop_signal;
 } control_t;
+
+static void
+on_handed_over(void *arg)
+{
+    control_t *ctl = arg;
+    if (ctl->stop_signal == 0)
+        ctl->stop_signal = SIGUSR2;
+    event_base_loopexit(ctl->base, NULL);
+}
+
+/* SIGUSR2: the binary at argv[0] takes over; one upgrade at a time. */
+static void
+upgrade(control_t *ctl)
+{
+    if (be_upgrade_pending(ctl->upgrade) || ctl->stop_signal != 0) {
+        be_log(BE_LOG_WARN, "SIGUSR2 ignored: %s",
+               ctl->stop_signal != 0 ? "this process is exiting"
+                                     : "an upgrade is already under way");
+        return;
+    }
+    be_upgrade_free(&ctl->upgrade);
+    be_log(BE_LOG_NOTICE, "SIGUSR2 received, starting the new binary \"%s\"", ctl->argv[0]);
+    ctl->upgrade = be_upgrade_start(ctl->srv, ctl->argv, on_handed_over, ctl);
+}
+
+/* SIGHUP: the file is read again; one that does not load changes nothing. */
+static void
+reload(control_t *ctl)
+{
+    be_log(BE_LOG_NOTICE, "SIGHUP received, reloading \"%s\"", ctl->conf_path);
+    be_notify_reloading();
+    be_config_t *cfg = malloc(sizeof(*cfg));
+    char err[2048];
+    if (cfg == NULL || be_config_load(cfg, ctl->conf_path, err, sizeof(err)) != BE_OK) {
+        be_log(BE_LOG_EMERG, "%s; configuration not reloaded, the running one is kept",
+               cfg != NULL ? err : "out of memory");
+        free(cfg);
+        be_server_reload_failed(ctl->srv);
+        be_notify_ready();
+        return;
+    }
+    be_server_reload(ctl->srv, cfg);
+    be_notify_ready();
+}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -75,17 +123,21 @@ on_signal(evutil_socket_t sig, short what, void *arg)
             event_base_loopexit(ctl->base, NULL);
         }
         break;
-    case SIGUSR1:
-        if (be_log_open(ctl->error_log, ctl->error_log_level) != BE_OK)
+    case SIGUSR1: {
+        const be_config_t *cfg = be_server_services(ctl->srv)->cfg;
+        if (be_log_open(cfg->error_log_path, cfg->error_log_level) != BE_OK)
             be_log(BE_LOG_ALERT, "open() \"%s\" failed (%d: %s) while reopening logs",
-                   ctl->error_log, errno, strerror(errno));
+                   cfg->error_log_path, errno, strerror(errno));
         else
             be_log(BE_LOG_NOTICE, "logs reopened");
         be_server_reopen_logs(ctl->srv);
         break;
+    }
     case SIGHUP:
-        be_log(BE_LOG_WARN, "SIGHUP: live reload is not supported yet; restart to apply a new "
-                            "configuration");
+        reload(ctl);
+        break;
+    case SIGUSR2:
+        upgrade(ctl);
         break;
     }
 }
@@ -169,11 +221,29 @@ check_fd_limit(const be_config_t *cfg, int to_stderr)
         be_log(BE_LOG_WARN, "%s", msg);
 }
 
-static int
-serve(const be_config_t *cfg)
+/* Removes the pid file if it still names this process (after an upgrade it names the new
+ * one). */
+static void
+remove_pid(const char *path)
 {
-    struct event *sigs[5] = {NULL};
-    const int signals[5] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGHUP};
+    FILE *f = path[0] != '\0' ? fopen(path, "re") : NULL;
+    if (f == NULL)
+        return;
+    long pid = 0;
+    int n = fscanf(f, "%ld", &pid);
+    fclose(f);
+    if (n == 1 && pid == (long)getpid())
+        unlink(path);
+}
+
+#define NSIGNALS 6
+
+static int
+serve(const be_config_t *cfg, char *const argv[])
+{
+    struct event *sigs[NSIGNALS] = {NULL};
+    const int signals[NSIGNALS] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGHUP, SIGUSR2};
+    control_t ctl = {.conf_path = cfg->path, .argv = argv};
     int rc = 1;
 
     if (be_log_open(cfg->error_log_path, cfg->error_log_level) != BE_OK) {
@@ -183,33 +253,38 @@ serve(const be_config_t *cfg)
     }
     signal(SIGPIPE, SIG_IGN);
     check_fd_limit(cfg, 0);
-    be_server_t *srv = be_server_new(cfg, 0);
+    int upgrading = be_upgrade_child_init();
+    int inherited = be_listen_inherit_init();
+    if (inherited > 0)
+        be_log(BE_LOG_NOTICE, "%d listening sockets inherited%s", inherited,
+               upgrading ? " from the process being upgraded" : "");
+    be_server_t *srv = be_server_new(cfg, upgrading ? BE_SERVER_UPGRADE : 0);
     if (srv == NULL)
         goto out;
-    control_t ctl = {.base = be_server_base(srv),
-                     .srv = srv,
-                     .error_log = cfg->error_log_path,
-                     .error_log_level = cfg->error_log_level};
-    for (int i = 0; i < 5; i++) {
+    ctl.base = be_server_base(srv);
+    ctl.srv = srv;
+    for (int i = 0; i < NSIGNALS; i++) {
         sigs[i] = evsignal_new(ctl.base, signals[i], on_signal, &ctl);
         if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
-    if (write_pid(cfg->pid_path) != BE_OK || be_server_start(srv) != BE_OK)
+    if (be_server_start(srv) != BE_OK || write_pid(cfg->pid_path) != BE_OK)
         goto out;
+    be_upgrade_child_ready();
     be_notify_ready();
     event_base_dispatch(ctl.base);
     rc = 0;
 
 out:
     if (srv != NULL)
-        be_server_drain(srv, cfg->shutdown_timeout);
-    for (int i = 0; i < 5; i++)
+        be_server_drain(srv, be_server_services(srv)->cfg->shutdown_timeout);
+    be_upgrade_free(&ctl.upgrade);
+    for (int i = 0; i < NSIGNALS; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
     be_server_free(&srv);
-    if (cfg->pid_path[0] != '\0' && rc == 0)
-        unlink(cfg->pid_path);
+    if (rc == 0)
+        remove_pid(cfg->pid_path);
     be_server_global_cleanup();
     if (rc == 0)
         be_log(BE_LOG_NOTICE, "exiting");
@@ -304,5 +379,5 @@ main(int argc, char **argv)
         fprintf(stderr, "blockedge: configuration file %s test is successful\n", conf);
         return 0;
     }
-    return serve(&cfg);
+    return serve(&cfg, argv);
 }

@@ -42,8 +42,8 @@ typedef struct shard_s {
 
 struct be_memcache_s {
     unsigned nshards;
-    unsigned shift; /* hash bits used for the shard */
-    uint64_t budget;
+    unsigned shift;               /* hash bits used for the shard */
+    _Atomic uint64_t budget;      /* a reload may change it */
     _Atomic uint64_t bytes;       /* blocks + index, <= budget */
     _Atomic uint64_t index_bytes; /* bucket arrays alone: eviction cannot free them */
     shard_t *shards;
@@ -65,7 +65,7 @@ static int
 reserve(be_memcache_t *mc, uint64_t n)
 {
     uint64_t cur = atomic_load(&mc->bytes);
-    while (cur + n <= mc->budget)
+    while (cur + n <= atomic_load_explicit(&mc->budget, memory_order_relaxed))
         if (atomic_compare_exchange_weak(&mc->bytes, &cur, cur + n))
             return 1;
     return 0;
@@ -80,7 +80,7 @@ be_memcache_new(uint64_t budget, unsigned nshards)
     if (mc == NULL)
         return NULL;
     mc->nshards = nshards;
-    mc->budget = budget;
+    atomic_init(&mc->budget, budget);
     while ((1u << mc->shift) < nshards)
         mc->shift++;
     mc->shards = calloc(nshards, sizeof(shard_t));
@@ -271,7 +271,7 @@ be_memcache_insert(be_memcache_t *mc, be_block_t *b, be_msec_t now)
     shard_t *s = shard_of(mc, be_key_hash(&b->key));
     if (be_memcache_contains(mc, &b->key))
         return BE_OK; /* same key, same bytes: nothing to make room for */
-    if (need + atomic_load(&mc->index_bytes) > mc->budget)
+    if (need + atomic_load(&mc->index_bytes) > atomic_load(&mc->budget))
         return BE_DECLINED; /* no eviction could make room: evict nothing */
     while (!reserve(mc, need))
         if (!evict_one(mc))
@@ -314,11 +314,21 @@ be_memcache_remove(be_memcache_t *mc, const be_key_t *key)
     return BE_OK;
 }
 
+uint64_t
+be_memcache_set_budget(be_memcache_t *mc, uint64_t budget)
+{
+    atomic_store(&mc->budget, budget);
+    uint64_t evicted = 0;
+    while (atomic_load(&mc->bytes) > budget && evict_one(mc))
+        evicted++;
+    return evicted;
+}
+
 void
 be_memcache_stats(be_memcache_t *mc, be_memcache_stats_t *out)
 {
     memset(out, 0, sizeof(*out));
-    out->capacity = mc->budget;
+    out->capacity = atomic_load(&mc->budget);
     for (unsigned i = 0; i < mc->nshards; i++) {
         shard_t *s = &mc->shards[i];
         pthread_mutex_lock(&s->lock);

@@ -40,7 +40,8 @@ enum {
     L_DISK_KIND,
     L_SERVER, /* origin servers, in config order */
     L_CACHE_BYTES,
-    L_VERSION
+    L_VERSION,
+    L_RESULT /* ok, error */
 };
 
 static const struct {
@@ -56,6 +57,7 @@ static const struct {
     [L_SERVER] = {"server", {"server", NULL}},
     [L_CACHE_BYTES] = {"cache_bytes", {"cache_bytes", NULL}},
     [L_VERSION] = {"version", {"version", NULL}},
+    [L_RESULT] = {"result", {"result", NULL}},
 };
 
 /*
@@ -76,6 +78,7 @@ static const struct {
  *   POP, ZIPF    a field of the popularity tracker's info or Zipf fit; absent when it is off
  *   MRC          the miss-ratio curve, one point per octave; absent until it has a point
  *   BUILD        1, labelled with the version
+ *   NODE_ARRAY   a member of the services (the node's own counters), indexed by the label
  * Every source but the first five is absent from a snapshot of stats alone.
  */
 enum {
@@ -95,7 +98,8 @@ enum {
     S_POP,
     S_ZIPF,
     S_MRC,
-    S_BUILD
+    S_BUILD,
+    S_NODE_ARRAY
 };
 
 typedef struct row_s {
@@ -199,6 +203,7 @@ typedef struct sample_s {
 #define SAMPLE_ZIPF(f)        NUM(m->zipf.f)
 #define SAMPLE_MRC(f)         NUM(m->mrc_hit[(size_t)i * BE_MRC_PER_OCTAVE])
 #define SAMPLE_BUILD(f)       NUM(1)
+#define SAMPLE_NODE_ARRAY(f)  NUM(m->svc->f[i])
 
 /* The sample of family id at label indexes i, j. */
 static sample_t
@@ -254,6 +259,7 @@ dims(const be_metrics_t *m, int set, int *n1, int *n2)
         [L_CLOSE_REASON] = BE_CLOSE_N,
         [L_DISK_KIND] = BE_DISK_ERR_N,
         [L_VERSION] = 1,
+        [L_RESULT] = 2,
     };
     *n2 = set == L_PROTO_CODE ? BE_CODE_N : 1;
     if (set == L_SERVER)
@@ -300,6 +306,8 @@ label_value(const be_metrics_t *m, int set, int k, int idx, char *buf, size_t ca
         return buf;
     case L_VERSION:
         return BE_VERSION;
+    case L_RESULT:
+        return idx == 0 ? "ok" : "error";
     default:
         return "";
     }

@@ -43,19 +43,10 @@ be_origin_global_cleanup(void)
 
 /* ---- the client ------------------------------------------------------------------------ */
 
-be_origin_t *
-be_origin_new(be_worker_t *w)
+/* Fills the peer table from o->cfg. Returns whether a server is s3://. */
+static int
+setup_peers(be_origin_t *o)
 {
-    be_origin_t *o = calloc(1, sizeof(*o));
-    if (o == NULL)
-        return NULL;
-    o->magic = ORIGIN_MAGIC;
-    o->w = w;
-    o->cfg = w->svc->cfg;
-    if (be_origin_http_init(o) != BE_OK || be_origin_report_init(o) != BE_OK) {
-        be_origin_free(&o);
-        return NULL;
-    }
     int s3 = 0;
     o->npeers = o->cfg->nservers;
     /* A lone server is never marked down (nginx does the same): with nowhere else to send a
@@ -80,11 +71,47 @@ be_origin_new(be_worker_t *w)
             snprintf(p->base, sizeof(p->base), "%s", p->srv->url);
         }
     }
-    if (s3 && be_origin_s3_setup(o) != BE_OK) {
+    return s3;
+}
+
+be_origin_t *
+be_origin_new(be_worker_t *w)
+{
+    be_origin_t *o = calloc(1, sizeof(*o));
+    if (o == NULL)
+        return NULL;
+    o->magic = ORIGIN_MAGIC;
+    o->w = w;
+    o->cfg = w->cfg;
+    if (be_origin_http_init(o) != BE_OK || be_origin_report_init(o) != BE_OK) {
+        be_origin_free(&o);
+        return NULL;
+    }
+    if (setup_peers(o) && be_origin_s3_setup(o) != BE_OK) {
         be_origin_free(&o);
         return NULL;
     }
     return o;
+}
+
+void
+be_origin_reconfigure(be_origin_t *o, const be_config_t *cfg)
+{
+    BE_CHECK_OBJ_NOTNULL(o, ORIGIN_MAGIC);
+    be_origin_report_flush(o);
+    o->cfg = cfg;
+    o->rr[0] = o->rr[1] = 0;
+    for (int i = 0; i <= NO_PEER; i++) {
+        peer_t *p = &o->peers[i];
+        memset(&p->breaker, 0, sizeof(p->breaker));
+        atomic_store_explicit(&p->marked_down, 0, memory_order_relaxed);
+        memset(p->reported, 0, sizeof(p->reported));
+        memset(p->pending, 0, sizeof(p->pending));
+    }
+    /* A fetch in flight keeps its URL; if its attempt fails, the outcome lands on whichever
+     * server now holds its peer slot, and a retry goes to the new servers. */
+    if (setup_peers(o))
+        be_origin_s3_refresh(o);
 }
 
 void

@@ -123,7 +123,8 @@ peer_t *be_origin_pick_peer(be_origin_t *o, fetch_t *f, be_msec_t now);
 void be_origin_peer_outcome(be_origin_t *o, peer_t *p, int failed);
 
 /* origin_report.c */
-int be_origin_report_init(be_origin_t *o); /* the summary timer */
+int be_origin_report_init(be_origin_t *o);   /* the summary timer */
+void be_origin_report_flush(be_origin_t *o); /* logs every pending summary now */
 void be_origin_report(be_origin_t *o, peer_t *p, be_fetch_status_t st, const char *hex,
                       const char *detail);
 void be_origin_describe(const fetch_t *f, be_fetch_status_t st, char *buf, size_t len);
@@ -131,6 +132,8 @@ void be_origin_interval_text(be_msec_t ms, char *buf, size_t len);
 
 /* origin_s3.c */
 int be_origin_s3_setup(be_origin_t *o); /* credentials and SigV4; BE_ERROR is logged */
+/* After a reload: rereads the credentials; on failure (logged) the old ones stay. */
+void be_origin_s3_refresh(be_origin_t *o);
 void be_origin_s3_dispose(be_origin_t *o);
 
 #endif

@@ -150,6 +150,18 @@ be_origin_describe(const fetch_t *f, be_fetch_status_t st, char *buf, size_t len
         snprintf(buf, len, "%s", be_fetch_label(st));
 }
 
+void
+be_origin_report_flush(be_origin_t *o)
+{
+    for (int i = 0; i <= NO_PEER; i++)
+        for (int st = 0; st < BE_FETCH_NSTATUS; st++)
+            o->peers[i].reported[st] = 0; /* every interval is over */
+    if (o->summary_armed) {
+        evtimer_del(o->summary);
+        on_summary(-1, 0, o);
+    }
+}
+
 int
 be_origin_report_init(be_origin_t *o)
 {

@@ -95,6 +95,31 @@ be_origin_s3_setup(be_origin_t *o)
     return BE_OK;
 }
 
+static void forget_secret(char **s);
+
+void
+be_origin_s3_refresh(be_origin_t *o)
+{
+    char *ak = o->access_key, *sk = o->secret_key;
+    struct curl_slist *headers = o->s3_headers; /* transfers in flight point at it */
+    o->access_key = o->secret_key = NULL;
+    o->s3_headers = NULL;
+    if (be_origin_s3_setup(o) != BE_OK) {
+        be_log(BE_LOG_ERROR, "keeping the S3 credentials read before the reload");
+        forget_secret(&o->access_key);
+        forget_secret(&o->secret_key);
+        o->access_key = ak;
+        o->secret_key = sk;
+    } else {
+        forget_secret(&ak);
+        forget_secret(&sk);
+    }
+    if (headers != NULL) {
+        curl_slist_free_all(o->s3_headers);
+        o->s3_headers = headers;
+    }
+}
+
 static void
 forget_secret(char **s)
 {

@@ -78,6 +78,7 @@ struct be_popularity_s {
     be_msec_t last_decay;
     int decay_started;
     uint64_t memory_bytes;
+    uint64_t sketch_bytes; /* the top-K and SHARDS part of memory_bytes */
 };
 
 static void *
@@ -131,14 +132,51 @@ be_popularity_new(const be_popularity_config_t *cfg)
         }
     }
 
-    p->topk = topk_new(cfg->top_k, &p->memory_bytes);
-    p->shards = shards_new(cfg->sample_rate, cfg->mrc_max_keys, cfg->memory_size, &p->memory_bytes);
+    p->topk = topk_new(cfg->top_k, &p->sketch_bytes);
+    p->shards = shards_new(cfg->sample_rate, cfg->mrc_max_keys, cfg->memory_size, &p->sketch_bytes);
+    p->memory_bytes += p->sketch_bytes;
     p->max_pinned = cfg->mrc_max_keys / 4;
     ok = ok && p->topk != NULL && p->shards != NULL;
 
     if (!ok)
         be_popularity_free(&p);
     return p;
+}
+
+int
+be_popularity_reconfigure(be_popularity_t *p, const be_popularity_config_t *cfg)
+{
+    if (cfg->top_k < 2 || cfg->top_k > (1u << 24) || !(cfg->sample_rate > 0) ||
+        cfg->sample_rate > 1 || cfg->mrc_max_keys < 16 || cfg->mrc_max_keys > (1u << 26) ||
+        cfg->memory_size == 0)
+        return BE_ERROR;
+    p->cfg.half_life = cfg->half_life;
+    if (cfg->top_k == p->cfg.top_k && cfg->sample_rate == p->cfg.sample_rate &&
+        cfg->mrc_max_keys == p->cfg.mrc_max_keys && cfg->memory_size == p->cfg.memory_size)
+        return BE_OK;
+    uint64_t bytes = 0;
+    topk_t *topk = topk_new(cfg->top_k, &bytes);
+    shards_t *shards = shards_new(cfg->sample_rate, cfg->mrc_max_keys, cfg->memory_size, &bytes);
+    if (topk == NULL || shards == NULL) {
+        topk_free(&topk);
+        shards_free(&shards);
+        return BE_ERROR;
+    }
+    topk_free(&p->topk);
+    shards_free(&p->shards);
+    p->topk = topk;
+    p->shards = shards;
+    p->memory_bytes = p->memory_bytes - p->sketch_bytes + bytes;
+    p->sketch_bytes = bytes;
+    p->cfg.top_k = cfg->top_k;
+    p->cfg.sample_rate = cfg->sample_rate;
+    p->cfg.mrc_max_keys = cfg->mrc_max_keys;
+    p->cfg.memory_size = cfg->memory_size;
+    p->max_pinned = cfg->mrc_max_keys / 4;
+    p->npinned = 0;
+    p->references = 0;
+    p->weight = 0;
+    return BE_OK;
 }
 
 void

@@ -44,7 +44,8 @@ be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn 
 static be_accesslog_t *
 accesslog_of(const be_request_t *r)
 {
-    return r->w != NULL && r->w->svc != NULL ? r->w->svc->accesslog : NULL;
+    be_accesslog_t *log = r->w != NULL && r->w->svc != NULL ? r->w->svc->accesslog : NULL;
+    return be_accesslog_on(log, r->w != NULL ? r->w->id : 0) ? log : NULL;
 }
 
 static int
@@ -458,7 +459,7 @@ be_request_done(be_request_t *r)
     if (svc->popularity != NULL && r->block != NULL)
         be_popularity_record(svc->popularity, (unsigned)(r->w->id - 1), &r->key,
                              be_block_footprint(r->block));
-    if (svc->accesslog != NULL)
+    if (accesslog_of(r) != NULL)
         log_access(svc->accesslog, r, us);
 }
 

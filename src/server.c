@@ -9,9 +9,12 @@
  * Knows which module provides what and hands each worker its services and hooks; knows
  * none of their insides.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -30,21 +33,12 @@
 #include "blockedge/popularity.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
+#include "blockedge/listen.h"
 #include "blockedge/worker.h"
+#include "server_int.h"
 
-#define SERVER_MAGIC    0x73727672u /* "srvr" */
 #define MEMCACHE_SHARDS 64
 #define IO_THREADS      2
-
-struct be_server_s {
-    uint32_t magic;
-    unsigned flags;
-    be_services_t svc;
-    struct event_base *base; /* the main thread's loop: admin, and main's signals */
-    be_admin_t *admin;
-    unsigned started : 1;
-    unsigned drained : 1;
-};
 
 static unsigned
 worker_busy(be_worker_t *w)
@@ -128,6 +122,22 @@ build_shared(be_server_t *srv)
     return BE_OK;
 }
 
+/* The first generation: the caller's configuration and the TLS context, one reference for
+ * the server and one per worker. */
+static int
+build_generation(be_server_t *srv)
+{
+    be_services_t *svc = &srv->svc;
+    srv->gen = be_server_gen_new(svc->cfg, NULL, svc->tls_ctx, svc->nworkers + 1);
+    if (srv->gen == NULL) {
+        be_log(BE_LOG_EMERG, "out of memory while starting");
+        return BE_ERROR;
+    }
+    for (int i = 0; i < svc->nworkers; i++)
+        srv->wgen[i] = srv->gen;
+    return BE_OK;
+}
+
 static int
 build_workers(be_server_t *srv)
 {
@@ -142,8 +152,113 @@ build_workers(be_server_t *srv)
             be_log(BE_LOG_EMERG, "cannot create the origin client of worker %d", i + 1);
             return BE_ERROR;
         }
-        if (!(srv->flags & BE_SERVER_NO_LISTEN) && be_worker_listen(w) != BE_OK)
+    }
+    return BE_OK;
+}
+
+generation_t *
+be_server_gen_new(const be_config_t *cfg, be_config_t *owned, SSL_CTX *tls_ctx, int refs)
+{
+    generation_t *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return NULL;
+    g->cfg = cfg;
+    g->owned = owned;
+    g->tls_ctx = tls_ctx;
+    atomic_init(&g->refs, refs);
+    return g;
+}
+
+void
+be_server_gen_unref(generation_t *g)
+{
+    if (g == NULL || atomic_fetch_sub(&g->refs, 1) != 1)
+        return;
+    be_tls_ctx_free(&g->tls_ctx);
+    free(g->owned);
+    free(g);
+}
+
+int
+be_server_lsock_add(be_server_t *srv, int fd, int worker, const struct sockaddr *addr,
+                    socklen_t len)
+{
+    if (srv->nlsocks == srv->lsock_cap) {
+        int ncap = srv->lsock_cap ? srv->lsock_cap * 2 : 16;
+        lsock_t *n = realloc(srv->lsocks, (size_t)ncap * sizeof(*n));
+        if (n == NULL)
             return BE_ERROR;
+        srv->lsocks = n;
+        srv->lsock_cap = ncap;
+    }
+    lsock_t *e = &srv->lsocks[srv->nlsocks++];
+    e->fd = fd;
+    e->worker = worker;
+    memcpy(&e->addr, addr, len);
+    e->addrlen = len;
+    return BE_OK;
+}
+
+/* Worker i's socket for ls: an inherited one, a copy of the first when the address was
+ * inherited (systemd hands over one socket per address), else a new SO_REUSEPORT one. */
+static int
+socket_for(const be_listen_t *ls, int first)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&ls->addr;
+    int fd = be_listen_take(sa, ls->addrlen);
+    if (fd < 0 && first >= 0 && be_listen_inherited(sa, ls->addrlen))
+        fd = fcntl(first, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+        fd = be_listen_bind(ls, 1, 511);
+    return fd;
+}
+
+int
+be_server_open_listen(be_server_t *srv, const be_listen_t *ls, int fds[], int nfds)
+{
+    int n = 0;
+    int nw = srv->svc.nworkers;
+    for (int i = 0; i < nw && n < nfds; i++) {
+        int fd = socket_for(ls, n > 0 ? fds[0] : -1);
+        if (fd < 0) {
+            int err = errno;
+            be_log(BE_LOG_EMERG, "bind() to %s failed (%d: %s)", ls->text, err, strerror(err));
+            goto fail;
+        }
+        fds[n++] = fd;
+    }
+    /* Inherited sockets beyond one per worker (the old binary ran more workers) still hold
+     * queued connections: they are shared out too. */
+    for (int fd;
+         n < nfds && (fd = be_listen_take((const struct sockaddr *)&ls->addr, ls->addrlen)) >= 0;)
+        fds[n++] = fd;
+    for (int k = 0; k < n; k++)
+        if (be_server_lsock_add(srv, fds[k], k % nw, (const struct sockaddr *)&ls->addr,
+                                ls->addrlen) != BE_OK) {
+            srv->nlsocks -= k;
+            be_log(BE_LOG_EMERG, "out of memory while opening %s", ls->text);
+            goto fail;
+        }
+    return n;
+fail:
+    for (int k = 0; k < n; k++)
+        close(fds[k]);
+    return -1;
+}
+
+static int
+listen_workers(be_server_t *srv)
+{
+    const be_config_t *cfg = srv->svc.cfg;
+    int fds[BE_WORKER_MAX_LISTENERS * 4];
+    for (int l = 0; l < cfg->nlisten; l++) {
+        int n = be_server_open_listen(srv, &cfg->listen[l], fds, (int)BE_ARRAY_LEN(fds));
+        if (n < 0)
+            return BE_ERROR;
+        for (int k = 0; k < n; k++)
+            if (be_worker_listen_fd(srv->svc.workers[k % srv->svc.nworkers], fds[k],
+                                    &cfg->listen[l]) != BE_OK)
+                return BE_ERROR;
     }
     return BE_OK;
 }
@@ -153,7 +268,8 @@ build_observers(be_server_t *srv)
 {
     be_services_t *svc = &srv->svc;
     const be_config_t *cfg = svc->cfg;
-    if (cfg->access_log[0] != '\0' && (svc->accesslog = be_accesslog_new(svc)) == NULL)
+    /* Built even when off, so a reload can turn it on. */
+    if ((svc->accesslog = be_accesslog_new(svc)) == NULL)
         return BE_ERROR;
     if (cfg->popularity) {
         be_popularity_config_t pc = be_popularity_config_from(cfg, (unsigned)svc->nworkers);
@@ -165,6 +281,10 @@ build_observers(be_server_t *srv)
     }
     if (!(srv->flags & BE_SERVER_NO_LISTEN) && (srv->admin = be_admin_new(srv->base, svc)) == NULL)
         return BE_ERROR;
+    int unused = be_listen_inherit_close_rest();
+    if (unused > 0)
+        be_log(BE_LOG_NOTICE, "closed %d inherited listening sockets no listen directive names",
+               unused);
     return BE_OK;
 }
 
@@ -185,7 +305,11 @@ be_server_new(const be_config_t *cfg, unsigned flags)
     srv->flags = flags;
     srv->svc.cfg = cfg;
     srv->svc.nworkers = worker_count(cfg);
-    if (build_shared(srv) != BE_OK || build_workers(srv) != BE_OK ||
+    srv->svc.disk_lock_wait_ms = (flags & BE_SERVER_UPGRADE) ? BE_SERVER_DISK_LOCK_WAIT_MS : 0;
+    srv->wgen = calloc((size_t)srv->svc.nworkers, sizeof(*srv->wgen));
+    if (srv->wgen == NULL || build_shared(srv) != BE_OK || build_generation(srv) != BE_OK ||
+        build_workers(srv) != BE_OK ||
+        (!(flags & BE_SERVER_NO_LISTEN) && listen_workers(srv) != BE_OK) ||
         build_observers(srv) != BE_OK) {
         be_server_free(&srv);
         return NULL;
@@ -273,6 +397,26 @@ free_workers(be_services_t *svc)
     svc->workers = NULL;
 }
 
+/* After the workers are freed: their references, then the server's (which owns the TLS
+ * context once there is a generation). */
+static void
+release_generations(be_server_t *srv)
+{
+    if (srv->gen == NULL) {
+        be_tls_ctx_free(&srv->svc.tls_ctx);
+    } else {
+        for (int i = 0; srv->wgen != NULL && i < srv->svc.nworkers; i++)
+            be_server_gen_unref(srv->wgen[i]);
+        be_server_gen_unref(srv->gen);
+        srv->gen = NULL;
+        srv->svc.tls_ctx = NULL;
+    }
+    free(srv->wgen);
+    srv->wgen = NULL;
+    free(srv->lsocks);
+    srv->lsocks = NULL;
+}
+
 void
 be_server_free(be_server_t **srvp)
 {
@@ -288,11 +432,40 @@ be_server_free(be_server_t **srvp)
     be_popularity_free(&svc->popularity);
     be_memcache_free(&svc->memcache);
     be_inflight_free(&svc->inflight);
-    be_tls_ctx_free(&svc->tls_ctx);
+    release_generations(srv);
     if (srv->base != NULL)
         event_base_free(srv->base);
     srv->magic = 0;
     free(srv);
+}
+
+int
+be_server_listen_fds(be_server_t *srv, int *fds, int max)
+{
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
+    int n = 0;
+    for (int i = 0; i < srv->nlsocks && n < max; i++)
+        fds[n++] = srv->lsocks[i].fd;
+    return n + be_admin_listen_fds(srv->admin, fds + n, max - n);
+}
+
+static void
+hand_over_worker(void *arg)
+{
+    be_worker_hand_over(arg);
+}
+
+void
+be_server_hand_over(be_server_t *srv)
+{
+    BE_CHECK_OBJ_NOTNULL(srv, SERVER_MAGIC);
+    be_services_t *svc = &srv->svc;
+    srv->nlsocks = 0; /* the workers close their copies; the new process keeps the sockets */
+    for (int i = 0; i < svc->nworkers; i++)
+        if (be_worker_post(svc->workers[i], hand_over_worker, svc->workers[i]) != BE_OK)
+            be_log(BE_LOG_ALERT, "worker %d could not stop accepting: out of memory", i + 1);
+    be_admin_unlisten(srv->admin);
+    be_cache_disk_release(svc);
 }
 
 be_services_t *

@@ -19,6 +19,7 @@
 
 #include "blockedge/check.h"
 #include "blockedge/clock.h"
+#include "blockedge/config_types.h"
 #include "blockedge/log.h"
 #include "blockedge/services.h"
 #include "blockedge/worker.h"
@@ -97,8 +98,9 @@ be_worker_new(be_services_t *svc, int id, const be_worker_ops_t *ops)
     w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mailbox, w);
     if (w->mbox_ev == NULL)
         goto fail;
-    int per_worker = svc->cfg->max_connections / (svc->nworkers > 0 ? svc->nworkers : 1);
-    w->max_conns = per_worker > 0 ? per_worker : 1;
+    w->cfg = svc->cfg;
+    w->tls_ctx = svc->tls_ctx;
+    be_worker_apply_limits(w);
     return w;
 fail:
     be_log(BE_LOG_EMERG, "cannot create worker %d", id);
@@ -125,29 +127,85 @@ on_accept_error(struct evconnlistener *l, void *arg)
 }
 
 int
-be_worker_listen(be_worker_t *w)
+be_worker_listen_fd(be_worker_t *w, int fd, const be_listen_t *ls)
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
-    const be_config_t *cfg = w->svc->cfg;
-    for (int i = 0; i < cfg->nlisten && w->nlisteners < (int)BE_ARRAY_LEN(w->listeners); i++) {
-        const be_listen_t *ls = &cfg->listen[i];
-        unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                         LEV_OPT_CLOSE_ON_EXEC;
-        be_listener_t *lc = &w->lctx[w->nlisteners];
-        lc->w = w;
-        lc->tls = ls->tls;
-        struct evconnlistener *l =
-            evconnlistener_new_bind(w->base, on_accept, lc, flags, 511,
-                                    (const struct sockaddr *)&ls->addr, (int)ls->addrlen);
-        if (l == NULL) {
-            int err = errno;
-            be_log(BE_LOG_EMERG, "bind() to %s failed (%d: %s)", ls->text, err, strerror(err));
-            return BE_ERROR;
-        }
-        evconnlistener_set_error_cb(l, on_accept_error);
-        w->listeners[w->nlisteners++] = l;
+    if (w->nlisteners >= BE_WORKER_MAX_LISTENERS) {
+        be_log(BE_LOG_EMERG, "worker %d: too many listeners, %s not opened", w->id, ls->text);
+        close(fd);
+        return BE_ERROR;
     }
+    be_listener_t *lc = &w->lctx[w->nlisteners];
+    lc->w = w;
+    lc->tls = ls->tls;
+    lc->addr = ls->addr;
+    lc->addrlen = ls->addrlen;
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *l = evconnlistener_new(w->base, on_accept, lc, flags, -1, fd);
+    if (l == NULL) {
+        be_log(BE_LOG_EMERG, "worker %d: cannot listen on %s", w->id, ls->text);
+        close(fd);
+        return BE_ERROR;
+    }
+    evconnlistener_set_error_cb(l, on_accept_error);
+    w->listeners[w->nlisteners++] = l;
     return BE_OK;
+}
+
+static int
+listed(const be_config_t *cfg, const be_listener_t *lc)
+{
+    for (int i = 0; i < cfg->nlisten; i++) {
+        const be_listen_t *ls = &cfg->listen[i];
+        if (ls->tls == lc->tls && ls->addrlen == lc->addrlen &&
+            memcmp(&ls->addr, &lc->addr, ls->addrlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void
+be_worker_unlisten_absent(be_worker_t *w, const be_config_t *cfg)
+{
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
+    int kept = 0;
+    for (int i = 0; i < w->nlisteners; i++) {
+        if (!listed(cfg, &w->lctx[i])) {
+            evconnlistener_free(w->listeners[i]);
+            continue;
+        }
+        w->lctx[kept] = w->lctx[i];
+        w->listeners[kept] = w->listeners[i];
+        evconnlistener_set_cb(w->listeners[kept], on_accept, &w->lctx[kept]);
+        kept++;
+    }
+    w->nlisteners = kept;
+}
+
+void
+be_worker_unlisten_all(be_worker_t *w)
+{
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_free(w->listeners[i]);
+    w->nlisteners = 0;
+}
+
+void
+be_worker_hand_over(be_worker_t *w)
+{
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
+    w->handed_over = 1;
+    be_worker_unlisten_all(w);
+}
+
+void
+be_worker_apply_limits(be_worker_t *w)
+{
+    BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
+    int n = w->svc->nworkers > 0 ? w->svc->nworkers : 1;
+    int per_worker = w->cfg->max_connections / n;
+    w->max_conns = per_worker > 0 ? per_worker : 1;
 }
 
 static void *
@@ -213,9 +271,7 @@ do_stop(void *arg)
     if (w->stopping)
         return;
     w->stopping = 1;
-    for (int i = 0; i < w->nlisteners; i++)
-        evconnlistener_free(w->listeners[i]);
-    w->nlisteners = 0;
+    be_worker_unlisten_all(w);
     w->ops->shutdown(w);
     if (idle(w)) {
         event_base_loopexit(w->base, NULL);

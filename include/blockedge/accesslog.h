@@ -47,6 +47,14 @@ void be_accesslog_free(be_accesslog_t **ap);
  * worker that cannot open it keeps the old descriptor and logs an alert. Thread: main. */
 void be_accesslog_reopen(be_accesslog_t *a);
 
+/* A reload: every worker writes its buffer and switches to path ("" turns the log off, a
+ * path turns it on). A worker that cannot open path keeps what it had and logs an alert.
+ * Thread: main. */
+void be_accesslog_retarget(be_accesslog_t *a, const char *path);
+
+/* Whether worker (its id) writes an access log now. Thread: that worker. */
+int be_accesslog_on(const be_accesslog_t *a, int worker);
+
 /* Appends e's line to its worker's buffer. Thread: worker e->worker's. */
 void be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e);
 

@@ -36,12 +36,14 @@ void be_cache_cancel(be_worker_t *w, be_waiter_t **wp);
  * background) and its I/O pools when disk_path is set: BE_OK, or BE_ERROR when out of memory.
  * At shutdown, after the workers are joined: _stop_reads drains and stops the read pool,
  * _stop_writes drains the write backlog to disk and stops the writer (completions land in
- * the workers' mailboxes), _close closes the store. Thread: main.
+ * the workers' mailboxes), _close closes the store. _release hands the directory to a new
+ * binary while this one drains (no more writes, segment sealed, lock released). Thread: main.
  */
 typedef struct be_services_s be_services_t;
 int be_cache_disk_open(be_services_t *svc);
 void be_cache_disk_stop_reads(be_services_t *svc);
 void be_cache_disk_stop_writes(be_services_t *svc);
 void be_cache_disk_close(be_services_t *svc);
+void be_cache_disk_release(be_services_t *svc);
 
 #endif

@@ -49,6 +49,7 @@ struct be_conn_s {
     unsigned req_active : 1; /* a request is being answered */
     unsigned in_header : 1;  /* part of a request head has arrived */
     unsigned closing : 1;    /* answer what is pending, then close */
+    unsigned last : 1;       /* a hand-over's drain: the next answer says close, then close */
     unsigned eof : 1;        /* the client sent FIN */
     unsigned keepalive : 1;  /* the current request allows another */
     unsigned paused : 1;     /* output above the high-water mark */

@@ -35,6 +35,7 @@ typedef struct be_diskstore_conf_s {
     uint64_t segment_size; /* disk_segment_size, at most 4 GiB - 1 */
     be_disk_hot_fn is_hot; /* may be NULL */
     void *hot_ctx;
+    int lock_wait_ms; /* how long the loader waits for another process's directory lock */
 } be_diskstore_conf_t;
 
 enum be_disk_state { BE_DISK_LOADING, BE_DISK_READY, BE_DISK_FAILED };
@@ -131,4 +132,9 @@ int be_diskstore_purge(be_diskstore_t *s, const be_key_t *digest);
 
 void be_diskstore_stats(be_diskstore_t *s, be_diskstore_stats_t *out);
 
+/* A binary upgrade hands the directory on: waits for the load, stops every write (appends,
+ * purges, reclaims), seals the open segment and releases the directory lock. Reads go on
+ * (a segment the new process reclaims stays readable through the open descriptor). Any
+ * thread; once. */
+void be_diskstore_release(be_diskstore_t *s);
 #endif

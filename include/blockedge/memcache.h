@@ -26,6 +26,10 @@ typedef struct be_memcache_stats_s {
 
 /* budget: bytes; nshards: a power of two. NULL on allocation failure. */
 be_memcache_t *be_memcache_new(uint64_t budget, unsigned nshards);
+
+/* A new budget (a reload): a smaller one evicts, oldest first, until the tier fits. Returns
+ * how many blocks were evicted. Any thread. */
+uint64_t be_memcache_set_budget(be_memcache_t *mc, uint64_t budget);
 void be_memcache_free(be_memcache_t **mcp);
 
 /* Returns a new reference to the block, moved to the head of its LRU and stamped with now,

@@ -17,6 +17,7 @@
 typedef struct be_origin_s be_origin_t;
 typedef struct be_worker_s be_worker_t;
 typedef struct be_services_s be_services_t;
+typedef struct be_config_s be_config_t;
 
 /* The outcome; block is a reference the callee owns (NULL unless BE_FETCH_OK). Runs on the
  * worker's thread, never from inside be_origin_fetch(). */
@@ -39,6 +40,10 @@ void be_origin_marked_down(be_services_t *svc, unsigned *down, int n);
 
 /* Fetches under way on this client (0 for NULL). */
 unsigned be_origin_active(const be_origin_t *o);
+
+/* A reload: the client now uses cfg's servers, timeouts, retries and breaker settings (which
+ * start afresh). Fetches in flight finish where they are. Thread: the client's worker. */
+void be_origin_reconfigure(be_origin_t *o, const be_config_t *cfg);
 
 /* Process-wide libcurl set-up and tear-down. Thread: main, before/after any worker. */
 int be_origin_global_init(void);

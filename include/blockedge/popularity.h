@@ -71,6 +71,11 @@ be_popularity_config_t be_popularity_config_from(const be_config_t *cfg, unsigne
 be_popularity_t *be_popularity_new(const be_popularity_config_t *cfg);
 void be_popularity_free(be_popularity_t **pp);
 
+/* A reload: half_life applies at once; a new top_k, sample rate, mrc_max_keys or memory_size
+ * starts the top-K and the miss-ratio curve afresh (the rings stay). BE_OK, or BE_ERROR with
+ * nothing changed. Thread: the consumer. */
+int be_popularity_reconfigure(be_popularity_t *p, const be_popularity_config_t *cfg);
+
 /* Hot path: producer `ring` (0..nrings-1, one thread each) records a reference of bytes.
  * Never blocks; a full ring drops the reference and counts it. */
 void be_popularity_record(be_popularity_t *p, unsigned ring, const be_key_t *key, uint64_t bytes);

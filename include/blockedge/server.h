@@ -18,6 +18,11 @@ typedef struct be_server_s be_server_t;
 
 /* be_server_new() flags */
 #define BE_SERVER_NO_LISTEN 0x01u /* bind no client or admin socket, start no admin */
+#define BE_SERVER_UPGRADE   0x02u /* started by a binary upgrade: wait for the disk lock */
+
+/* How long a node started by a binary upgrade waits for the old one's disk lock (the disk
+ * tier loads in the background meanwhile: requests go to memory and the origin). */
+#define BE_SERVER_DISK_LOCK_WAIT_MS 30000
 
 /*
  * Builds the node for cfg (which must outlive it): shared state, the disk tier (its index
@@ -49,6 +54,27 @@ be_worker_t *be_server_worker(be_server_t *srv, int i);
 
 /* The main thread's loop: the admin listener lives on it, and main adds its signals. */
 struct event_base *be_server_base(be_server_t *srv);
+
+/*
+ * SIGHUP: applies cfg (heap-allocated; the server owns it from now on, also on failure) to
+ * the running node: origins, timeouts, limits, logs, admin rules, statistics settings,
+ * memory_size and the listen set change live; worker_threads, the disk tier, the admin
+ * addresses, the pid file and popularity on/off keep their old values (one log line names
+ * them). BE_OK, or BE_ERROR with the node unchanged (logged; a TLS or bind failure).
+ * Counted in blockedge_config_reloads_total. Thread: main.
+ */
+int be_server_reload(be_server_t *srv, be_config_t *cfg);
+
+/* Counts a reload whose file did not load (the node is unchanged). Thread: main. */
+void be_server_reload_failed(be_server_t *srv);
+
+/* The listening sockets the node holds (client listeners of every worker, then the admin
+ * ones), for a binary upgrade to hand over; still owned by the node. Returns how many. */
+int be_server_listen_fds(be_server_t *srv, int *fds, int max);
+
+/* A binary upgrade's new process serves: stop accepting (close this process's copies of the
+ * listening sockets) and release the disk tier (sealed, unlocked). Drain afterwards. */
+void be_server_hand_over(be_server_t *srv);
 
 /* SIGUSR1: every worker reopens its access-log descriptor. Thread: main. */
 void be_server_reopen_logs(be_server_t *srv);

@@ -7,7 +7,8 @@
  * through w->svc and never include server.h, so the include graph has the server on top.
  * It holds pointers only: including it pulls in no module. Each member has its own locks;
  * the pointers themselves do not change while workers run (the disk pools are set to NULL
- * only after every worker is joined).
+ * only after every worker is joined). cfg and tls_ctx are the main thread's: a reload
+ * replaces them, and hands each worker its own copy of the pointers (w->cfg, w->tls_ctx).
  */
 #ifndef BLOCKEDGE_SERVICES_H
 #define BLOCKEDGE_SERVICES_H
@@ -36,6 +37,8 @@ typedef struct be_services_s {
     int nworkers;
     be_accesslog_t *accesslog;   /* NULL: access_log off */
     be_popularity_t *popularity; /* NULL: popularity off; fed by workers, read by admin */
+    int disk_lock_wait_ms;       /* a binary upgrade's wait for the old process's disk lock */
+    unsigned long reloads[2];    /* configuration reloads that worked, that failed: main only */
 } be_services_t;
 
 #endif

@@ -29,6 +29,9 @@ typedef struct be_services_s be_services_t;
 typedef struct be_worker_s be_worker_t;
 typedef struct be_origin_s be_origin_t;
 typedef struct be_conn_s be_conn_t;
+typedef struct be_config_s be_config_t;
+typedef struct be_listen_s be_listen_t;
+typedef struct ssl_ctx_st SSL_CTX;
 
 typedef void (*be_task_fn)(void *arg);
 
@@ -46,16 +49,28 @@ typedef struct be_worker_ops_s {
     unsigned (*busy)(be_worker_t *w);
 } be_worker_ops_t;
 
-/* What a listener's accept callback needs to know. */
+/* What a listener's accept callback needs to know, and which address it serves. */
 typedef struct be_listener_s {
     struct be_worker_s *w;
     int tls;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
 } be_listener_t;
+
+#define BE_WORKER_MAX_LISTENERS 32
+
+/* A hand-over's drain: how long a quiet keep-alive connection stays open for one more
+ * request, and how quiet an HTTP/2 connection must be before its GOAWAY. */
+#define BE_DRAIN_IDLE_MS 1000
 
 typedef struct be_worker_s {
     uint32_t magic;
-    int id;                     /* 1..N; 0 is the main thread */
-    be_services_t *svc;         /* shared with every worker; owned by the server */
+    int id;             /* 1..N; 0 is the main thread */
+    be_services_t *svc; /* shared with every worker; owned by the server */
+    /* The configuration and TLS context this worker's thread reads. A reload hands the
+     * worker new ones through its mailbox (server_reload.c); nothing else writes them. */
+    const be_config_t *cfg;
+    SSL_CTX *tls_ctx;
     const be_worker_ops_t *ops; /* owned by the server */
     struct event_base *base;
     pthread_t thread;
@@ -66,11 +81,12 @@ typedef struct be_worker_s {
     be_task_t *mbox_tail;
     struct event *mbox_ev;
 
-    struct evconnlistener *listeners[16];
-    be_listener_t lctx[16];
+    struct evconnlistener *listeners[BE_WORKER_MAX_LISTENERS];
+    be_listener_t lctx[BE_WORKER_MAX_LISTENERS];
     int nlisteners;
     struct event *stop_timer;
     int stopping;
+    int handed_over; /* a binary upgrade's new process took the sockets: drain softly */
 
     be_conn_t *conns; /* doubly linked through be_conn_t.next/prev; owned by conn.c */
     int nconns;
@@ -86,9 +102,25 @@ typedef struct be_worker_s {
  * ops must outlive it. NULL on failure (logged). Thread: main. */
 be_worker_t *be_worker_new(be_services_t *svc, int id, const be_worker_ops_t *ops);
 
-/* Opens the worker's own SO_REUSEPORT listeners for every http listen address.
- * BE_OK or BE_ERROR (logged with the address). Thread: main, before start. */
-int be_worker_listen(be_worker_t *w);
+/* Starts listening on fd (a bound, listening socket; the worker owns it from now on, also
+ * on failure) for the address ls names. BE_OK or BE_ERROR (logged). Thread: main before
+ * start, then the worker's own (a reload posts it). */
+int be_worker_listen_fd(be_worker_t *w, int fd, const be_listen_t *ls);
+
+/* Closes the worker's listeners whose address is not in cfg's listen list; their accepted
+ * connections carry on. Thread: the worker. */
+void be_worker_unlisten_absent(be_worker_t *w, const be_config_t *cfg);
+
+/* Closes every listener of the worker. Thread: the worker. */
+void be_worker_unlisten_all(be_worker_t *w);
+
+/* A binary upgrade's hand-over: closes the listeners and marks the worker so that its drain
+ * is soft (busy HTTP/2 connections are served until quiet, idle HTTP/1.1 ones answer one more
+ * request). Thread: the worker. */
+void be_worker_hand_over(be_worker_t *w);
+
+/* Recomputes the worker's share of max_connections from w->cfg. */
+void be_worker_apply_limits(be_worker_t *w);
 
 /* Starts the worker's thread running its loop. BE_OK or BE_ERROR. */
 int be_worker_start(be_worker_t *w);

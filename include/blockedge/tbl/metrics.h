@@ -57,5 +57,6 @@ X(MRC_HIT_RATIO, "blockedge_mrc_hit_ratio", GAUGE, CACHE_BYTES, MRC, -, "", "Pre
 X(MRC_SAMPLE_RATE, "blockedge_mrc_sample_rate", GAUGE, NONE, POP, sample_rate, "popularity.mrc.sample_rate", "SHARDS key sample rate now in force.")
 X(MRC_SAMPLED_KEYS, "blockedge_mrc_sampled_keys", GAUGE, NONE, POP, sampled_keys, "popularity.mrc.sampled_keys", "Keys SHARDS tracks now (bounded by mrc_max_keys).")
 X(POPULARITY_MEMORY, "blockedge_popularity_memory_bytes", GAUGE, NONE, POP, memory_bytes, "popularity.memory_bytes", "Bytes allocated by the popularity statistics (fixed at start-up).")
+X(CONFIG_RELOADS, "blockedge_config_reloads_total", COUNTER, RESULT, NODE_ARRAY, reloads, "reloads.*", "Configuration reloads (SIGHUP), by result: ok, or error with the running configuration kept.")
 X(BUILD_INFO, "blockedge_build_info", GAUGE, VERSION, BUILD, -, "", "Build information; the value is always 1.")
 /* clang-format on */
