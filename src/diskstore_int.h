@@ -65,7 +65,7 @@ struct be_diskstore_s {
     uint64_t max_segments;
     int force_roll;
     _Atomic int writes_disabled;
-    int released; /* under wlock: the lock went to a new binary; nothing is written again */
+    int released;     /* under wlock: the lock went to a new binary; nothing is written again */
     int lock_wait_ms; /* how long start-up waits for the directory lock */
     _Atomic int64_t paused_until;
 
