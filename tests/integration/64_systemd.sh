@@ -6,7 +6,9 @@
 # unreachable NOTIFY_SOCKET is logged and changes nothing else. conf/blockedge.service and
 # conf/blockedge.socket pass "systemd-analyze verify" (ExecStart pointed at the built binary in a
 # copy) without a single warning, and carry what the drain and the hardening need; the socket's
-# ListenStream is the sample config's listen address. conf/logrotate, pointed at this test's
+# ListenStream is the sample config's listen address, and a node started the way systemd
+# activates it (the socket at descriptor 3, LISTEN_FDS, LISTEN_PID) serves on that very
+# socket. conf/logrotate, pointed at this test's
 # files, rotates the logs of a running node and its postrotate makes it reopen them.
 source "$(dirname "$0")/lib.sh"
 
@@ -149,6 +151,54 @@ else
         [ -z "$bad" ] || fail "$(basename "$f"): lines that are not a section, KEY=value or comment: $bad"
     done
 fi
+
+# --- socket activation as blockedge.socket asks for it: a launcher binds the ListenStream=
+# address (on a free port) with ReusePort= and Backlog= as systemd would, puts the socket at
+# descriptor 3, sets LISTEN_FDS=1 and LISTEN_PID to its own pid and execs blockedge (so the
+# pid is blockedge's). blockedge must serve on that very socket: descriptor 3 is still it
+# after start-up, and it is the only socket listening on the port (no worker bound its own).
+stream=$(unit_value "$SOCK" ListenStream)
+check_eq "$(unit_value "$SOCK" Backlog)" 511 "Backlog= of the socket"
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+printf '%s\n' "$(be_conf "file://$T/blocks/" act | sed "s|listen 127.0.0.1:$HTTP_PORT;|listen ${stream%:*}:$HTTP_PORT;|")" >"$T/act.conf"
+grep -q "listen ${stream%:*}:$HTTP_PORT;" "$T/act.conf" || fail "the activated node's listen line"
+"$PY" - "${stream%:*}" "$HTTP_PORT" "$(unit_value "$SOCK" Backlog)" "$T/act.inode" "$BLOCKEDGE" \
+    "$T/act.conf" <<'PYEOF' >"$T/act.stdout" 2>"$T/act.stderr" &
+import os, socket, sys
+host, port, backlog, inode_file, binary, conf = sys.argv[1:7]
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # ReusePort=yes
+s.bind((host, int(port)))
+s.listen(int(backlog))
+if s.fileno() != 3:
+    os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)  # (dup2 onto itself would leave it close-on-exec)
+with open(inode_file, "w") as f:
+    f.write(f"{os.fstat(3).st_ino}\n")
+env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="http")
+os.execve(binary, [binary, "-c", conf], env)
+PYEOF
+BE_PID=$!
+track "$BE_PID"
+IT_LOGS+=("$T/act.stderr" "$T/act.error.log")
+for ((i = 0; i < 100; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$ADMIN_PORT/healthz")" = 200 ] && break
+    kill -0 "$BE_PID" 2>/dev/null || fail "the socket-activated blockedge exited at start-up"
+    sleep 0.1
+done
+[ "$i" -lt 100 ] || fail "the socket-activated blockedge did not answer /healthz in 10 s"
+check_eq "$(http_get "http://127.0.0.1:$HTTP_PORT/blocks/zz")" 400 "a request to the socket-activated node"
+check_eq "$(readlink "/proc/$BE_PID/fd/3")" "socket:[$(cat "$T/act.inode")]" \
+    "descriptor 3 of the socket-activated node (the socket it was handed)"
+check_eq "$(ss -Hltn "( sport = :$HTTP_PORT )" | wc -l)" 1 "sockets listening on the activated port"
+if grep -q "inherited descriptor" "$T/act.error.log"; then
+    fail "the activated node refused its socket: $(grep "inherited descriptor" "$T/act.error.log")"
+fi
+signal_and_wait "$BE_PID" TERM "$(ms_bound 10)"
+check_eq "$SIG_RC" 0 "exit status of the socket-activated node"
+log "socket activation: blockedge served on the socket blockedge.socket describes"
 
 # --- conf/logrotate against a running node: its paths moved under $T, and without "su" and
 # the user in "create" (there is no blockedge user here).
