@@ -42,7 +42,7 @@ HTTP_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 mkdir -p "$T/disk" "$T/h1"
 CONF_DISK_SIZE=128m
-CONF_DISK_SEGMENT_SIZE=4m
+CONF_DISK_SEGMENT_SIZE=32m # one segment: one fdatasync at the exit, none during the drain
 CONF="shutdown_timeout 8s;
 $(disk_conf "$ORIGIN_URL" "$T/disk" | sed "s|^\\(    listen 127.0.0.1:$HTTP_PORT;\\)\$|\\1\\n    access_log $T/access.log;|")"
 start_blockedge "$CONF"
