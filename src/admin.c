@@ -36,6 +36,7 @@
 #include "blockedge/popularity.h"
 #include "blockedge/prefetch.h"
 #include "blockedge/stats.h"
+#include "blockedge/worker.h"
 
 #define ADMIN_MAGIC       0x61646d6eu /* "admn" */
 #define ADMIN_MAX_CONNS   64
@@ -55,7 +56,38 @@ struct be_admin_s {
     be_adminbox_t *box;
     be_prefetch_t *prefetch;
     be_admin_stats_t stats;
+    struct event *accept_resume; /* after an accept() pause (EMFILE) */
+    be_ratelog_t accept_log;
 };
+
+static void
+on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    BE_UNUSED(fd);
+    BE_UNUSED(what);
+    be_admin_t *a = arg;
+    for (int i = 0; i < a->nlisteners; i++)
+        evconnlistener_enable(a->listeners[i]);
+}
+
+/* Out of descriptors: the admin listeners rest for BE_ACCEPT_PAUSE_MS, as the workers' do,
+ * instead of spinning (libevent's default is to retry at once and print to stderr). */
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+    BE_UNUSED(l);
+    be_admin_t *a = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    if ((err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) &&
+        a->accept_resume != NULL && !evtimer_pending(a->accept_resume, NULL)) {
+        struct timeval tv = {0, BE_ACCEPT_PAUSE_MS * 1000};
+        for (int i = 0; i < a->nlisteners; i++)
+            evconnlistener_disable(a->listeners[i]);
+        evtimer_add(a->accept_resume, &tv);
+    }
+    be_log_rated(&a->accept_log, be_clock_msec(), BE_LOG_ALERT,
+                 "accept() failed (%d: %s) on the admin listener", err, strerror(err));
+}
 
 static void
 on_drain(evutil_socket_t fd, short what, void *arg)
@@ -362,7 +394,8 @@ be_admin_new(struct event_base *base, be_services_t *svc)
     a->started_us = be_clock_usec();
     a->box = be_adminbox_new(base);
     a->prefetch = a->box != NULL ? be_prefetch_new(svc, a->box, &a->stats) : NULL;
-    if (a->prefetch == NULL) {
+    a->accept_resume = evtimer_new(base, on_accept_resume, a);
+    if (a->prefetch == NULL || a->accept_resume == NULL) {
         be_log(BE_LOG_EMERG, "out of memory while starting the admin listener");
         be_admin_free(&a);
         return NULL;
@@ -393,6 +426,7 @@ be_admin_new(struct event_base *base, be_services_t *svc)
             be_admin_free(&a);
             return NULL;
         }
+        evconnlistener_set_error_cb(l, on_accept_error);
         a->listeners[a->nlisteners++] = l;
     }
     return a;
@@ -428,6 +462,8 @@ be_admin_free(be_admin_t **ap)
     BE_CHECK_OBJ_NOTNULL(a, ADMIN_MAGIC);
     for (int i = 0; i < a->nlisteners; i++)
         evconnlistener_free(a->listeners[i]);
+    if (a->accept_resume != NULL)
+        event_free(a->accept_resume);
     if (a->drain_timer != NULL)
         event_free(a->drain_timer);
     for (size_t i = 0; i < BE_ARRAY_LEN(a->conns); i++)

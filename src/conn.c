@@ -304,6 +304,11 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
     if (w->stopping || w->nconns >= w->max_conns) {
         be_stat_add(&w->stats.closed[BE_CLOSE_LIMIT], 1);
         close(fd);
+        if (!w->stopping)
+            be_log_rated(&w->limit_log, be_worker_now(w), BE_LOG_WARN,
+                         "worker %d: %d connections, its share of max_connections %d: new "
+                         "connections are closed at once",
+                         w->id, w->nconns, cfg->max_connections);
         return;
     }
     be_conn_t *c = calloc(1, sizeof(*c));

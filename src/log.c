@@ -125,3 +125,24 @@ be_log(int level, const char *fmt, ...)
     be_log_va(level, fmt, ap);
     va_end(ap);
 }
+
+void
+be_log_rated(be_ratelog_t *rl, int64_t now_ms, int level, const char *fmt, ...)
+{
+    if (rl->last != 0 && now_ms - rl->last < BE_RATELOG_INTERVAL_MS) {
+        rl->suppressed++;
+        return;
+    }
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (rl->suppressed > 0)
+        be_log(level, "%s (and %u more like it in the last %d s)", msg, rl->suppressed,
+               (int)((now_ms - rl->last) / 1000));
+    else
+        be_log(level, "%s", msg);
+    rl->last = now_ms > 0 ? now_ms : 1;
+    rl->suppressed = 0;
+}

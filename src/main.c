@@ -213,8 +213,10 @@ check_fd_limit(const be_config_t *cfg, int to_stderr)
     char msg[384];
     snprintf(msg, sizeof(msg),
              "max_connections %d plus about %lu descriptors the node needs is more than the "
-             "open files limit %llu (ulimit -n): raise the limit or lower max_connections",
-             cfg->max_connections, reserve, (unsigned long long)rl.rlim_cur);
+             "open files limit %llu (ulimit -n): at most %lu client connections are accepted; "
+             "raise the limit or lower max_connections",
+             cfg->max_connections, reserve, (unsigned long long)rl.rlim_cur,
+             be_server_conn_ceiling(cfg));
     if (to_stderr)
         fprintf(stderr, "blockedge: [warn] %s\n", msg);
     else

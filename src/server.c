@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -97,6 +99,20 @@ be_server_fd_reserve(const be_config_t *cfg)
     if (cfg->disk_path[0] != '\0' && cfg->disk_segment_size > 0)
         n += 2 + (unsigned long)(cfg->disk_size / cfg->disk_segment_size);
     return n;
+}
+
+unsigned long
+be_server_conn_ceiling(const be_config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    unsigned long limit = (unsigned long)rl.rlim_cur, reserve = be_server_fd_reserve(cfg);
+    if ((unsigned long)cfg->max_connections + reserve <= limit)
+        return 0;
+    /* The estimate counts a full pool of idle origin connections per worker; under a small
+     * limit the pool stays smaller, so clients keep at least half the descriptors. */
+    return limit > reserve + limit / 2 ? limit - reserve : limit / 2;
 }
 
 static int
@@ -307,6 +323,7 @@ be_server_new(const be_config_t *cfg, unsigned flags)
     srv->svc.cfg = cfg;
     srv->svc.nworkers = worker_count(cfg);
     srv->svc.disk_lock_wait_ms = (flags & BE_SERVER_UPGRADE) ? BE_SERVER_DISK_LOCK_WAIT_MS : 0;
+    atomic_init(&srv->svc.conn_ceiling, (int)be_server_conn_ceiling(cfg));
     srv->wgen = calloc((size_t)srv->svc.nworkers, sizeof(*srv->wgen));
     if (srv->wgen == NULL || build_shared(srv) != BE_OK || build_generation(srv) != BE_OK ||
         build_workers(srv) != BE_OK ||

@@ -13,6 +13,7 @@
  * tier, the disk tier and fetches in flight are untouched. The old configuration is freed
  * by whichever thread drops the last reference to its generation.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,7 @@ static void
 apply_main(be_server_t *srv, const be_config_t *old, const be_config_t *cfg)
 {
     be_services_t *svc = &srv->svc;
+    atomic_store(&svc->conn_ceiling, (int)be_server_conn_ceiling(cfg));
     if (strcmp(old->error_log_path, cfg->error_log_path) != 0 ||
         old->error_log_level != cfg->error_log_level) {
         if (be_log_open(cfg->error_log_path, cfg->error_log_level) != BE_OK)

@@ -8,6 +8,7 @@
  * Lock: mbox_lock guards only the task queue; no callback runs under it.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -80,6 +81,8 @@ be_worker_post(be_worker_t *w, be_task_fn fn, void *arg)
     return BE_OK;
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg);
+
 be_worker_t *
 be_worker_new(be_services_t *svc, int id, const be_worker_ops_t *ops)
 {
@@ -96,7 +99,8 @@ be_worker_new(be_services_t *svc, int id, const be_worker_ops_t *ops)
     if (w->base == NULL)
         goto fail;
     w->mbox_ev = event_new(w->base, -1, EV_PERSIST, on_mailbox, w);
-    if (w->mbox_ev == NULL)
+    w->accept_resume = evtimer_new(w->base, on_accept_resume, w);
+    if (w->mbox_ev == NULL || w->accept_resume == NULL)
         goto fail;
     w->cfg = svc->cfg;
     w->tls_ctx = svc->tls_ctx;
@@ -117,13 +121,49 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 }
 
 static void
+on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    BE_UNUSED(fd);
+    BE_UNUSED(what);
+    be_worker_t *w = arg;
+    w->accept_paused = 0;
+    if (w->stopping || w->handed_over)
+        return;
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_enable(w->listeners[i]);
+}
+
+/* Out of descriptors or memory: every listener of the worker rests for BE_ACCEPT_PAUSE_MS
+ * (the connections wait in the kernel's queue), as nginx's accept_mutex_delay does. */
+static void
+pause_accepting(be_worker_t *w)
+{
+    struct timeval tv = {0, BE_ACCEPT_PAUSE_MS * 1000};
+    if (w->accept_paused || w->accept_resume == NULL)
+        return;
+    for (int i = 0; i < w->nlisteners; i++)
+        evconnlistener_disable(w->listeners[i]);
+    w->accept_paused = 1;
+    evtimer_add(w->accept_resume, &tv);
+}
+
+static void
 on_accept_error(struct evconnlistener *l, void *arg)
 {
     BE_UNUSED(l);
     be_worker_t *w = ((be_listener_t *)arg)->w;
     int err = EVUTIL_SOCKET_ERROR();
-    /* EMFILE and friends: the listener stays; log and go on. */
-    be_log(BE_LOG_ERROR, "accept() failed (%d: %s) on worker %d", err, strerror(err), w->id);
+    int starved = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    if (starved)
+        pause_accepting(w);
+    if (starved)
+        be_log_rated(&w->accept_log, be_worker_now(w), BE_LOG_ALERT,
+                     "accept() failed (%d: %s) on worker %d: accepting paused for %d ms each "
+                     "time (raise the open files limit or lower max_connections)",
+                     err, strerror(err), w->id, BE_ACCEPT_PAUSE_MS);
+    else
+        be_log_rated(&w->accept_log, be_worker_now(w), BE_LOG_ERROR,
+                     "accept() failed (%d: %s) on worker %d", err, strerror(err), w->id);
 }
 
 int
@@ -204,7 +244,11 @@ be_worker_apply_limits(be_worker_t *w)
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     int n = w->svc->nworkers > 0 ? w->svc->nworkers : 1;
-    int per_worker = w->cfg->max_connections / n;
+    int total = w->cfg->max_connections;
+    int ceiling = atomic_load(&w->svc->conn_ceiling);
+    if (ceiling > 0 && ceiling < total)
+        total = ceiling;
+    int per_worker = total / n;
     w->max_conns = per_worker > 0 ? per_worker : 1;
 }
 
@@ -328,6 +372,8 @@ be_worker_free(be_worker_t **wp)
         evconnlistener_free(w->listeners[i]);
     if (w->stop_timer != NULL)
         event_free(w->stop_timer);
+    if (w->accept_resume != NULL)
+        event_free(w->accept_resume);
     if (w->mbox_ev != NULL)
         event_free(w->mbox_ev);
     if (w->base != NULL)

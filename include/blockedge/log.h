@@ -9,6 +9,7 @@
 #define BLOCKEDGE_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 enum be_log_level {
     BE_LOG_EMERG,
@@ -38,6 +39,21 @@ void be_log_va(int level, const char *fmt, va_list ap);
 
 /* True when a line at this level would be written (to skip building expensive messages). */
 int be_log_enabled(int level);
+
+/*
+ * A line that a flood could repeat (accept() failures, a full connection table): the first in
+ * an interval is written, the rest are counted and the next one written says how many were
+ * left out. One per call site, touched by one thread.
+ */
+typedef struct be_ratelog_s {
+    int64_t last;        /* ms of the last line written; 0: never */
+    unsigned suppressed; /* lines left out since */
+} be_ratelog_t;
+
+#define BE_RATELOG_INTERVAL_MS 10000
+
+void be_log_rated(be_ratelog_t *rl, int64_t now_ms, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #define be_log_debug(...)                                                                          \
     do {                                                                                           \

@@ -93,6 +93,11 @@ void be_server_reopen_logs(be_server_t *srv);
  * max_connections against the open-files limit. Thread: any. */
 unsigned long be_server_fd_reserve(const be_config_t *cfg);
 
+/* When max_connections plus that reserve is past RLIMIT_NOFILE: how many client connections
+ * the node accepts instead (the rest are closed at once, and the admin listener, origin
+ * fetches and disk tier keep their descriptors); 0 when max_connections fits. */
+unsigned long be_server_conn_ceiling(const be_config_t *cfg);
+
 /* Process-wide set-up of the libraries the node uses (libevent threads, libcurl); the first
  * be_server_new() calls it once. _cleanup at process exit, after every server is freed. */
 int be_server_global_init(void);

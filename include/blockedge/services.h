@@ -37,8 +37,11 @@ typedef struct be_services_s {
     int nworkers;
     be_accesslog_t *accesslog;   /* NULL: access_log off */
     be_popularity_t *popularity; /* NULL: popularity off; fed by workers, read by admin */
-    int disk_lock_wait_ms;       /* a binary upgrade's wait for the old process's disk lock */
-    unsigned long reloads[2];    /* configuration reloads that worked, that failed: main only */
+    /* Connections the open-files limit leaves room for, node-wide, after what the node
+     * itself needs (server.c); 0: no ceiling. Workers take min(max_connections, this). */
+    _Atomic int conn_ceiling;
+    int disk_lock_wait_ms;    /* a binary upgrade's wait for the old process's disk lock */
+    unsigned long reloads[2]; /* configuration reloads that worked, that failed: main only */
 } be_services_t;
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "blockedge/clock.h"
 #include "blockedge/defs.h"
+#include "blockedge/log.h"
 #include "blockedge/stats.h"
 
 #define BE_WORKER_MAGIC 0x776f726bu /* "work" */
@@ -63,6 +64,10 @@ typedef struct be_listener_s {
  * request, and how quiet an HTTP/2 connection must be before its GOAWAY. */
 #define BE_DRAIN_IDLE_MS 1000
 
+/* Out of descriptors (EMFILE, ENFILE) or memory at accept(): the worker stops accepting for
+ * this long instead of retrying at once (which spins a core and floods the log). */
+#define BE_ACCEPT_PAUSE_MS 100
+
 typedef struct be_worker_s {
     uint32_t magic;
     int id;             /* 1..N; 0 is the main thread */
@@ -86,7 +91,11 @@ typedef struct be_worker_s {
     int nlisteners;
     struct event *stop_timer;
     int stopping;
-    int handed_over; /* a binary upgrade's new process took the sockets: drain softly */
+    int handed_over;             /* a binary upgrade's new process took the sockets: drain softly */
+    struct event *accept_resume; /* re-enables the listeners after a pause (EMFILE) */
+    int accept_paused;
+    be_ratelog_t accept_log; /* accept() failures */
+    be_ratelog_t limit_log;  /* connections refused at max_connections */
 
     be_conn_t *conns; /* doubly linked through be_conn_t.next/prev; owned by conn.c */
     int nconns;
