@@ -214,6 +214,13 @@ on_fetched(void *arg, be_fetch_status_t status, be_block_t *block)
     free(fl);
 }
 
+int
+be_cache_fill_orphaned(void *arg)
+{
+    fill_t *fl = arg;
+    return be_inflight_waiting(fl->w->svc->inflight, &fl->key) == 0;
+}
+
 static int
 start_fill(be_worker_t *w, const be_key_t *key)
 {

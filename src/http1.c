@@ -488,6 +488,13 @@ void
 be_http1_on_eof(be_conn_t *c)
 {
     c->eof = 1;
+    if (c->req_active && c->req.step == BE_STEP_WAIT) {
+        /* The client left while its miss waits on the origin (nginx's "client prematurely
+         * closed connection"): closing cancels its wait, so a fetch nobody wants any more
+         * can give up its origin slot (origin_max_inflight). */
+        be_conn_close(c, BE_CLOSE_CLIENT);
+        return;
+    }
     if (c->req_active)
         return; /* answer it; process() closes when nothing is left */
     process(c);

@@ -507,6 +507,15 @@ be_http2_on_eof(be_conn_t *c)
      * delivered; pump() closes once the session has nothing left to send. */
     c->eof = 1;
     c->close_reason = BE_CLOSE_CLIENT;
+    for (stream_t *s = c->h2->streams; s != NULL; s = s->next) {
+        if (!s->orphan && s->started && s->req.step == BE_STEP_WAIT) {
+            /* A stream still waits on the origin: the client has gone, not half-closed
+             * (HTTP/2 clients end with GOAWAY). Closing cancels the waits, so fetches
+             * nobody wants can give up their origin slots. */
+            be_conn_close(c, BE_CLOSE_CLIENT);
+            return;
+        }
+    }
     nghttp2_session_terminate_session(c->h2->session, NGHTTP2_NO_ERROR);
     pump(c->h2);
 }

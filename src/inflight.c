@@ -309,3 +309,15 @@ be_inflight_count(be_inflight_t *t)
     pthread_mutex_unlock(&t->lock);
     return n;
 }
+
+unsigned
+be_inflight_waiting(be_inflight_t *t, const be_key_t *key)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&t->lock);
+    entry_t *e = *find_locked(t, key);
+    for (be_waiter_t *wt = e != NULL ? e->waiters : NULL; wt != NULL; wt = wt->next)
+        n++;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}

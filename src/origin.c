@@ -28,6 +28,8 @@
 
 static int start_attempt(fetch_t *f);
 static void unlink_fetch(fetch_t *f);
+static void finish_queued(fetch_t *f, be_fetch_status_t status);
+static void start_queued(be_origin_t *o);
 
 int
 be_origin_global_init(void)
@@ -53,6 +55,9 @@ setup_peers(be_origin_t *o)
      * miss, skipping it would only turn its errors into ours, and an S3 hiccup into 502s
      * for fail_timeout. */
     o->max_fails = o->npeers > 1 ? o->cfg->max_fails : 0;
+    int cap = o->cfg->origin_max_inflight > 0 ? o->cfg->origin_max_inflight : 128 * o->npeers;
+    int nw = o->w->svc->nworkers > 0 ? o->w->svc->nworkers : 1;
+    o->max_active = cap / nw > 0 ? (unsigned)(cap / nw) : 1;
     for (int i = 0; i <= NO_PEER; i++)
         o->peers[i].index = i;
     for (int i = 0; i < o->npeers; i++) {
@@ -112,6 +117,7 @@ be_origin_reconfigure(be_origin_t *o, const be_config_t *cfg)
      * server now holds its peer slot, and a retry goes to the new servers. */
     if (setup_peers(o))
         be_origin_s3_refresh(o);
+    start_queued(o); /* a larger origin_max_inflight frees slots at once */
 }
 
 void
@@ -123,6 +129,8 @@ be_origin_free(be_origin_t **op)
     *op = NULL;
     BE_CHECK_OBJ_NOTNULL(o, ORIGIN_MAGIC);
     o->closing = 1;
+    while (o->qhead != NULL)
+        finish_queued(o->qhead, BE_FETCH_CONNECT);
     while (o->active != NULL) {
         fetch_t *f = o->active;
         if (f->easy == NULL && !f->deferred) {
@@ -173,7 +181,14 @@ unsigned
 be_origin_active(const be_origin_t *o)
 {
     BE_CHECK_OBJ_ORNULL(o, ORIGIN_MAGIC);
-    return o != NULL ? o->nactive : 0;
+    return o != NULL ? o->nactive + o->nqueued : 0;
+}
+
+void
+be_origin_set_orphan_check(be_origin_t *o, int (*orphaned)(void *arg))
+{
+    BE_CHECK_OBJ_NOTNULL(o, ORIGIN_MAGIC);
+    o->orphaned = orphaned;
 }
 
 /* ---- one fetch ----------------------------------------------------------------------- */
@@ -234,6 +249,7 @@ complete(fetch_t *f, be_fetch_status_t status)
     f->block = NULL;
     f->cb(f->arg, status, b);
     free(f);
+    start_queued(o);
     be_worker_check_idle(w);
 }
 
@@ -280,6 +296,17 @@ on_fetch_timer(evutil_socket_t fd, short kind, void *arg)
     BE_UNUSED(fd);
     BE_UNUSED(kind);
     fetch_t *f = arg;
+    if (f->queued) {
+        be_origin_t *o = f->o;
+        if (o->orphaned != NULL && o->orphaned(f->arg)) {
+            be_stats_inc(&o->w->stats, ORIGIN_ORPHANS_CANCELLED);
+            finish_queued(f, BE_FETCH_CANCELLED);
+        } else {
+            be_stats_inc(&o->w->stats, ORIGIN_QUEUE_REJECTED);
+            finish_queued(f, BE_FETCH_BUSY);
+        }
+        return;
+    }
     if (f->deferred) {
         f->deferred = 0;
         complete(f, f->status);
@@ -325,31 +352,16 @@ start_attempt(fetch_t *f)
     return BE_OK;
 }
 
-int
-be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg)
+/* Starts f's first attempt and links it to the active fetches. BE_OK or BE_ERROR (nothing
+ * started; f is the caller's). */
+static int
+begin(fetch_t *f)
 {
-    BE_CHECK_OBJ_NOTNULL(o, ORIGIN_MAGIC);
-    fetch_t *f = calloc(1, sizeof(*f));
-    if (f == NULL)
-        return BE_ERROR;
-    f->o = o;
-    f->key = *key;
-    f->cb = cb;
-    f->arg = arg;
-    f->started_us = be_clock_usec();
+    be_origin_t *o = f->o;
     f->deadline = be_worker_now(o->w) + o->cfg->fetch_timeout;
-    be_key_to_hex(key, f->hex);
-    f->timer = evtimer_new(o->w->base, on_fetch_timer, f);
-    if (f->timer == NULL) {
-        free(f);
-        return BE_ERROR;
-    }
     int rc = start_attempt(f);
-    if (rc == BE_ERROR) {
-        event_free(f->timer);
-        free(f);
+    if (rc == BE_ERROR)
         return BE_ERROR;
-    }
     struct timeval tv = {0, 0};
     if (rc == BE_DECLINED) {
         /* every server is down: fail at once, but from the loop, never from here */
@@ -363,11 +375,147 @@ be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg)
         tv.tv_sec = t / 1000;
         tv.tv_usec = (t % 1000) * 1000;
     }
+    evtimer_del(f->timer);
     evtimer_add(f->timer, &tv);
     f->next = o->active;
+    f->prev = NULL;
     if (o->active != NULL)
         o->active->prev = f;
     o->active = f;
     o->nactive++;
+    return BE_OK;
+}
+
+/* ---- the queue (origin_max_inflight) -------------------------------------------------- */
+
+static void
+unqueue(fetch_t *f)
+{
+    be_origin_t *o = f->o;
+    fetch_t **pp = &o->qhead, *prev = NULL;
+    while (*pp != f) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    *pp = f->next;
+    if (o->qtail == f)
+        o->qtail = prev;
+    f->next = NULL;
+    f->queued = 0;
+    o->nqueued--;
+    be_stat_sub(&o->w->stats.ctr[BE_CTR_ORIGIN_QUEUED], 1);
+}
+
+/* A waiting fetch ends without having started (timeout: BE_FETCH_BUSY; cancelled; the client
+ * going away). */
+static void
+finish_queued(fetch_t *f, be_fetch_status_t status)
+{
+    be_origin_t *o = f->o;
+    be_worker_t *w = o->w;
+    unqueue(f);
+    event_free(f->timer);
+    be_stat_add(&w->stats.origin_errors[status], 1);
+    f->cb(f->arg, status, NULL);
+    free(f);
+    be_worker_check_idle(w);
+}
+
+/* Starts waiting fetches while there are slots, oldest first; one every client has left
+ * meanwhile ends instead (BE_FETCH_CANCELLED) without costing the origin anything. */
+static void
+start_queued(be_origin_t *o)
+{
+    while (o->qhead != NULL && o->nactive < o->max_active && !o->closing) {
+        fetch_t *f = o->qhead;
+        if (o->orphaned != NULL && o->orphaned(f->arg)) {
+            be_stats_inc(&o->w->stats, ORIGIN_ORPHANS_CANCELLED);
+            finish_queued(f, BE_FETCH_CANCELLED);
+            continue;
+        }
+        unqueue(f);
+        if (begin(f) != BE_OK) {
+            event_free(f->timer);
+            be_stat_add(&o->w->stats.origin_errors[BE_FETCH_STATUS], 1);
+            f->cb(f->arg, BE_FETCH_STATUS, NULL);
+            free(f);
+        }
+    }
+}
+
+/* Under pressure a fetch every client has left gives up its slot: its transfer ends now and
+ * it completes from the loop (BE_FETCH_CANCELLED), which starts the oldest waiting fetch.
+ * Returns whether one was found. */
+static int
+cancel_an_orphan(be_origin_t *o)
+{
+    if (o->orphaned == NULL)
+        return 0;
+    for (fetch_t *f = o->active; f != NULL; f = f->next) {
+        if (f->easy == NULL || f->deferred || !o->orphaned(f->arg))
+            continue; /* file:// reads on the pool end by themselves */
+        be_origin_http_release(f);
+        if (f->peer != NULL)
+            be_breaker_cancel(&f->peer->breaker);
+        be_stats_inc(&o->w->stats, ORIGIN_ORPHANS_CANCELLED);
+        f->expired = 1;
+        f->status = BE_FETCH_CANCELLED;
+        f->deferred = 1;
+        struct timeval now = {0, 0};
+        evtimer_del(f->timer);
+        evtimer_add(f->timer, &now);
+        return 1;
+    }
+    return 0;
+}
+
+/* Puts f in the queue until a slot frees or origin_queue_timeout passes. */
+static void
+enqueue(fetch_t *f)
+{
+    be_origin_t *o = f->o;
+    be_msec_t t = o->cfg->origin_queue_timeout;
+    struct timeval tv = {t / 1000, (t % 1000) * 1000};
+    f->queued = 1;
+    f->next = NULL;
+    if (o->qtail != NULL)
+        o->qtail->next = f;
+    else
+        o->qhead = f;
+    o->qtail = f;
+    o->nqueued++;
+    be_stats_inc(&o->w->stats, ORIGIN_QUEUED);
+    be_stats_inc(&o->w->stats, ORIGIN_QUEUE_WAITS);
+    evtimer_add(f->timer, &tv);
+}
+
+int
+be_origin_fetch(be_origin_t *o, const be_key_t *key, be_origin_cb cb, void *arg)
+{
+    BE_CHECK_OBJ_NOTNULL(o, ORIGIN_MAGIC);
+    fetch_t *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return BE_ERROR;
+    f->o = o;
+    f->key = *key;
+    f->cb = cb;
+    f->arg = arg;
+    f->started_us = be_clock_usec();
+    be_key_to_hex(key, f->hex);
+    f->timer = evtimer_new(o->w->base, on_fetch_timer, f);
+    if (f->timer == NULL) {
+        free(f);
+        return BE_ERROR;
+    }
+    if (o->nactive >= o->max_active || o->qhead != NULL) {
+        cancel_an_orphan(o);
+        enqueue(f);
+        return BE_OK;
+    }
+    if (begin(f) != BE_OK) {
+        event_free(f->timer);
+        free(f);
+        return BE_ERROR;
+    }
     return BE_OK;
 }

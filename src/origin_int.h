@@ -53,6 +53,10 @@ struct be_origin_s {
     int closing;
     fetch_t *active; /* doubly linked through next/prev */
     unsigned nactive;
+    fetch_t *qhead, *qtail; /* waiting for a slot (origin_max_inflight), through next */
+    unsigned nqueued;
+    unsigned max_active;          /* this worker's share of origin_max_inflight */
+    int (*orphaned)(void *arg);   /* whether every client of a fetch (its cb arg) has left */
     peer_t peers[BE_MAX_ORIGINS + 1]; /* the last is the "no live server" summary slot */
     int npeers;
     unsigned rr[2]; /* round-robin cursors: primaries, backups */
@@ -80,6 +84,7 @@ struct fetch_s {
     struct event *timer; /* the fetch deadline, or a deferred completion */
     int deferred;
     int expired;
+    int queued; /* waiting for a slot: not started, not in the active list */
 
     CURL *easy;
     struct event *stall;

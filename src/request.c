@@ -410,6 +410,8 @@ be_request_headers(be_request_t *r, be_header_t *h, int max)
     ADD("cache-control", "no-store");
     if (r->status == 405)
         ADD("allow", "GET, HEAD");
+    if (r->status == 503)
+        ADD("retry-after", "1"); /* origin_max_inflight: come back in a second */
     if (r->status == 416 && r->block != NULL) {
         snprintf(r->vbuf[2], sizeof(r->vbuf[2]), "bytes */%zu", r->block->size);
         ADD("content-range", r->vbuf[2]);

@@ -169,6 +169,7 @@ build_workers(be_server_t *srv)
             be_log(BE_LOG_EMERG, "cannot create the origin client of worker %d", i + 1);
             return BE_ERROR;
         }
+        be_origin_set_orphan_check(w->origin, be_cache_fill_orphaned);
     }
     return BE_OK;
 }

@@ -92,6 +92,11 @@ void be_cache_peek(be_services_t *svc, const be_key_t *key, be_cache_peek_t *out
  * binary failed before it served. Thread: main.
  */
 int be_cache_disk_open(be_services_t *svc);
+
+/* The origin client's orphan check for the fills this module starts (origin.h's
+ * be_origin_set_orphan_check): whether every waiter of the fill's key has left. Thread: the
+ * fill's worker. */
+int be_cache_fill_orphaned(void *arg);
 void be_cache_disk_stop_reads(be_services_t *svc);
 void be_cache_disk_stop_writes(be_services_t *svc);
 void be_cache_disk_close(be_services_t *svc);

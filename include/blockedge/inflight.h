@@ -94,4 +94,7 @@ void be_inflight_cancel(be_inflight_t *t, be_waiter_t **wp);
 /* Fetches under way now. */
 unsigned be_inflight_count(be_inflight_t *t);
 
+/* Waiters (quiet ones included) still attached to the entry of key: 0 when every client of
+ * its fetch has left (cancelled), or there is no entry. Any thread. */
+unsigned be_inflight_waiting(be_inflight_t *t, const be_key_t *key);
 #endif

@@ -41,6 +41,11 @@ void be_origin_marked_down(be_services_t *svc, unsigned *down, int n);
 /* Fetches under way on this client (0 for NULL). */
 unsigned be_origin_active(const be_origin_t *o);
 
+/* The hook that says whether every client of a fetch has left (arg: the fetch's cb arg):
+ * such a fetch is cancelled first when origin_max_inflight leaves no slot, and a waiting one
+ * is never started. Thread: the client's worker. */
+void be_origin_set_orphan_check(be_origin_t *o, int (*orphaned)(void *arg));
+
 /* A reload: the client now uses cfg's servers, timeouts, retries and breaker settings (which
  * start afresh). Fetches in flight finish where they are. Thread: the client's worker. */
 void be_origin_reconfigure(be_origin_t *o, const be_config_t *cfg);

@@ -28,6 +28,10 @@ enum be_counter {
     BE_CTR_SENT_BYTES,
     BE_CTR_CONNECTIONS_ACCEPTED,
     BE_CTR_CONNECTIONS_OPEN,
+    BE_CTR_ORIGIN_QUEUED,            /* gauge: fetches waiting for an origin_max_inflight slot */
+    BE_CTR_ORIGIN_QUEUE_WAITS,       /* fetches that had to wait for a slot */
+    BE_CTR_ORIGIN_QUEUE_REJECTED,    /* waited origin_queue_timeout in vain: 503 */
+    BE_CTR_ORIGIN_ORPHANS_CANCELLED, /* fetches every client had left, cancelled for a slot */
     BE_CTR_N
 };
 
