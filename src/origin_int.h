@@ -55,8 +55,8 @@ struct be_origin_s {
     unsigned nactive;
     fetch_t *qhead, *qtail; /* waiting for a slot (origin_max_inflight), through next */
     unsigned nqueued;
-    unsigned max_active;          /* this worker's share of origin_max_inflight */
-    int (*orphaned)(void *arg);   /* whether every client of a fetch (its cb arg) has left */
+    unsigned max_active;              /* this worker's share of origin_max_inflight */
+    int (*orphaned)(void *arg);       /* whether every client of a fetch (its cb arg) has left */
     peer_t peers[BE_MAX_ORIGINS + 1]; /* the last is the "no live server" summary slot */
     int npeers;
     unsigned rr[2]; /* round-robin cursors: primaries, backups */
