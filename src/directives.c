@@ -495,7 +495,7 @@ const be_directive_t be_directives[] = {
     ONCE("origin_max_inflight",       ORIGIN, 1, 1, be_conf_set_num,       origin_max_inflight,       0,    1000000,    "N",                   "0",
         "origin fetches under way at once, node-wide (each worker holds an equal share); past it "
         "a miss waits in a queue for origin_queue_timeout, then gets 503 with Retry-After, and a "
-        "fetch every client has left is cancelled to make room; 0: 128 per origin server. Lower "
+        "fetch every client has left is cancelled to make room; 0: 1024 per origin server. Lower "
         "protects the origin from a flood of misses, too low queues legitimate ones"),
     ONCE("origin_queue_timeout",      ORIGIN, 1, 1, be_conf_set_msec,      origin_queue_timeout,      1,    0,          "TIME",                "5s",
         "how long a miss waits for a slot under origin_max_inflight before 503; longer rides out "

@@ -55,7 +55,7 @@ setup_peers(be_origin_t *o)
      * miss, skipping it would only turn its errors into ours, and an S3 hiccup into 502s
      * for fail_timeout. */
     o->max_fails = o->npeers > 1 ? o->cfg->max_fails : 0;
-    int cap = o->cfg->origin_max_inflight > 0 ? o->cfg->origin_max_inflight : 128 * o->npeers;
+    int cap = o->cfg->origin_max_inflight > 0 ? o->cfg->origin_max_inflight : 1024 * o->npeers;
     int nw = o->w->svc->nworkers > 0 ? o->w->svc->nworkers : 1;
     o->max_active = cap / nw > 0 ? (unsigned)(cap / nw) : 1;
     for (int i = 0; i <= NO_PEER; i++)

@@ -98,7 +98,7 @@ typedef struct be_config_s {
     int max_fails;                    /* consecutive failures that mark a server down; 0 = never */
     be_msec_t fail_timeout;           /* how long a server stays down before a probe; default 10s */
     be_msec_t error_summary_interval; /* origin errors are summarized per interval */
-    int origin_max_inflight;          /* node-wide fetches under way; 0: 128 per server */
+    int origin_max_inflight;          /* node-wide fetches under way; 0: 1024 per server */
     be_msec_t origin_queue_timeout;   /* a miss's wait for a slot; default 5s */
 
     /* admin { } */

@@ -506,7 +506,8 @@ test_metrics_stats_keys_keep_their_names_and_order(void)
                        "\"requests\":4,\"hits\":{\"memory\":2,\"disk\":0},\"misses\":1,"
                        "\"hit_ratio\":0.666667,\"coalesced\":0,\"origin\":{\"requests\":0,"
                        "\"inflight\":0,\"errors\":{\"not_found\":0,\"digest_mismatch\":0,"
-                       "\"timeout\":1,\"connect\":0,\"status\":0,\"too_large\":0}},"
+                       "\"timeout\":1,\"connect\":0,\"status\":0,\"too_large\":0,\"busy\":0,"
+                       "\"cancelled\":0},\"queued\":0},"
                        "\"cache\":{\"memory\":{\"blocks\":0,\"bytes\":";
     if (strncmp(json, want, strlen(want)) != 0)
         fprintf(stderr, "/stats begins: %.400s\n", json);
