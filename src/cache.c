@@ -35,6 +35,7 @@
 #include "blockedge/iopool.h"
 #include "blockedge/log.h"
 #include "blockedge/memcache.h"
+#include "blockedge/negcache.h"
 #include "blockedge/origin.h"
 #include "blockedge/services.h"
 #include "blockedge/worker.h"
@@ -148,6 +149,7 @@ int
 be_cache_purge(be_services_t *svc, be_worker_t *w, const be_key_t *key, be_purge_cb done, void *arg)
 {
     be_purge_result_t r = {0};
+    be_negcache_forget(svc->negcache, key); /* a purge also forgets an origin 404 */
     r.fetching = be_inflight_purge(svc->inflight, key);
     if (svc->disk != NULL && svc->disk_write_pool != NULL)
         return queue_disk_purge(svc, w, key, &r, done, arg);
@@ -208,6 +210,9 @@ static void
 on_fetched(void *arg, be_fetch_status_t status, be_block_t *block)
 {
     fill_t *fl = arg;
+    be_msec_t ttl = fl->w->cfg->negative_ttl;
+    if (status == BE_FETCH_NOT_FOUND && ttl > 0)
+        be_negcache_add(fl->w->svc->negcache, &fl->key, be_worker_now(fl->w) + ttl);
     int filled = status == BE_FETCH_OK ? fill(fl->w, block, 1) : 0;
     end_entry(fl->w, &fl->key, status, block, filled);
     be_block_unref(&block);
@@ -371,6 +376,12 @@ be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be
         }
         if (rc == BE_ERROR)
             phase = BE_TIER_MISS; /* failed its checks: dropped, fetch it */
+    }
+    if (phase == BE_TIER_MISS && w->cfg->negative_ttl > 0 &&
+        be_negcache_hit(svc->negcache, key, now)) {
+        *tier = BE_TIER_MISS;
+        be_stats_inc(&w->stats, NEGATIVE_HITS);
+        return BE_DECLINED; /* the origin said 404 a moment ago */
     }
     int rc =
         be_inflight_join(svc->inflight, svc->memcache, key, w, phase, cb, arg, tier, wp, out, now);

@@ -455,6 +455,13 @@ const be_directive_t be_directives[] = {
     ONCE("disk_segment_size",         CACHE,  1, 1, be_conf_set_size,      disk_segment_size,         MIB,  4095 * MIB, "SIZE",                "256m",
         "size of one segment file; larger means fewer files and footers to read at start, but "
         "each reclaim drops more blocks at once"),
+    ONCE("negative_ttl",              CACHE,  1, 1, be_conf_set_msec,      negative_ttl,              0,    0,          "TIME",                "10s",
+        "how long an origin 404 is remembered: a repeat within it is answered 404 (X-Cache: "
+        "MISS-NEGATIVE) without an origin request; 0 turns it off. Longer shields the origin "
+        "from floods of absent keys, but a block uploaded meanwhile stays 404 that long"),
+    ONCE("negative_max_keys",         CACHE,  1, 1, be_conf_set_num,       negative_max_keys,         16,   16777216,   "N",                   "65536",
+        "absent keys remembered at most (about 56 bytes each, fixed at start-up); past it the "
+        "oldest is forgotten first"),
 
     /* origin { } */
     MANY("server",                    ORIGIN, 1, 2, set_server,            servers,                   0,    0,          "URL [backup]",        NULL,

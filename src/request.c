@@ -311,6 +311,12 @@ be_request_start(be_request_t *r, const char *method, size_t mlen, const char *p
         r->step = BE_STEP_WAIT;
         return BE_AGAIN;
     }
+    if (rc == BE_DECLINED) { /* the negative cache: an origin 404 within negative_ttl */
+        r->negative = 1;
+        be_request_fail(r, be_fetch_http_status(BE_FETCH_NOT_FOUND),
+                        be_fetch_message(BE_FETCH_NOT_FOUND));
+        return BE_OK;
+    }
     be_request_fail(r, 500, "out of memory");
     return BE_OK;
 }
@@ -361,7 +367,7 @@ x_cache(const be_request_t *r)
     case BE_TIER_DISK:
         return "HIT-DISK";
     default:
-        return "MISS";
+        return r->negative ? "MISS-NEGATIVE" : "MISS";
     }
 }
 

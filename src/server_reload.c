@@ -123,6 +123,8 @@ keep_fixed(const be_config_t *old, be_config_t *cfg, char *kept, size_t len)
     KEEP(cfg->popularity != old->popularity, "popularity", cfg->popularity = old->popularity);
     KEEP(cfg->memory_policy != old->memory_policy, "memory_policy",
          cfg->memory_policy = old->memory_policy);
+    KEEP(cfg->negative_max_keys != old->negative_max_keys, "negative_max_keys",
+         cfg->negative_max_keys = old->negative_max_keys);
 #undef KEEP
 }
 

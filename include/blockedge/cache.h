@@ -21,6 +21,8 @@
  * BE_OK: *out is a block reference and *tier says where it came from.
  * BE_AGAIN: a miss; cb(arg, status, block) runs later on w, and *wp must be cancelled with
  *   be_cache_cancel() if the request goes away first.
+ * BE_DECLINED: the origin answered 404 for key within negative_ttl (the negative cache):
+ *   answer 404 at once; nothing will run.
  * BE_ERROR: out of memory; nothing will run.
  */
 int be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be_waiter_t **wp,
@@ -40,6 +42,8 @@ void be_cache_cancel(be_worker_t *w, be_waiter_t **wp);
  * BE_AGAIN: a disk read or an origin fetch was started or joined; cb(arg, status, block) runs
  *   later on w and *tier (which must live until then) says where the block came from
  *   (BE_TIER_DISK or BE_TIER_MISS). Cancel *wp with be_cache_cancel() if need be.
+ * BE_DECLINED: the origin answered 404 for key within negative_ttl (the negative cache):
+ *   answer 404 at once; nothing will run.
  * BE_ERROR: out of memory; nothing will run. Thread: w's.
  */
 int be_cache_prefetch(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg,

@@ -84,6 +84,8 @@ typedef struct be_config_s {
     char disk_path[1024];    /* "" = no disk tier */
     uint64_t disk_size;
     uint64_t disk_segment_size;
+    be_msec_t negative_ttl; /* origin 404s remembered; 0 = off; default 10s */
+    int negative_max_keys;  /* default 65536; fixed at start-up */
 
     /* origin { } */
     be_origin_server_t servers[BE_MAX_ORIGINS];

@@ -62,6 +62,7 @@ struct be_request_s {
     be_waiter_t *waiter;
     be_block_t *block; /* set for 200/206 (and HEAD, 304) */
     int tier;          /* enum be_tier, -1 when no block was looked up */
+    int negative;      /* answered 404 from the negative cache */
     int status;
     const char *error; /* body text of an error response */
     uint64_t body_off;

@@ -19,6 +19,7 @@
  * (source CTR), which holds its name and help. */
 enum be_counter {
     BE_CTR_CACHE_MISSES,
+    BE_CTR_NEGATIVE_HITS, /* misses answered 404 from the negative cache */
     BE_CTR_ORIGIN_REQUESTS,
     BE_CTR_ORIGIN_CONNECTIONS,
     BE_CTR_ORIGIN_RETRIES,

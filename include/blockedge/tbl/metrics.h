@@ -15,6 +15,7 @@
  */
 /* clang-format off */
 X(CACHE_MISSES, "blockedge_cache_misses_total", COUNTER, NONE, CTR, CACHE_MISSES, "misses", "Block requests answered by neither cache tier (coalesced waiters included).")
+X(NEGATIVE_HITS, "blockedge_negative_hits_total", COUNTER, NONE, CTR, NEGATIVE_HITS, "", "Requests answered 404 from the negative cache (an origin 404 within negative_ttl), without an origin request.")
 X(ORIGIN_REQUESTS, "blockedge_origin_requests_total", COUNTER, NONE, CTR, ORIGIN_REQUESTS, "origin.requests", "Fetches sent to an origin server (retries included).")
 X(ORIGIN_CONNECTIONS, "blockedge_origin_connections_total", COUNTER, NONE, CTR, ORIGIN_CONNECTIONS, "", "New connections opened to origin servers (the rest reused a pooled one).")
 X(ORIGIN_RETRIES, "blockedge_origin_retries_total", COUNTER, NONE, CTR, ORIGIN_RETRIES, "", "Origin attempts that retried a failed one (connect error, 5xx, timeout).")
