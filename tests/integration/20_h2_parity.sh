@@ -19,6 +19,9 @@ MISS_H1=${KEYS[1]} MISS_H1TLS=${KEYS[2]} MISS_H2C=${KEYS[3]} MISS_H2TLS=${KEYS[4
 BAD=${KEYS[6]}
 head -c "$SIZE" /dev/urandom >"$T/blocks/$BAD"
 [ "$(sha_of "$T/blocks/$BAD")" != "$BAD" ] || fail "could not make a mismatching block"
+# Every absent-key request must reach the origin here: the negative cache is off
+# (69_negative_cache tests it).
+CONF_CACHE_EXTRA="    negative_ttl 0;"
 ABSENT=$(printf 'absent-%s' "$$" | sha256sum | cut -c1-64)
 
 # tls_conf ORIGIN_URL NAME: be_conf plus a TLS listener on $TLS_PORT (placed before the plain

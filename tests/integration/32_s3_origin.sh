@@ -5,6 +5,9 @@
 # bucket is 404 and not cached; a wrong secret is a 502 with one clear error-log line naming the
 # S3 error code, and repeats are summarized per interval instead of logged one by one.
 source "$(dirname "$0")/lib.sh"
+# Every absent-key request must reach the origin here: the negative cache is off
+# (69_negative_cache tests it).
+CONF_CACHE_EXTRA="    negative_ttl 0;"
 source "$(dirname "$0")/s3lib.sh"
 
 start_s3_store

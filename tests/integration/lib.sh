@@ -269,6 +269,7 @@ http {
 cache {
     memory_size ${CONF_MEMORY_SIZE:-64m};
     max_block_size ${CONF_MAX_BLOCK_SIZE:-16m};
+${CONF_CACHE_EXTRA:-}
 }
 origin {
     server $origin;
