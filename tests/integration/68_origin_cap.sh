@@ -6,8 +6,9 @@
 #    every client has left are cancelled to make room: blockedge never holds more than 8
 #    connections to the origin, its descriptors stay bounded, and a client reading the cached
 #    block meanwhile keeps getting 200 (its median latency against a quiet run is printed).
-#  - Queue: 8 clients that stay occupy every slot; a 9th miss waits origin_queue_timeout and
-#    gets 503 with Retry-After, counted in blockedge_origin_queue_rejected_total.
+#  - Queue: 16 clients that stay ask for 16 new keys: 8 hold every slot, the other 8 wait
+#    origin_queue_timeout and get 503 with Retry-After, counted in
+#    blockedge_origin_queue_rejected_total.
 source "$(dirname "$0")/lib.sh"
 
 gen_blocks "$T/blocks" 1 4k 6801
@@ -86,27 +87,28 @@ check_num "$max_fds" -lt 300 "blockedge descriptors during the churn"
 check_num "$cancelled" -gt 0 "orphaned fetches cancelled"
 check_eq "$hot_bad" 0 "cached-block GETs that failed during the churn"
 
-# --- every slot held by a client that stays: the next miss waits, then 503 + Retry-After.
-sleep 1.5 # the churn's last fetches end (cancelled) or time out in the queue
+# --- 16 clients that stay ask for 16 new keys: 8 hold every slot (any orphan the churn left is
+# cancelled to make room), the other 8 wait origin_queue_timeout and get 503 + Retry-After.
+rejected0=$(metric 'blockedge_origin_queue_rejected_total')
 PIDS=()
-for ((i = 0; i < 8; i++)); do
-    curl -s -o /dev/null --max-time 20 "$BE_URL/blocks/$("$PY" -c 'import os; print(os.urandom(32).hex())')" &
+for ((i = 0; i < 16; i++)); do
+    curl -s -o /dev/null -D "$T/stay.$i.h" -w '%{http_code}\n' --max-time 20 \
+        "$BE_URL/blocks/$("$PY" -c 'import os; print(os.urandom(32).hex())')" >"$T/stay.$i.code" &
     PIDS+=("$!")
     track "$!"
 done
-for ((i = 0; i < $(ms_bound 50); i++)); do
-    [ "$(ss -Htn state established "( dport = :$OPORT )" | wc -l)" -ge 8 ] && break
+t0=$(now_ms)
+for ((i = 0; i < $(ms_bound 100); i++)); do
+    [ "$(cat "$T"/stay.*.code | grep -c '^503$')" -ge 8 ] && break
     sleep 0.1
 done
-rejected0=$(metric 'blockedge_origin_queue_rejected_total')
-t0=$(now_ms)
-got=$(curl -s -o /dev/null -D "$T/busy.h" -w '%{http_code}' --max-time 10 \
-    "$BE_URL/blocks/$("$PY" -c 'import os; print(os.urandom(32).hex())')")
 el=$(($(now_ms) - t0))
-check_eq "$got" 503 "a miss with every slot taken"
-check_contains "$T/busy.h" "retry-after: 1" "Retry-After on the 503"
-check_num "$el" -ge 900 "the 503 came after origin_queue_timeout (${el} ms)"
-check_num "$(metric 'blockedge_origin_queue_rejected_total')" -ge $((rejected0 + 1)) "rejection counted"
+sleep 0.5
+check_eq "$(cat "$T"/stay.*.code | grep -c '^503$')" 8 "misses answered 503 with every slot taken (${el} ms)"
+check_eq "$(cat "$T"/stay.*.code | grep -c .)" 8 "the other 8 still wait on the origin"
+check_eq "$(grep -il '^retry-after: 1' "$T"/stay.*.h | wc -l)" 8 "Retry-After on each 503"
+check_num "$el" -ge 900 "the 503s came after origin_queue_timeout"
+check_num "$(metric 'blockedge_origin_queue_rejected_total')" -ge $((rejected0 + 8)) "rejections counted"
 check_eq "$(http_get "$BE_URL/blocks/$HOT")" 200 "a hit with every slot taken"
 kill "${PIDS[@]}" 2>/dev/null
 log "ok"
