@@ -78,8 +78,8 @@ on_accept_error(struct evconnlistener *l, void *arg)
     BE_UNUSED(l);
     be_admin_t *a = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    if ((err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) &&
-        a->accept_resume != NULL && !evtimer_pending(a->accept_resume, NULL)) {
+    if (be_accept_starved(err) && a->accept_resume != NULL &&
+        !evtimer_pending(a->accept_resume, NULL)) {
         struct timeval tv = {0, BE_ACCEPT_PAUSE_MS * 1000};
         for (int i = 0; i < a->nlisteners; i++)
             evconnlistener_disable(a->listeners[i]);

@@ -226,10 +226,12 @@ be_server_reload(be_server_t *srv, be_config_t *cfg)
         be_log(BE_LOG_EMERG, "%s; configuration not reloaded", err);
         goto fail;
     }
+    int mark = srv->nlsocks;
     switch_t **sw = prepare_switches(srv, old, cfg);
     generation_t *gen = sw != NULL ? be_server_gen_new(cfg, cfg, tls, svc->nworkers + 1) : NULL;
     if (gen == NULL) {
         be_log(BE_LOG_EMERG, "configuration not reloaded: cannot listen on a new address");
+        srv->nlsocks = mark; /* the sockets bound for this reload are closed below */
         if (sw != NULL) {
             for (int i = 0; i < svc->nworkers; i++) {
                 for (int k = 0; k < sw[i]->nfds; k++)

@@ -147,13 +147,19 @@ pause_accepting(be_worker_t *w)
     evtimer_add(w->accept_resume, &tv);
 }
 
+int
+be_accept_starved(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 static void
 on_accept_error(struct evconnlistener *l, void *arg)
 {
     BE_UNUSED(l);
     be_worker_t *w = ((be_listener_t *)arg)->w;
     int err = EVUTIL_SOCKET_ERROR();
-    int starved = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+    int starved = be_accept_starved(err);
     if (starved)
         pause_accepting(w);
     if (starved)

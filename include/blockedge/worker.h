@@ -68,6 +68,10 @@ typedef struct be_listener_s {
  * this long instead of retrying at once (which spins a core and floods the log). */
 #define BE_ACCEPT_PAUSE_MS 100
 
+/* Whether accept()'s errno means the process is out of descriptors or memory (a pause, not a
+ * retry, is the answer). Shared by the workers' listeners and the admin's. */
+int be_accept_starved(int err);
+
 typedef struct be_worker_s {
     uint32_t magic;
     int id;             /* 1..N; 0 is the main thread */
