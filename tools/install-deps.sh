@@ -8,7 +8,7 @@ pkgs=(
     libevent-dev libnghttp2-dev libssl-dev libjemalloc-dev libcurl4-openssl-dev
     nginx-light curl wrk nghttp2-client python3 python3-h2 python3-hyperframe openssl
     swift-proxy swift-object swift-container swift-account memcached prometheus
-    systemd logrotate iproute2
+    systemd logrotate iproute2 slowhttptest
 )
 
 missing=()
