@@ -350,8 +350,8 @@ read_cached(be_worker_t *w, const be_key_t *key, const be_disk_loc_t *loc, uint6
 /* ---- look-up ------------------------------------------------------------------------------ */
 
 int
-be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be_waiter_t **wp,
-             be_block_t **out, int *tier)
+be_cache_get(be_worker_t *w, const be_key_t *key, unsigned flags, be_waiter_cb cb, void *arg,
+             be_waiter_t **wp, be_block_t **out, int *tier)
 {
     be_services_t *svc = w->svc;
     be_msec_t now = be_worker_now(w);
@@ -383,6 +383,8 @@ be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be
         be_stats_inc(&w->stats, NEGATIVE_HITS);
         return BE_DECLINED; /* the origin said 404 a moment ago */
     }
+    if (phase == BE_TIER_MISS && (flags & BE_CACHE_NO_FETCH))
+        return BE_BUSY;
     int rc =
         be_inflight_join(svc->inflight, svc->memcache, key, w, phase, cb, arg, tier, wp, out, now);
     switch (rc) {

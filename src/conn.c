@@ -299,7 +299,6 @@ void
 be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls)
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
-    BE_UNUSED(salen);
     const be_config_t *cfg = w->cfg;
     if (w->stopping || w->nconns >= w->max_conns) {
         be_stat_add(&w->stats.closed[BE_CLOSE_LIMIT], 1);
@@ -325,6 +324,8 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
     c->state = tls ? BE_CONN_HANDSHAKE : BE_CONN_SNIFF;
     c->accepted = be_worker_now(w);
     format_peer(sa, c->peer, sizeof(c->peer));
+    if (salen > 0 && (size_t)salen <= sizeof(c->peer_addr))
+        memcpy(&c->peer_addr, sa, (size_t)salen);
     c->bev = new_bev(w, fd, tls);
     c->timer = evtimer_new(w->base, on_timer, c);
     if (c->bev == NULL || c->timer == NULL) {

@@ -296,6 +296,72 @@ set_admin_token_file(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, i
     return BE_OK;
 }
 
+/* "RATEr/s" or "RATEr/m" [burst=N], or "off". The burst defaults to one second's worth. */
+static int
+set_miss_rate(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, char *const *argv)
+{
+    char *end;
+    if (strcmp(argv[0], "off") == 0 && argc == 1) {
+        cfg->miss_rate = 0;
+        cfg->miss_burst = 0;
+        return BE_OK;
+    }
+    double rate = strtod(argv[0], &end);
+    if (end == argv[0] || !(rate > 0) || rate > 1e6 ||
+        (strcmp(end, "r/s") != 0 && strcmp(end, "r/m") != 0)) {
+        return be_conf_error(cf,
+                             "\"%s\" directive invalid rate \"%s\" (expected e.g. 20r/s or "
+                             "600r/m)",
+                             d->name, argv[0]);
+    }
+    if (strcmp(end, "r/m") == 0) {
+        rate /= 60.0;
+    }
+    long burst = (long)rate;
+    if (argc > 1) {
+        if (strncmp(argv[1], "burst=", 6) != 0) {
+            return be_conf_error(cf, "\"%s\" directive invalid parameter \"%s\"", d->name, argv[1]);
+        }
+        burst = strtol(argv[1] + 6, &end, 10);
+        if (end == argv[1] + 6 || *end != '\0' || burst < 1 || burst > 1000000) {
+            return be_conf_error(cf, "\"%s\" directive invalid burst \"%s\" (1..1000000)", d->name,
+                                 argv[1] + 6);
+        }
+    }
+    cfg->miss_rate = rate;
+    cfg->miss_burst = burst < 1 ? 1 : (int)burst;
+    return BE_OK;
+}
+
+static int
+set_trusted(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, char *const *argv)
+{
+    BE_UNUSED(argc);
+    if (cfg->ntrusted >= (int)BE_ARRAY_LEN(cfg->trusted)) {
+        return be_conf_error(cf, "too many \"%s\" addresses (max %zu)", d->name,
+                             BE_ARRAY_LEN(cfg->trusted));
+    }
+    if (parse_cidr(argv[0], &cfg->trusted[cfg->ntrusted]) != BE_OK) {
+        return be_conf_error(cf, "invalid parameter \"%s\"", argv[0]);
+    }
+    cfg->trusted[cfg->ntrusted++].allow = 1;
+    return BE_OK;
+}
+
+/* A header name: token characters only, so it can be compared as sent. */
+static int
+set_real_ip_header(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
+                   char *const *argv)
+{
+    for (const char *p = argv[0]; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_')) {
+            return be_conf_error(cf, "invalid header name \"%s\"", argv[0]);
+        }
+    }
+    return be_conf_set_str(cf, d, cfg, argc, argv);
+}
+
 /* An http:// or https:// URL with a host; a trailing "/" is dropped (the bucket follows). */
 static int
 set_s3_endpoint(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
@@ -437,6 +503,19 @@ const be_directive_t be_directives[] = {
     ONCE("h2_max_concurrent_streams", HTTP,   1, 1, be_conf_set_num,       h2_max_concurrent_streams, 1,    10000,      "N",                   "100",
         "HTTP/2 streams per connection; more lets one client ask for more blocks at once but "
         "hold more memory"),
+    ONCE("miss_rate",                 HTTP,   1, 2, set_miss_rate,         miss_rate,                 0,    0,          "RATE [burst=N]|off",  "off",
+        "per client address (IPv6 per /64), node-wide: requests that must go to the origin, as "
+        "Nr/s or Nr/m, with a bucket of burst (default one second's worth); past it such "
+        "requests get 429 with Retry-After while the client's hits are still served. Lower "
+        "shields the origin from a flood of never-seen keys, too low throttles a client that "
+        "legitimately reads cold data (a restore); at most 65536 clients are tracked"),
+    MANY("trusted",                   HTTP,   1, 1, set_trusted,           trusted,                   0,    0,          "CIDR",                NULL,
+        "peers exempt from miss_rate: load balancers, shields, your own tools; with "
+        "real_ip_header their requests are limited as the client that header names"),
+    ONCE("real_ip_header",            HTTP,   1, 1, set_real_ip_header,    real_ip_header,            0,    0,          "NAME",                NULL,
+        "header in which a trusted peer names the real client (e.g. X-Forwarded-For: the "
+        "rightmost address that is not trusted counts); ignored from other peers, so it "
+        "cannot be forged"),
 
     /* cache { } */
     ONCE("memory_size",               CACHE,  1, 1, be_conf_set_size,      memory_size,               MIB,  0,          "SIZE",                "256m",

@@ -198,6 +198,7 @@ parse_head(be_conn_t *c, be_http1_head_t *h)
     int st = be_http1_parse_head(p, n, avail, h, &c->req, c->w);
     c->req.ctx = c;
     c->req.peer = c->peer;
+    c->req.peer_addr = (const struct sockaddr *)&c->peer_addr;
     return st;
 }
 

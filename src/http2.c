@@ -284,6 +284,7 @@ on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *use
     s->opened = now_of(h2);
     be_request_init(&s->req, h2->c->w, BE_PROTO_HTTP2, on_ready, s);
     s->req.peer = h2->c->peer;
+    s->req.peer_addr = (const struct sockaddr *)&h2->c->peer_addr;
     s->next = h2->streams;
     if (h2->streams != NULL)
         h2->streams->prev = s;

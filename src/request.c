@@ -15,7 +15,9 @@
 #include "blockedge/check.h"
 #include "blockedge/accesslog.h"
 #include "blockedge/cache.h"
+#include "blockedge/clientaddr.h"
 #include "blockedge/clock.h"
+#include "blockedge/missrate.h"
 #include "blockedge/popularity.h"
 #include "blockedge/request.h"
 #include "blockedge/services.h"
@@ -80,6 +82,35 @@ keep(char *dst, size_t cap, const char *v, size_t vlen, int append)
     return BE_OK;
 }
 
+/* Appends a real_ip_header value to r->real_ip, keeping the end of the list when it is
+ * too long: the addresses that count are the rightmost ones (see clientaddr.h). */
+static void
+keep_real_ip(be_request_t *r, const char *v, size_t vlen)
+{
+    char *d = r->real_ip;
+    size_t cap = sizeof(r->real_ip) - 1, used = r->real_ip_len;
+    if (vlen >= cap) { /* only this value's tail fits: from just after a comma */
+        const char *t = v + vlen - cap, *comma = memchr(t, ',', cap);
+        used = vlen = 0;
+        if (comma != NULL) {
+            v = comma + 1;
+            vlen = cap - (size_t)(v - t);
+        }
+    } else if (used + 1 + vlen > cap) {  /* drop the leftmost addresses to make room */
+        size_t from = used + vlen - cap; /* d[from] on must go, up to a comma */
+        const char *comma = memchr(d + from, ',', used - from);
+        size_t start = comma != NULL ? (size_t)(comma + 1 - d) : used;
+        memmove(d, d + start, used - start);
+        used -= start;
+    }
+    if (used > 0)
+        d[used++] = ',';
+    memcpy(d + used, v, vlen);
+    used += vlen;
+    d[used] = '\0';
+    r->real_ip_len = (unsigned)used;
+}
+
 int
 be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value, size_t vlen)
 {
@@ -110,6 +141,9 @@ be_request_header(be_request_t *r, const char *name, size_t nlen, const char *va
             r->if_range[0] = '\0'; /* cannot match: the full block is sent */
         return BE_OK;
     }
+    const char *rih = r->w != NULL ? r->w->cfg->real_ip_header : "";
+    if (rih[0] != '\0' && name_is(name, nlen, rih))
+        keep_real_ip(r, value, vlen);
     return BE_OK;
 }
 
@@ -261,6 +295,35 @@ on_filled(void *arg, be_fetch_status_t status, be_block_t *block)
     r->on_ready(r, r->ctx);
 }
 
+/* be_cache_get() under miss_rate: a client that must go to the origin takes a token first,
+ * and without one gets 429 (returns BE_DECLINED with the request failed). Hits never reach
+ * the limiter. */
+static int
+look_up(be_request_t *r)
+{
+    be_worker_t *w = r->w;
+    const be_config_t *cfg = w->cfg;
+    be_clientaddr_t client;
+    if (cfg->miss_rate <= 0 ||
+        !be_clientaddr_of_request(cfg, r->peer_addr, r->real_ip_len > 0 ? r->real_ip : NULL,
+                                  r->real_ip_len, &client))
+        return be_cache_get(w, &r->key, 0, on_filled, r, &r->waiter, &r->block, &r->tier);
+    int rc =
+        be_cache_get(w, &r->key, BE_CACHE_NO_FETCH, on_filled, r, &r->waiter, &r->block, &r->tier);
+    if (rc != BE_BUSY)
+        return rc;
+    int retry_s = 1;
+    if (be_missrate_take(w->svc->missrate, &client, cfg->miss_rate, cfg->miss_burst,
+                         be_worker_now(w), &retry_s) == BE_DECLINED) {
+        be_stats_inc(&w->stats, MISS_RATE_LIMITED);
+        r->tier = BE_TIER_MISS;
+        r->retry_after = retry_s;
+        be_request_fail(r, 429, "too many misses from this client: retry later");
+        return BE_DECLINED;
+    }
+    return be_cache_get(w, &r->key, 0, on_filled, r, &r->waiter, &r->block, &r->tier);
+}
+
 static int
 method_of(const char *m, size_t len)
 {
@@ -302,7 +365,9 @@ be_request_start(be_request_t *r, const char *method, size_t mlen, const char *p
     r->etag[BE_KEY_HEX_LEN + 1] = '"';
     r->etag[BE_KEY_HEX_LEN + 2] = '\0';
 
-    int rc = be_cache_get(r->w, &r->key, on_filled, r, &r->waiter, &r->block, &r->tier);
+    int rc = look_up(r);
+    if (rc == BE_DECLINED && r->status == 429)
+        return BE_OK;
     if (rc == BE_OK) {
         answer_with_block(r);
         return BE_OK;
@@ -418,6 +483,10 @@ be_request_headers(be_request_t *r, be_header_t *h, int max)
         ADD("allow", "GET, HEAD");
     if (r->status == 503)
         ADD("retry-after", "1"); /* origin_max_inflight: come back in a second */
+    if (r->status == 429) {      /* miss_rate: when the client's next token comes */
+        snprintf(r->vbuf[1], sizeof(r->vbuf[1]), "%d", r->retry_after);
+        ADD("retry-after", r->vbuf[1]);
+    }
     if (r->status == 416 && r->block != NULL) {
         snprintf(r->vbuf[2], sizeof(r->vbuf[2]), "bytes */%zu", r->block->size);
         ADD("content-range", r->vbuf[2]);

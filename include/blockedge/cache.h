@@ -23,10 +23,14 @@
  *   be_cache_cancel() if the request goes away first.
  * BE_DECLINED: the origin answered 404 for key within negative_ttl (the negative cache):
  *   answer 404 at once; nothing will run.
+ * BE_BUSY: only with BE_CACHE_NO_FETCH: key is in neither tier (nor the negative cache) and
+ *   answering needs the origin; nothing was started, nothing will run.
  * BE_ERROR: out of memory; nothing will run.
  */
-int be_cache_get(be_worker_t *w, const be_key_t *key, be_waiter_cb cb, void *arg, be_waiter_t **wp,
-                 be_block_t **out, int *tier);
+#define BE_CACHE_NO_FETCH 0x1u /* answer from the tiers only (see BE_BUSY) */
+
+int be_cache_get(be_worker_t *w, const be_key_t *key, unsigned flags, be_waiter_cb cb, void *arg,
+                 be_waiter_t **wp, be_block_t **out, int *tier);
 
 /* A miss that is on disk is read on the disk read pool (shared by concurrent requests
  * through the in-flight table), checked, promoted to memory, then delivered with *tier set

@@ -70,12 +70,17 @@ typedef struct be_config_s {
     int nlisten;
     char tls_certificate[1024];
     char tls_certificate_key[1024];
-    char access_log[1024];           /* "" = off */
-    be_msec_t keepalive_timeout;     /* default 75s */
-    be_msec_t client_header_timeout; /* default 60s */
-    be_msec_t send_timeout;          /* default 60s */
-    int max_connections;             /* whole node; default 10000 */
-    int h2_max_concurrent_streams;   /* default 100 */
+    char access_log[1024];             /* "" = off */
+    be_msec_t keepalive_timeout;       /* default 75s */
+    be_msec_t client_header_timeout;   /* default 60s */
+    be_msec_t send_timeout;            /* default 60s */
+    int max_connections;               /* whole node; default 10000 */
+    int h2_max_concurrent_streams;     /* default 100 */
+    double miss_rate;                  /* origin-bound requests per second per client; 0 = off */
+    int miss_burst;                    /* tokens a client's bucket holds; default 1 */
+    be_acl_rule_t trusted[BE_MAX_ACL]; /* peers exempt from miss_rate (allow flag unused) */
+    int ntrusted;
+    char real_ip_header[64]; /* from a trusted peer, names the real client; "" = none */
 
     /* cache { } */
     uint64_t memory_size;    /* default 256m */

@@ -39,7 +39,8 @@ struct be_conn_s {
     struct bufferevent *bev;
     struct event *timer; /* idle or header deadline */
     char peer[64];
-    int state; /* enum be_conn_state */
+    struct sockaddr_storage peer_addr; /* the client's address (AF_UNSPEC: unknown) */
+    int state;                         /* enum be_conn_state */
     int tls;
     be_http2_t *h2; /* set in BE_CONN_HTTP2 */
     be_msec_t accepted;

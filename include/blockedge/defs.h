@@ -17,6 +17,7 @@
 #define BE_ERROR    -1
 #define BE_AGAIN    -2
 #define BE_DECLINED -3
+#define BE_BUSY     -4
 
 typedef int64_t be_msec_t;
 

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "blockedge/block.h"
 #include "blockedge/inflight.h"
 
@@ -57,12 +59,14 @@ struct be_request_s {
     unsigned has_if_range : 1;
     unsigned has_range : 1;
     unsigned range_repeated : 1;
+    unsigned real_ip_len; /* bytes of real_ip kept; 0: the header was absent */
 
     /* the answer */
     be_waiter_t *waiter;
     be_block_t *block; /* set for 200/206 (and HEAD, 304) */
     int tier;          /* enum be_tier, -1 when no block was looked up */
     int negative;      /* answered 404 from the negative cache */
+    int retry_after;   /* seconds, for 429 (miss_rate) */
     int status;
     const char *error; /* body text of an error response */
     uint64_t body_off;
@@ -75,6 +79,8 @@ struct be_request_s {
      * by the memset in be_request_init(): peer is set by the protocol per request, the
      * strings are emptied one byte each. */
     const char *peer; /* client "addr:port", owned by the connection; NULL: unknown */
+    const struct sockaddr *peer_addr; /* the same as an address, for per-client limits */
+    char real_ip[256]; /* the tail of real_ip_header's value (the rightmost addresses) */
     char log_method[16];
     char log_path[256];
     char log_referer[192];

@@ -253,8 +253,9 @@ expect_origin_count() {
 
 # be_conf ORIGIN_URL [NAME]: the standard config text, listening on $HTTP_PORT and $ADMIN_PORT.
 # Overrides: CONF_WORKERS CONF_MEMORY_SIZE CONF_MAX_BLOCK_SIZE CONF_CONNECT_TIMEOUT
-# CONF_READ_TIMEOUT CONF_RETRIES CONF_LOG_LEVEL, and CONF_ORIGIN_EXTRA (lines added to origin { },
-# e.g. more "server" lines or "max_fails 0;").
+# CONF_READ_TIMEOUT CONF_RETRIES CONF_LOG_LEVEL, and CONF_HTTP_EXTRA, CONF_CACHE_EXTRA and
+# CONF_ORIGIN_EXTRA (lines added to http { }, cache { } and origin { }, e.g. more "server" lines
+# or "max_fails 0;").
 be_conf() {
     local origin=$1 name=${2:-be}
     cat <<EOF
@@ -265,6 +266,7 @@ http {
     keepalive_timeout 75s;
     client_header_timeout 60s;
     send_timeout 60s;
+${CONF_HTTP_EXTRA:-}
 }
 cache {
     memory_size ${CONF_MEMORY_SIZE:-64m};

@@ -106,7 +106,7 @@ called(void *arg)
 static int
 get(int wi, const be_key_t *key, fixture_got_t *g, be_waiter_t **wp, be_block_t **out, int *tier)
 {
-    return be_cache_get(workers[wi], key, fixture_got, g, wp, out, tier);
+    return be_cache_get(workers[wi], key, 0, fixture_got, g, wp, out, tier);
 }
 
 static void

@@ -25,6 +25,7 @@ X(ORIGIN_QUEUED, "blockedge_origin_queued_fetches", GAUGE, NONE, CTR, ORIGIN_QUE
 X(ORIGIN_QUEUE_WAITS, "blockedge_origin_queue_waits_total", COUNTER, NONE, CTR, ORIGIN_QUEUE_WAITS, "", "Fetches that waited for a slot under origin_max_inflight.")
 X(ORIGIN_QUEUE_REJECTED, "blockedge_origin_queue_rejected_total", COUNTER, NONE, CTR, ORIGIN_QUEUE_REJECTED, "", "Fetches that waited origin_queue_timeout without a slot: their clients got 503 with Retry-After.")
 X(ORIGIN_ORPHANS_CANCELLED, "blockedge_origin_orphans_cancelled_total", COUNTER, NONE, CTR, ORIGIN_ORPHANS_CANCELLED, "", "Fetches every client had left, cancelled to give their slot to a waiting one.")
+X(MISS_RATE_LIMITED, "blockedge_miss_rate_limited_total", COUNTER, NONE, CTR, MISS_RATE_LIMITED, "", "Requests that needed the origin from a client past its miss_rate budget: answered 429 with Retry-After.")
 X(COALESCED, "blockedge_coalesced_requests_total", COUNTER, NONE, CTR, COALESCED, "coalesced", "Misses that joined a fetch already in flight instead of starting one.")
 X(SENT_BYTES, "blockedge_sent_bytes_total", COUNTER, NONE, CTR, SENT_BYTES, "sent_bytes", "Response body bytes queued to clients.")
 X(CONNECTIONS_ACCEPTED, "blockedge_connections_accepted_total", COUNTER, NONE, CTR, CONNECTIONS_ACCEPTED, "connections.accepted", "Client connections accepted.")
