@@ -586,6 +586,11 @@ const be_directive_t be_directives[] = {
     ONCE("origin_queue_timeout",      ORIGIN, 1, 1, be_conf_set_msec,      origin_queue_timeout,      1,    0,          "TIME",                "5s",
         "how long a miss waits for a slot under origin_max_inflight before 503; longer rides out "
         "bursts, shorter sheds load sooner"),
+    ONCE("origin_max_conns",          ORIGIN, 1, 1, be_conf_set_num,       origin_max_conns,          0,    100000,     "N",                   "0",
+        "connections open to one origin host (host:port) at once, node-wide (each worker "
+        "holds an equal share, at least one); fetches past it wait for a connection to free "
+        "up, counted in fetch_timeout. Bounds what the node costs an origin with a connection "
+        "limit of its own; 0: only origin_max_inflight bounds them"),
     ONCE("error_summary_interval",    ORIGIN, 1, 1, be_conf_set_msec,      error_summary_interval,    1,    0,          "TIME",                "10s",
         "origin errors after the first one of a kind are counted and logged as one line per "
         "server and reason per interval; shorter reports sooner, longer logs less"),

@@ -58,6 +58,8 @@ setup_peers(be_origin_t *o)
     int cap = o->cfg->origin_max_inflight > 0 ? o->cfg->origin_max_inflight : 1024 * o->npeers;
     int nw = o->w->svc->nworkers > 0 ? o->w->svc->nworkers : 1;
     o->max_active = cap / nw > 0 ? (unsigned)(cap / nw) : 1;
+    int conns = o->cfg->origin_max_conns > 0 ? o->cfg->origin_max_conns / nw : 0;
+    be_origin_http_set_max_conns(o, o->cfg->origin_max_conns > 0 && conns < 1 ? 1 : conns);
     for (int i = 0; i <= NO_PEER; i++)
         o->peers[i].index = i;
     for (int i = 0; i < o->npeers; i++) {

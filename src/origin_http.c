@@ -342,6 +342,12 @@ be_origin_http_init(be_origin_t *o)
 }
 
 void
+be_origin_http_set_max_conns(be_origin_t *o, int n)
+{
+    curl_multi_setopt(o->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+}
+
+void
 be_origin_http_dispose(be_origin_t *o)
 {
     if (o->multi != NULL)

@@ -112,10 +112,11 @@ void be_origin_attempt_end(fetch_t *f, be_fetch_status_t status, int transient);
 be_fetch_status_t be_origin_verify(fetch_t *f);
 
 /* origin_http.c */
-int be_origin_http_init(be_origin_t *o);     /* the multi handle and its timer */
-void be_origin_http_dispose(be_origin_t *o); /* after every transfer was released */
-int be_origin_http_start(fetch_t *f);        /* BE_OK or BE_ERROR, nothing started */
-void be_origin_http_release(fetch_t *f);     /* ends f's transfer, if any */
+int be_origin_http_init(be_origin_t *o);                  /* the multi handle and its timer */
+void be_origin_http_dispose(be_origin_t *o);              /* after every transfer was released */
+void be_origin_http_set_max_conns(be_origin_t *o, int n); /* per host; 0: no cap */
+int be_origin_http_start(fetch_t *f);                     /* BE_OK or BE_ERROR, nothing started */
+void be_origin_http_release(fetch_t *f);                  /* ends f's transfer, if any */
 
 /* origin_file.c */
 int be_origin_file_start(fetch_t *f); /* BE_OK or BE_ERROR, nothing started */

@@ -107,6 +107,7 @@ typedef struct be_config_s {
     be_msec_t error_summary_interval; /* origin errors are summarized per interval */
     int origin_max_inflight;          /* node-wide fetches under way; 0: 1024 per server */
     be_msec_t origin_queue_timeout;   /* a miss's wait for a slot; default 5s */
+    int origin_max_conns;             /* connections per origin host, node-wide; 0 = no cap */
 
     /* admin { } */
     be_listen_t admin_listen[BE_MAX_LISTEN];
