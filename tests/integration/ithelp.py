@@ -443,6 +443,49 @@ class Incomplete(Exception):
     pass
 
 
+def origin_load(log_path, since, status):
+    """From an nginx timing log ("END DURATION URI STATUS CONNECTION" per line), the requests
+    with STATUS that ended after SINCE (epoch seconds): "count connections max_per_second".
+    An HTTP/1.1 connection carries one request at a time, so the number of connections that
+    carried them bounds how many were under way at once (nginx's millisecond times are too
+    coarse to tell that from the intervals)."""
+    starts, conns = [], set()
+    with open(log_path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 5 or parts[3] != status:
+                continue
+            end, dur = float(parts[0]), float(parts[1])
+            if end >= since:
+                starts.append(end - dur)
+                conns.add(parts[4])
+    starts.sort()
+    per_sec, j = 0, 0
+    for i, a in enumerate(starts):  # the most starts within any one-second window
+        while starts[j] < a - 1.0:
+            j += 1
+        per_sec = max(per_sec, i - j + 1)
+    return "%d %d %d" % (len(starts), len(conns), per_sec)
+
+
+def h2load_latency(log_path):
+    """From an h2load --log-file (start_us status duration_us per line): "requests ok p50_us
+    p99_us" (ok: status 200)."""
+    durs, ok = [], 0
+    with open(log_path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            ok += parts[1] == "200"
+            durs.append(int(parts[2]))
+    durs.sort()
+    if not durs:
+        return "0 0 0 0"
+    pick = lambda q: durs[min(len(durs) - 1, int(q * len(durs)))]
+    return "%d %d %d %d" % (len(durs), ok, pick(0.5), pick(0.99))
+
+
 def parse_one(data, method, at_eof):
     """Parse one response from DATA. Returns (Response, bytes consumed); raises Incomplete."""
     end = data.find(b"\r\n\r\n")
@@ -592,6 +635,10 @@ def main(argv):
         for p in problems:
             print(p)
         return 1 if problems else 0
+    elif cmd == "origin-load":
+        print(origin_load(argv[2], float(argv[3]), argv[4]))
+    elif cmd == "h2load-latency":
+        print(h2load_latency(argv[2]))
     elif cmd == "gen-blocks":
         gen_blocks(argv[2], int(argv[3]), argv[4], argv[5])
     elif cmd == "stall-origin":
@@ -601,7 +648,8 @@ def main(argv):
     else:
         print("usage: ithelp.py free-port FILE | metric QUERY | metric-sum NAME | "
               "lint-metrics FAMILY:TYPE... | dup-series | monotonic SCRAPE... | gen-blocks DIR N SIZE SEED | "
-              "stall-origin PORT LOG LIFETIME | scripted-origin PORT DIR LOG LIFETIME", file=sys.stderr)
+              "stall-origin PORT LOG LIFETIME | scripted-origin PORT DIR LOG LIFETIME | "
+              "origin-load LOG SINCE STATUS | h2load-latency LOG", file=sys.stderr)
         return 2
     return 0
 

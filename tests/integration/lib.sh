@@ -164,7 +164,9 @@ sha_of() {
 
 # start_nginx_origin DIR [NAME] [EXTRA]: nginx serving DIR at /blocks/ on a free port; EXTRA is
 # inserted into the /blocks/ location (e.g. "limit_rate 128k;"). Sets ORIGIN_PORT, ORIGIN_URL,
-# ORIGIN_LOG (access log: "METHOD URI STATUS BYTES" per line) and ORIGIN_PID. With
+# ORIGIN_LOG (access log: "METHOD URI STATUS BYTES" per line), ORIGIN_TIMING_LOG (the same
+# requests as "END_SECONDS.MS DURATION_SECONDS URI STATUS CONNECTION_ID", for concurrency) and
+# ORIGIN_PID. With
 # NGINX_ORIGIN_TLS=1 it serves https with a fresh self-signed certificate (nobody trusts it).
 start_nginx_origin() {
     local dir=$1 name=${2:-origin} extra=${3:-} port pfx token pid i got="" scheme=http tls=""
@@ -190,6 +192,8 @@ events { worker_connections 1024; }
 http {
     log_format blockorigin '\$request_method \$request_uri \$status \$body_bytes_sent';
     access_log $pfx/access.log blockorigin;
+    log_format blocktiming '\$msec \$request_time \$request_uri \$status \$connection';
+    access_log $pfx/timing.log blocktiming;
     client_body_temp_path $pfx/tmp/client;
     proxy_temp_path $pfx/tmp/proxy;
     fastcgi_temp_path $pfx/tmp/fastcgi;
@@ -219,6 +223,7 @@ EOF
     ORIGIN_PORT=$port
     ORIGIN_URL="$scheme://127.0.0.1:$port/blocks/"
     ORIGIN_LOG="$pfx/access.log"
+    ORIGIN_TIMING_LOG="$pfx/timing.log"
     ORIGIN_PID=$pid
 }
 
