@@ -57,12 +57,17 @@ struct be_request_s {
     unsigned has_if_range : 1;
     unsigned has_range : 1;
     unsigned range_repeated : 1;
+    /* Authorization, kept only while auth mode is signed (a Bearer signed-URL token) */
+    unsigned has_authorization : 1;
+    unsigned authorization_bad : 1; /* too long for the buffer, or sent twice */
+    char authorization[96];
 
     /* the answer */
     be_waiter_t *waiter;
     be_block_t *block; /* set for 200/206 (and HEAD, 304) */
     int tier;          /* enum be_tier, -1 when no block was looked up */
     int negative;      /* answered 404 from the negative cache */
+    int auth_denied;   /* enum be_auth_reason of a 403 from the signed-URL check; 0: none */
     int status;
     const char *error; /* body text of an error response */
     uint64_t body_off;
@@ -76,7 +81,7 @@ struct be_request_s {
      * strings are emptied one byte each. */
     const char *peer; /* client "addr:port", owned by the connection; NULL: unknown */
     char log_method[16];
-    char log_path[256];
+    char log_path[256]; /* the target with every sig= value redacted (auth.h) */
     char log_referer[192];
     char log_agent[192];
 };
