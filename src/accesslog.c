@@ -293,6 +293,8 @@ be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
         cache = "MISS", tier = "origin";
         break;
     }
+    if (e->denied != NULL)
+        cache = "DENIED", tier = e->denied;
     char mid[96];
     snprintf(mid, sizeof(mid), "\" %d %" PRIu64 " \"", e->status, e->body_len);
     pos = put_str(line, pos, cap, mid);

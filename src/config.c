@@ -105,6 +105,11 @@ check_config(be_conf_t *cf, const char *main_path)
         }
     }
 
+    if (cfg->auth_mode == BE_AUTH_MODE_SIGNED && cfg->auth_keys.n == 0) {
+        blame(cf, (size_t)(be_conf_find(cf, "mode", BE_CTX_AUTH) - be_directives), main_path);
+        return be_conf_error(cf, "\"mode signed\" requires \"secret_file\"");
+    }
+
     if (cfg->nservers == 0) {
         cf->file = main_path;
         cf->line = 0;

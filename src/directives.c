@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "blockedge/adminauth.h"
+#include "blockedge/auth.h"
 #include "blockedge/conf.h"
 #include "blockedge/confvalue.h"
 #include "blockedge/directives.h"
@@ -362,6 +363,24 @@ set_real_ip_header(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int
     return be_conf_set_str(cf, d, cfg, argc, argv);
 }
 
+/* The path, and the secrets the file holds, read now so that -t, start-up and every reload
+ * fail on a file that cannot be read or holds no good secret (auth.c reads it). */
+static int
+set_auth_secret_file(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
+                     char *const *argv)
+{
+    char err[1536];
+
+    if (be_conf_set_str(cf, d, cfg, argc, argv) != BE_OK) {
+        return BE_ERROR;
+    }
+    if (be_auth_read_secrets(argv[0], &cfg->auth_keys, &cfg->auth_secret_file_loose, err,
+                             sizeof(err)) != BE_OK) {
+        return be_conf_error(cf, "cannot read \"%s\": %s", d->name, err);
+    }
+    return BE_OK;
+}
+
 /* An http:// or https:// URL with a host; a trailing "/" is dropped (the bucket follows). */
 static int
 set_s3_endpoint(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
@@ -420,6 +439,12 @@ set_rate(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, cha
     return BE_OK;
 }
 
+static const be_conf_enum_t auth_modes[] = {
+    {"off", BE_AUTH_MODE_OFF},
+    {"signed", BE_AUTH_MODE_SIGNED},
+    {NULL, 0},
+};
+
 static const be_conf_enum_t memory_policies[] = {
     {"lru", BE_POLICY_LRU},
     {NULL, 0},
@@ -475,6 +500,7 @@ const be_directive_t be_directives[] = {
     BLOCK("origin",                   ORIGIN, "where misses are fetched from; required"),
     BLOCK("admin",                    ADMIN,  "the /metrics, /stats, /healthz, /blocks, /purge and /prefetch listener and who may use it"),
     BLOCK("stats",                    STATS,  "popularity statistics: top blocks, Zipf fit, miss-ratio curve"),
+    BLOCK("auth",                     AUTH,   "who may read a block: signed URLs"),
 
     /* http { } */
     MANY("listen",                    HTTP,   1, 2, set_listen,            listen,                    0,    0,          "ADDR:PORT [tls]",     "127.0.0.1:8480",
@@ -627,6 +653,19 @@ const be_directive_t be_directives[] = {
     ONCE("mrc_max_keys",              STATS,  1, 1, be_conf_set_num,       mrc_max_keys,              1024, 16777216,   "N",                   "32768",
         "bound on the keys SHARDS tracks (about 100 bytes each); more keeps a higher rate on a "
         "large key space"),
+
+    /* auth { } */
+    ONCE("mode",                      AUTH,   1, 1, ENUM(auth_modes),      auth_mode,                 0,    0,          "off|signed",          "off",
+        "signed: a block request (GET, HEAD; hits too) must carry expires= and sig= (an "
+        "HMAC-SHA256 of the key and expiry) or the same as a Bearer token, else 403; keeps "
+        "blocks from whoever merely knows a hash, at one HMAC per request and links that expire"),
+    ONCE("secret_file",               AUTH,   1, 1, set_auth_secret_file,  auth_secret_file,          0,    0,          "PATH",                NULL,
+        "file of one or two secrets, one per line (current, then previous, so keys rotate "
+        "without a flag day), read when the config is loaded and on every reload; required "
+        "with mode signed; keep it readable by this user only"),
+    ONCE("clock_skew",                AUTH,   1, 1, be_conf_set_msec,      auth_clock_skew,           0,    0,          "TIME",                "30s",
+        "how long past its expires a signed link is still accepted, for clocks that disagree; "
+        "longer forgives skewed signers, but a leaked link lives that much longer"),
 };
 /* clang-format on */
 
@@ -650,6 +689,8 @@ context_name(unsigned ctx)
         return "admin";
     case BE_CTX_STATS:
         return "stats";
+    case BE_CTX_AUTH:
+        return "auth";
     default:
         return "any";
     }

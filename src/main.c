@@ -223,6 +223,24 @@ check_fd_limit(const be_config_t *cfg, int to_stderr)
         be_log(BE_LOG_WARN, "%s", msg);
 }
 
+/* Warns when group or others may read the signed-URL secret file (the secrets are loaded
+ * anyway: refusing would take a node down over a mode bit). */
+static void
+check_secret_mode(const be_config_t *cfg, int to_stderr)
+{
+    if (!cfg->auth_secret_file_loose)
+        return;
+    char msg[1200];
+    snprintf(msg, sizeof(msg),
+             "\"secret_file\" \"%s\" is readable by group or others: anyone who reads it "
+             "can sign URLs; chmod 600 it",
+             cfg->auth_secret_file);
+    if (to_stderr)
+        fprintf(stderr, "blockedge: [warn] %s\n", msg);
+    else
+        be_log(BE_LOG_WARN, "%s", msg);
+}
+
 /* Removes the pid file if it still names this process (after an upgrade it names the new
  * one). */
 static void
@@ -255,6 +273,7 @@ serve(const be_config_t *cfg, char *const argv[])
     }
     signal(SIGPIPE, SIG_IGN);
     check_fd_limit(cfg, 0);
+    check_secret_mode(cfg, 0);
     int upgrading = be_upgrade_child_init();
     int inherited = be_listen_inherit_init();
     if (inherited > 0)
@@ -384,6 +403,7 @@ main(int argc, char **argv)
     }
     if (test) {
         check_fd_limit(&cfg, 1);
+        check_secret_mode(&cfg, 1);
         fprintf(stderr, "blockedge: the configuration file %s syntax is ok\n", conf);
         fprintf(stderr, "blockedge: configuration file %s test is successful\n", conf);
         return 0;

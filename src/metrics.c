@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 
 #include "blockedge/alloc.h"
+#include "blockedge/auth.h"
 #include "blockedge/diskstore.h"
 #include "blockedge/inflight.h"
 #include "blockedge/json.h"
@@ -45,7 +46,8 @@ enum {
     L_PURGE_RESULT, /* adminstats.h */
     L_PREFETCH_JOB,
     L_PREFETCH_KEY,
-    L_DENY_REASON
+    L_DENY_REASON,
+    L_AUTH_REASON /* tbl/auth_reasons.h but "ok" */
 };
 
 static const struct {
@@ -66,6 +68,7 @@ static const struct {
     [L_PREFETCH_JOB] = {"result", {"result", NULL}},
     [L_PREFETCH_KEY] = {"result", {"result", NULL}},
     [L_DENY_REASON] = {"reason", {"reason", NULL}},
+    [L_AUTH_REASON] = {"reason", {"reason", NULL}},
 };
 
 /*
@@ -283,6 +286,7 @@ dims(const be_metrics_t *m, int set, int *n1, int *n2)
         [L_PREFETCH_JOB] = BE_PREFETCH_JOB_N,
         [L_PREFETCH_KEY] = BE_PREFETCH_KEY_N,
         [L_DENY_REASON] = BE_ADMIN_DENIED_N,
+        [L_AUTH_REASON] = BE_AUTH_REASON_N,
     };
     *n2 = set == L_PROTO_CODE ? BE_CODE_N : 1;
     if (set == L_SERVER)
@@ -339,6 +343,8 @@ label_value(const be_metrics_t *m, int set, int k, int idx, char *buf, size_t ca
         return be_admin_prefetch_key_label(idx);
     case L_DENY_REASON:
         return be_admin_denial_label(idx);
+    case L_AUTH_REASON:
+        return be_auth_label(idx);
     default:
         return "";
     }
@@ -357,6 +363,8 @@ walk(const be_metrics_t *m, int id, visit_fn fn, void *ctx)
     dims(m, r->labels, &n1, &n2);
     for (int i = 0; i < n1; i++) {
         if (r->labels == L_FETCH_REASON && i == BE_FETCH_OK)
+            continue;
+        if (r->labels == L_AUTH_REASON && i == BE_AUTH_REASON_OK)
             continue;
         if (r->source == S_TIERS && i == BE_TIER_DISK && !m->has_disk)
             continue;

@@ -14,6 +14,7 @@
 
 #include "blockedge/check.h"
 #include "blockedge/accesslog.h"
+#include "blockedge/auth.h"
 #include "blockedge/cache.h"
 #include "blockedge/clientaddr.h"
 #include "blockedge/clock.h"
@@ -48,6 +49,13 @@ accesslog_of(const be_request_t *r)
 {
     be_accesslog_t *log = r->w != NULL && r->w->svc != NULL ? r->w->svc->accesslog : NULL;
     return be_accesslog_on(log, r->w != NULL ? r->w->id : 0) ? log : NULL;
+}
+
+/* Whether block requests must carry a signed-URL token (auth { mode signed; }). */
+static int
+auth_on(const be_request_t *r)
+{
+    return r->w != NULL && r->w->cfg != NULL && r->w->cfg->auth_mode == BE_AUTH_MODE_SIGNED;
 }
 
 static int
@@ -120,6 +128,14 @@ be_request_header(be_request_t *r, const char *name, size_t nlen, const char *va
             note(r->log_agent, sizeof(r->log_agent), value, vlen);
         else if (name_is(name, nlen, "referer"))
             note(r->log_referer, sizeof(r->log_referer), value, vlen);
+    }
+    if (auth_on(r) && name_is(name, nlen, "authorization")) {
+        if (r->has_authorization || vlen >= sizeof(r->authorization))
+            r->authorization_bad = 1; /* refused as malformed, not an error of the request */
+        else
+            note(r->authorization, sizeof(r->authorization), value, vlen);
+        r->has_authorization = 1;
+        return BE_OK;
     }
     if (name_is(name, nlen, "if-none-match")) {
         int rc =
@@ -324,6 +340,33 @@ look_up(be_request_t *r)
     return be_cache_get(w, &r->key, 0, on_filled, r, &r->waiter, &r->block, &r->tier);
 }
 
+/* The signed-URL check (auth.h), before any tier is looked up: a cached block is no less
+ * protected. The token comes from the query (query: the bytes after '?', or NULL), else from
+ * "Authorization: Bearer". 1: let through; 0: r answers 403 with the reason, counted. */
+static int
+signed_ok(be_request_t *r, const char *query, size_t qlen)
+{
+    const be_config_t *cfg = r->w->cfg;
+    be_auth_token_t tok;
+    int why = BE_AUTH_REASON_MISSING;
+
+    if (query != NULL)
+        why = be_auth_parse_query(query, qlen, &tok);
+    if (why == BE_AUTH_REASON_MISSING && r->has_authorization)
+        why = r->authorization_bad
+                  ? BE_AUTH_REASON_MALFORMED
+                  : be_auth_parse_bearer(r->authorization, strlen(r->authorization), &tok);
+    if (why == BE_AUTH_REASON_OK)
+        why = be_auth_check(&cfg->auth_keys, r->hex, &tok, be_worker_wall_sec(r->w),
+                            cfg->auth_clock_skew);
+    if (why == BE_AUTH_REASON_OK)
+        return 1;
+    r->auth_denied = why;
+    be_stat_add(&r->w->stats.auth_denied[why], 1);
+    be_request_fail(r, 403, be_auth_text(why));
+    return 0;
+}
+
 static int
 method_of(const char *m, size_t len)
 {
@@ -341,11 +384,14 @@ be_request_start(be_request_t *r, const char *method, size_t mlen, const char *p
     r->method = method_of(method, mlen);
     if (accesslog_of(r) != NULL) {
         note(r->log_method, sizeof(r->log_method), method, mlen);
-        note(r->log_path, sizeof(r->log_path), path, plen);
+        be_auth_redact(r->log_path, sizeof(r->log_path), path, plen);
     }
     const char *q = memchr(path, '?', plen);
-    if (q != NULL)
+    size_t qlen = 0;
+    if (q != NULL) {
+        qlen = plen - (size_t)(q - path) - 1;
         plen = (size_t)(q - path);
+    }
     size_t pre = sizeof(BLOCKS_PREFIX) - 1;
     if (plen < pre || memcmp(path, BLOCKS_PREFIX, pre) != 0) {
         be_request_fail(r, 404, "not found");
@@ -365,6 +411,8 @@ be_request_start(be_request_t *r, const char *method, size_t mlen, const char *p
     r->etag[BE_KEY_HEX_LEN + 1] = '"';
     r->etag[BE_KEY_HEX_LEN + 2] = '\0';
 
+    if (auth_on(r) && !signed_ok(r, q != NULL ? q + 1 : NULL, qlen))
+        return BE_OK;
     int rc = look_up(r);
     if (rc == BE_DECLINED && r->status == 429)
         return BE_OK;
@@ -514,6 +562,7 @@ log_access(be_accesslog_t *log, const be_request_t *r, uint64_t us)
         .block_size = r->block != NULL ? (int64_t)r->block->size : -1,
         .body_len = r->body_len,
         .duration_us = us,
+        .denied = r->auth_denied != 0 ? be_auth_label(r->auth_denied) : NULL,
     };
     be_accesslog_write(log, &e);
 }

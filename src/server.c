@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 
 #include "blockedge/check.h"
 #include "blockedge/accesslog.h"
@@ -198,6 +199,8 @@ be_server_gen_unref(generation_t *g)
     if (g == NULL || atomic_fetch_sub(&g->refs, 1) != 1)
         return;
     be_tls_ctx_free(&g->tls_ctx);
+    if (g->owned != NULL)
+        OPENSSL_cleanse(&g->owned->auth_keys, sizeof(g->owned->auth_keys));
     free(g->owned);
     free(g);
 }

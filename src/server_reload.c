@@ -269,6 +269,11 @@ be_server_reload(be_server_t *srv, be_config_t *cfg)
     be_server_gen_unref(prev);
     svc->reloads[0]++;
     be_log(BE_LOG_NOTICE, "configuration reloaded from \"%s\"", cfg->path);
+    if (cfg->auth_secret_file_loose)
+        be_log(BE_LOG_WARN,
+               "\"secret_file\" \"%s\" is readable by group or others: anyone "
+               "who reads it can sign URLs; chmod 600 it",
+               cfg->auth_secret_file);
     return BE_OK;
 
 fail:

@@ -79,4 +79,5 @@ be_stats_accumulate(be_stats_t *dst, const be_stats_t *src)
     for (int t = 0; t < BE_TIER_N; t++)
         add_hist(&dst->request_duration[t], &src->request_duration[t]);
     add_hist(&dst->fetch_duration, &src->fetch_duration);
+    add_array(dst->auth_denied, src->auth_denied, BE_AUTH_REASON_N);
 }

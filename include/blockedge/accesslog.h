@@ -5,6 +5,10 @@
  *   127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /blocks/<hex> HTTP/1.1" 200 4096 "-"
  *   "curl/7.88.1" HIT memory 4096 0.000041
  *
+ * A request refused by signed URLs shows DENIED and the reason (missing, malformed, expired,
+ * bad_signature) in place of the cache status and tier. The path is logged with every sig=
+ * value replaced by REDACTED (request.c keeps it so): a signature never reaches the log.
+ *
  * Each worker has its own buffer and its own descriptor on the file (O_APPEND, so lines
  * stay whole); a buffer is written when it fills, once a second, on reopen and at exit.
  * SIGUSR1 reaches each worker as a mailbox task, so a descriptor is only ever used and
@@ -33,6 +37,7 @@ typedef struct be_access_entry_s {
     int64_t block_size; /* -1: no block */
     uint64_t body_len;  /* bytes of body sent */
     uint64_t duration_us;
+    const char *denied; /* refused by signed URLs: the reason label; NULL otherwise */
 } be_access_entry_t;
 
 /* Opens svc->cfg->access_log once per worker and arms each worker's flush timer on its

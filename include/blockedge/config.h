@@ -26,8 +26,10 @@ void be_config_defaults(be_config_t *cfg);
 /*
  * Loads and checks path into cfg (defaults first). On error returns BE_ERROR and writes one
  * line without a trailing newline into err (nginx's wording, ending in "in FILE:LINE" where
- * a line is known). There are no warnings. Binds nothing and opens no file other than the
- * config, its includes and admin_token_file (whose token it keeps). Thread: main, before
+ * a line is known). There are no warnings (a group- or world-readable secret_file is only
+ * flagged in cfg->auth_secret_file_loose, for the caller to log). Binds nothing and opens no
+ * file other than the config, its includes, admin_token_file and secret_file (whose token and
+ * secrets it keeps). Thread: main, before
  * workers start.
  */
 int be_config_load(be_config_t *cfg, const char *path, char *err, size_t errlen);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "blockedge/adminauth.h"
+#include "blockedge/auth.h"
 #include "blockedge/defs.h"
 
 #define BE_CONFIG_MAGIC 0x62656366u /* "becf" */
@@ -124,6 +125,13 @@ typedef struct be_config_s {
     be_msec_t popularity_half_life; /* decay; 0 = never; default 5m */
     double mrc_sample_rate;         /* SHARDS starting rate; default 0.1 */
     int mrc_max_keys;               /* SHARDS key bound; default 32768 */
+
+    /* auth { } */
+    int auth_mode;               /* enum be_auth_mode; default off */
+    char auth_secret_file[1024]; /* "" = none; required with mode signed */
+    be_msec_t auth_clock_skew;   /* grace after expires; default 30s */
+    be_auth_keys_t auth_keys;    /* read from auth_secret_file when the config is loaded */
+    int auth_secret_file_loose;  /* group or others may read it: warned about */
 } be_config_t;
 
 #endif

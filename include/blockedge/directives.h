@@ -20,7 +20,8 @@
 #define BE_CTX_ORIGIN 0x08u
 #define BE_CTX_ADMIN  0x10u
 #define BE_CTX_STATS  0x20u
-#define BE_CTX_ANY    0x3fu
+#define BE_CTX_AUTH   0x40u
+#define BE_CTX_ANY    0x7fu
 
 extern const be_directive_t be_directives[];
 extern const size_t be_directives_count;

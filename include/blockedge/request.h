@@ -60,6 +60,10 @@ struct be_request_s {
     unsigned has_range : 1;
     unsigned range_repeated : 1;
     unsigned real_ip_len; /* bytes of real_ip kept; 0: the header was absent */
+    /* Authorization, kept only while auth mode is signed (a Bearer signed-URL token) */
+    unsigned has_authorization : 1;
+    unsigned authorization_bad : 1; /* too long for the buffer, or sent twice */
+    char authorization[96];
 
     /* the answer */
     be_waiter_t *waiter;
@@ -67,6 +71,7 @@ struct be_request_s {
     int tier;          /* enum be_tier, -1 when no block was looked up */
     int negative;      /* answered 404 from the negative cache */
     int retry_after;   /* seconds, for 429 (miss_rate) */
+    int auth_denied;   /* enum be_auth_reason of a 403 from the signed-URL check; 0: none */
     int status;
     const char *error; /* body text of an error response */
     uint64_t body_off;
@@ -82,7 +87,7 @@ struct be_request_s {
     const struct sockaddr *peer_addr; /* the same as an address, for per-client limits */
     char real_ip[256]; /* the tail of real_ip_header's value (the rightmost addresses) */
     char log_method[16];
-    char log_path[256];
+    char log_path[256]; /* the target with every sig= value redacted (auth.h) */
     char log_referer[192];
     char log_agent[192];
 };

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "blockedge/auth.h"
 #include "blockedge/defs.h"
 #include "blockedge/fetch.h"
 
@@ -73,6 +74,7 @@ typedef struct be_stats_s {
     _Atomic uint64_t closed[BE_CLOSE_N];
     be_hist_t request_duration[BE_TIER_N];
     be_hist_t fetch_duration;
+    _Atomic uint64_t auth_denied[BE_AUTH_REASON_N]; /* signed URLs: 403s by reason (OK unused) */
 } be_stats_t;
 
 /* Single-writer add: only the owning worker calls these. */

@@ -68,5 +68,6 @@ X(ADMIN_PURGES, "blockedge_admin_purges_total", COUNTER, PURGE_RESULT, ADMIN, pu
 X(ADMIN_PREFETCH_JOBS, "blockedge_admin_prefetch_jobs_total", COUNTER, PREFETCH_JOB, ADMIN, prefetch_jobs, "", "POST /prefetch requests, by result (accepted, too_large, busy, bad_request).")
 X(ADMIN_PREFETCH_KEYS, "blockedge_admin_prefetch_keys_total", COUNTER, PREFETCH_KEY, ADMIN, prefetch_keys, "", "Keys of prefetch jobs finished, by result: fetched, cached, disk, bad_key, error or the origin error.")
 X(ADMIN_DENIED, "blockedge_admin_denied_total", COUNTER, DENY_REASON, ADMIN, denied, "", "Admin requests refused with 403, by reason (address: allow/deny; no_token, bad_token: admin_token_file).")
+X(AUTH_DENIED, "blockedge_auth_denied_total", COUNTER, AUTH_REASON, ARRAY, auth_denied, "", "Block requests refused with 403 by signed URLs (auth mode signed), by reason: missing, malformed, expired, bad_signature.")
 X(BUILD_INFO, "blockedge_build_info", GAUGE, VERSION, BUILD, -, "", "Build information; the value is always 1.")
 /* clang-format on */
