@@ -97,6 +97,12 @@ csv_max() {
         c && $c + 0 > m { m = $c + 0 } END { print m + 0 }' "$T/$1.csv"
 }
 
+cpu_ticks() { # user + system clock ticks of blockedge so far
+    awk '{ print $14 + $15 }' "/proc/$BE_PID/stat"
+}
+cpu0=$(cpu_ticks)
+ms0=$(now_ms)
+
 # --- (a) slowloris
 refused0=$(closed per_ip_limit)
 hto0=$(closed header_timeout)
@@ -120,6 +126,9 @@ log "slow read: $refused_b connections refused at the limit, $sto_b closed by se
 check_num "$refused_b" -gt 0 "slow read: connections refused at max_connections_per_ip"
 check_num "$sto_b" -ge "$PERIP" "slow read: held connections closed by send_timeout"
 check_num "$(csv_max slowread Closed)" -ge "$sto_b" "slow read: connections slowhttptest saw closed"
+
+cpu=$((($(cpu_ticks) - cpu0) * 1000 * 100 / ($(getconf CLK_TCK) * ($(now_ms) - ms0))))
+log "blockedge used ${cpu}% of a core during the two slowhttptest attacks"
 
 # --- (c) HTTP/2 from one address, the limit lowered to 10 by a reload
 printf '%s\n' "$(conf 10)" >"$BE_CONF"
