@@ -26,6 +26,7 @@
 #include "blockedge/check.h"
 #include "blockedge/config.h"
 #include "blockedge/conn.h"
+#include "blockedge/connlimit.h"
 #include "blockedge/http1.h"
 #include "blockedge/http2.h"
 #include "blockedge/log.h"
@@ -295,6 +296,41 @@ new_bev(be_worker_t *w, int fd, int tls)
     return bev;
 }
 
+/*
+ * Counts the new connection against its address (max_connections_per_ip, read from w->cfg so
+ * a reload applies to the next accept; lowering it closes nothing already open). 1: counted,
+ * release it at close; 0: not counted (a family without addresses, or no memory for the
+ * table: served, as without the limit); -1: the address is at its limit, refused, counted
+ * and logged.
+ */
+static int
+take_ip(be_worker_t *w, const struct sockaddr *sa, be_connkey_t *key)
+{
+    be_connlimit_t *table = w->svc->connlimit;
+    unsigned limit = (unsigned)w->cfg->max_connections_per_ip, held = 0;
+    if (table == NULL || be_connlimit_key(sa, key) != BE_OK)
+        return 0;
+    int rc = be_connlimit_take(table, key, limit, &held);
+    if (rc == BE_OK)
+        return 1;
+    if (rc != BE_DECLINED)
+        return 0;
+    char text[64];
+    be_stat_add(&w->stats.closed[BE_CLOSE_PER_IP_LIMIT], 1);
+    be_log_rated(&w->perip_log, be_worker_now(w), BE_LOG_WARN,
+                 "client %s: max_connections_per_ip %u reached (%u open): new connections "
+                 "are closed at once",
+                 be_connlimit_key_text(key, text, sizeof(text)), limit, held);
+    return -1;
+}
+
+static void
+release_ip(be_worker_t *w, const be_connkey_t *key, int counted)
+{
+    if (counted)
+        be_connlimit_release(w->svc->connlimit, key);
+}
+
 void
 be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls)
 {
@@ -310,11 +346,20 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
                          w->id, w->nconns, cfg->max_connections);
         return;
     }
-    be_conn_t *c = calloc(1, sizeof(*c));
-    if (c == NULL) {
+    be_connkey_t ipkey;
+    int counted = take_ip(w, sa, &ipkey);
+    if (counted < 0) {
         close(fd);
         return;
     }
+    be_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        release_ip(w, &ipkey, counted);
+        close(fd);
+        return;
+    }
+    c->ipkey = ipkey;
+    c->ip_counted = (unsigned)counted;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->magic = BE_CONN_MAGIC;
@@ -335,6 +380,7 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
             close(fd);
         if (c->timer != NULL)
             event_free(c->timer);
+        release_ip(w, &c->ipkey, c->ip_counted);
         free(c);
         return;
     }
@@ -378,6 +424,7 @@ be_conn_close(be_conn_t *c, int reason)
     be_stat_sub(&w->stats.ctr[BE_CTR_CONNECTIONS_OPEN], 1);
     event_free(c->timer);
     bufferevent_free(c->bev);
+    release_ip(w, &c->ipkey, c->ip_counted);
     c->magic = 0;
     free(c);
     be_worker_check_idle(w);

@@ -526,6 +526,11 @@ const be_directive_t be_directives[] = {
     ONCE("max_connections",           HTTP,   1, 1, be_conf_set_num,       max_connections,           1,    1000000,    "N",                   "10000",
         "client connections for the whole node, beyond which new ones are closed; bounds memory "
         "and descriptors (raise ulimit -n to match)"),
+    ONCE("max_connections_per_ip",    HTTP,   1, 1, be_conf_set_num,       max_connections_per_ip,    0,    1000000,    "N",                   "0",
+        "client connections one address (IPv6: one /64) may hold open, node-wide, beyond which "
+        "its new ones are closed; bounds what one host's slowloris can take. 0 (the default, as "
+        "nginx's limit_conn is off unless set) = no limit: a NAT, proxy or shield tier puts many "
+        "clients behind one address"),
     ONCE("h2_max_concurrent_streams", HTTP,   1, 1, be_conf_set_num,       h2_max_concurrent_streams, 1,    10000,      "N",                   "100",
         "HTTP/2 streams per connection; more lets one client ask for more blocks at once but "
         "hold more memory"),

@@ -28,6 +28,7 @@
 #include "blockedge/admin.h"
 #include "blockedge/cache.h"
 #include "blockedge/conn.h"
+#include "blockedge/connlimit.h"
 #include "blockedge/diskstore.h"
 #include "blockedge/inflight.h"
 #include "blockedge/iopool.h"
@@ -130,11 +131,12 @@ build_shared(be_server_t *srv)
     svc->inflight = be_inflight_new();
     svc->negcache = be_negcache_new((unsigned)cfg->negative_max_keys);
     svc->missrate = be_missrate_new();
+    svc->connlimit = be_connlimit_new();
     svc->iopool = be_iopool_new(IO_THREADS);
     svc->workers = calloc((size_t)svc->nworkers, sizeof(be_worker_t *));
     if (srv->base == NULL || svc->memcache == NULL || svc->inflight == NULL ||
         svc->iopool == NULL || svc->workers == NULL || svc->negcache == NULL ||
-        svc->missrate == NULL || be_cache_disk_open(svc) != BE_OK) {
+        svc->missrate == NULL || svc->connlimit == NULL || be_cache_disk_open(svc) != BE_OK) {
         be_log(BE_LOG_EMERG, "out of memory while starting");
         return BE_ERROR;
     }
@@ -461,6 +463,7 @@ be_server_free(be_server_t **srvp)
     be_inflight_free(&svc->inflight);
     be_negcache_free(&svc->negcache);
     be_missrate_free(&svc->missrate);
+    be_connlimit_free(&svc->connlimit); /* after free_workers(): every connection released */
     release_generations(srv);
     if (srv->base != NULL)
         event_base_free(srv->base);

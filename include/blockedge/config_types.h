@@ -76,6 +76,7 @@ typedef struct be_config_s {
     be_msec_t client_header_timeout;   /* default 60s */
     be_msec_t send_timeout;            /* default 60s */
     int max_connections;               /* whole node; default 10000 */
+    int max_connections_per_ip;        /* node-wide per address (IPv6: /64); 0 = off, the default */
     int h2_max_concurrent_streams;     /* default 100 */
     double miss_rate;                  /* origin-bound requests per second per client; 0 = off */
     int miss_burst;                    /* tokens a client's bucket holds; default 1 */

@@ -11,6 +11,7 @@
 
 #include <sys/socket.h>
 
+#include "blockedge/connlimit.h"
 #include "blockedge/defs.h"
 #include "blockedge/request.h"
 #include "blockedge/stats.h"
@@ -44,6 +45,8 @@ struct be_conn_s {
     int tls;
     be_http2_t *h2; /* set in BE_CONN_HTTP2 */
     be_msec_t accepted;
+    be_connkey_t ipkey;      /* the peer as max_connections_per_ip counts it */
+    unsigned ip_counted : 1; /* ipkey holds one count for this connection, released at close */
 
     /* HTTP/1.1 state, owned by http1.c */
     be_request_t req;

@@ -25,6 +25,7 @@ typedef struct be_popularity_s be_popularity_t;
 typedef struct be_diskstore_s be_diskstore_t;
 typedef struct be_negcache_s be_negcache_t;
 typedef struct be_missrate_s be_missrate_t;
+typedef struct be_connlimit_s be_connlimit_t;
 
 typedef struct be_services_s {
     const be_config_t *cfg;
@@ -42,6 +43,7 @@ typedef struct be_services_s {
     be_negcache_t *negcache;     /* origin 404s (negative_ttl); always built */
     be_missrate_t *missrate;     /* per-client miss budgets (miss_rate); always built, filled
                                     only while miss_rate is on */
+    be_connlimit_t *connlimit;   /* open connections per address; always built */
     /* Connections the open-files limit leaves room for, node-wide, after what the node
      * itself needs (server.c); 0: no ceiling. Workers take min(max_connections, this). */
     _Atomic int conn_ceiling;

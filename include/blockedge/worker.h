@@ -100,6 +100,7 @@ typedef struct be_worker_s {
     int accept_paused;
     be_ratelog_t accept_log; /* accept() failures */
     be_ratelog_t limit_log;  /* connections refused at max_connections */
+    be_ratelog_t perip_log;  /* connections refused at max_connections_per_ip */
 
     be_conn_t *conns; /* doubly linked through be_conn_t.next/prev; owned by conn.c */
     int nconns;

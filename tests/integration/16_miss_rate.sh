@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# 16_miss_rate: the per-client miss budget. With miss_rate 12r/m burst=10 (a token every 5 s), a
-# client asking for 25 never-seen keys in a row gets 10 fetched (plus one per 5 s the loop took)
-# and 429 + Retry-After (1..5 s) for the rest, and the origin sees only the fetched ones; the
-# same client's hits and negative-cache answers are still served; after Retry-After its next
-# miss is fetched. A
+# 16_miss_rate: the per-client miss budget. With miss_rate 1r/m burst=10 (a token a minute, so a
+# slow machine cannot refill the bucket during the test), a client asking for 25 never-seen keys
+# in a row gets 10 fetched and 429 + Retry-After (1..60 s) for the rest, and the origin sees only
+# the fetched ones; the same client's hits and negative-cache answers are still served. (The
+# refill and Retry-After arithmetic are test_missrate's.) A
 # trusted peer (127.0.0.2) is exempt, unless it names the client in X-Forwarded-For: then that
 # client has its own budget, and an untrusted peer cannot name someone else. HTTP/2 gets the
 # same 429. Counted in blockedge_miss_rate_limited_total; miss_rate off on reload lifts it.
@@ -14,7 +14,7 @@ HOT=$(keys_of "$T/blocks" | head -1)
 start_nginx_origin "$T/blocks"
 HTTP_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
-CONF_HTTP_EXTRA="    miss_rate 12r/m burst=10;
+CONF_HTTP_EXTRA="    miss_rate 1r/m burst=10;
     trusted 127.0.0.2;
     real_ip_header X-Forwarded-For;"
 start_blockedge "$(be_conf "$ORIGIN_URL")"
@@ -37,15 +37,15 @@ for i in $(seq 1 25); do
     r=$(get "$(absent "a$i")")
     case "$r" in
     "404 MISS ") n404=$((n404 + 1)) ;;
-    "429 MISS "[1-5]) n429=$((n429 + 1)) ;;
+    "429 MISS "[1-9] | "429 MISS "[1-5][0-9] | "429 MISS 60") n429=$((n429 + 1)) ;;
     *) other="$other [$i: $r]" ;;
     esac
 done
 took=$(($(now_ms) - t0))
 log "25 misses in $took ms from 127.0.0.1: $n404 fetched (404), $n429 refused 429"
-check_eq "$other" "" "answers other than 404 MISS or 429 with Retry-After: 1..5"
+check_eq "$other" "" "answers other than 404 MISS or 429 with Retry-After: 1..60"
 check_num "$n404" -ge 10 "misses fetched (the burst)"
-check_num "$n404" -le $((11 + took / 5000)) "misses fetched (the burst plus the refill while the loop ran)"
+check_num "$n404" -le $((10 + took / 60000)) "misses fetched (the burst)"
 check_eq "$(grep -c '/blocks/' "$ORIGIN_LOG")" $((n404 + 1)) "origin requests (the fetched misses and the hot block)"
 check_eq "$(get "$HOT")" "200 HIT-MEMORY " "a limited client's hit is served"
 check_eq "$(get "$(absent a1)")" "404 MISS-NEGATIVE " "a limited client's negative-cache answer is served"
@@ -53,15 +53,13 @@ http_get "$BE_URL/blocks/$(absent a99)" >/dev/null
 check_contains "$T/last.body" "too many misses" "the 429's reason"
 n429=$((n429 + 1))
 r=$(get "$(absent y2)" -H 'X-Forwarded-For: 198.51.100.9')
-check_eq "${r%[1-5]}" "429 MISS " "an untrusted peer naming another client is still limited as itself"
+check_eq "${r% *} " "429 MISS " "an untrusted peer naming another client is still limited as itself"
 n429=$((n429 + 1))
 # HTTP/2: the same answer.
 r=$(get "$(absent h1)" --http2-prior-knowledge)
-check_eq "${r%[1-5]}" "429 MISS " "the answer over h2c"
+check_eq "${r% *} " "429 MISS " "the answer over h2c"
 check_eq "$(metric 'blockedge_http_requests_total{proto="h2",code="429"}')" 1 "h2 429s counted"
 n429=$((n429 + 1))
-sleep "${r##* }.1"
-check_eq "$(get "$(absent b1)")" "404 MISS " "after Retry-After (${r##* } s): the next miss is fetched"
 
 # A trusted peer is exempt...
 refused=0
@@ -75,10 +73,10 @@ t0=$(now_ms)
 for i in $(seq 1 14); do
     r=$(get "$(absent "x$i")" --interface 127.0.0.2 -H 'X-Forwarded-For: 203.0.113.1, 198.51.100.7')
     [ "$r" = "404 MISS " ] && n404=$((n404 + 1))
-    [ "${r%[1-5]}" = "429 MISS " ] && n429=$((n429 + 1))
+    [ "${r% *} " = "429 MISS " ] && n429=$((n429 + 1))
 done
 check_num "$n404" -ge 10 "misses fetched for 198.51.100.7 through the trusted peer"
-check_num "$n404" -le $((11 + ($(now_ms) - t0) / 5000)) "misses fetched for 198.51.100.7 (its budget, not the peer's)"
+check_num "$n404" -le $((10 + ($(now_ms) - t0) / 60000)) "misses fetched for 198.51.100.7 (its budget, not the peer's)"
 check_eq "$(get "$(absent y1)" --interface 127.0.0.2 -H 'X-Forwarded-For: 198.51.100.8')" "404 MISS " \
     "another forwarded client has its own budget"
 

@@ -26,6 +26,7 @@
 
 #include "blockedge/config.h"
 #include "blockedge/conn.h"
+#include "blockedge/connlimit.h"
 #include "blockedge/http2.h"
 #include "blockedge/inflight.h"
 #include "blockedge/server.h"
@@ -322,6 +323,48 @@ test_conn_over_max_connections_refused_and_counted(void)
     BE_CHECK_INT(ctr(BE_CTR_CONNECTIONS_OPEN), 0);
     BE_CHECK_INT(closed(BE_CLOSE_CLIENT), 3);
     BE_CHECK_INT(closed_total(), 4);
+    teardown();
+}
+
+static void
+test_conn_over_max_connections_per_ip_refused_counted_and_released(void)
+{
+    client_t c[4];
+    be_connkey_t local;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+    config();
+    cfg.max_connections_per_ip = 2; /* every fixture client comes from 127.0.0.1 */
+    build();
+    BE_CHECK_INT(be_connlimit_key((struct sockaddr *)&sin, &local), BE_OK);
+    client_open(&c[0]);
+    client_open(&c[1]);
+    client_open(&c[2]);
+    BE_CHECK_INT(w->nconns, 2);
+    BE_CHECK_INT(be_connlimit_count(svc->connlimit, &local), 2);
+    pump(&c[2]);
+    BE_CHECK(c[2].closed); /* closed at once, nothing said */
+    BE_CHECK_INT(c[2].len, 0);
+    BE_CHECK_INT(closed(BE_CLOSE_PER_IP_LIMIT), 1);
+    BE_CHECK_INT(ctr(BE_CTR_CONNECTIONS_ACCEPTED), 2);
+
+    /* one ends after an answer (its own close path): room for one more */
+    client_send(&c[0], get_nothing, strlen(get_nothing));
+    BE_CHECK(c[0].len > 12 && memcmp(c[0].in, "HTTP/1.1 404", 12) == 0);
+    client_close(&c[0]);
+    BE_CHECK_INT(be_connlimit_count(svc->connlimit, &local), 1);
+    client_open(&c[3]);
+    BE_CHECK_INT(w->nconns, 2);
+    BE_CHECK_INT(closed(BE_CLOSE_PER_IP_LIMIT), 1);
+
+    /* the end of a worker's loop frees what is left, releasing each exactly once */
+    close(c[2].fd);
+    be_conn_free_all(w);
+    BE_CHECK_INT(w->nconns, 0);
+    BE_CHECK_INT(be_connlimit_count(svc->connlimit, &local), 0);
+    BE_CHECK_INT(be_connlimit_entries(svc->connlimit), 0);
+    close(c[1].fd);
+    close(c[3].fd);
     teardown();
 }
 
@@ -741,6 +784,7 @@ main(void)
     BE_RUN(test_conn_h2_preface_in_pieces_waits_then_http2);
     BE_RUN(test_conn_http1_chosen_at_first_byte_off_the_preface);
     BE_RUN(test_conn_over_max_connections_refused_and_counted);
+    BE_RUN(test_conn_over_max_connections_per_ip_refused_counted_and_released);
     BE_RUN(test_conn_silent_client_closed_at_header_timeout);
     BE_RUN(test_conn_half_a_head_gets_408_at_header_timeout);
     BE_RUN(test_conn_idle_keepalive_connection_closed_at_keepalive_timeout);
