@@ -22,6 +22,7 @@ struct event;
 typedef struct be_worker_s be_worker_t;
 
 typedef struct be_http2_s be_http2_t;
+typedef struct be_tls_writer_s be_tls_writer_t;
 
 enum be_conn_state {
     BE_CONN_HANDSHAKE, /* TLS handshake under way */
@@ -42,7 +43,8 @@ struct be_conn_s {
     struct sockaddr_storage peer_addr; /* the client's address (AF_UNSPEC: unknown) */
     int state;                         /* enum be_conn_state */
     int tls;
-    be_http2_t *h2; /* set in BE_CONN_HTTP2 */
+    be_tls_writer_t *tlsw; /* TLS: how queued output becomes records (tls.c) */
+    be_http2_t *h2;        /* set in BE_CONN_HTTP2 */
     be_msec_t accepted;
 
     /* HTTP/1.1 state, owned by http1.c */
