@@ -4,7 +4,8 @@
 # bounded wrk runs and the report's number formats.
 # The sourcing script sets ROOT, BENCH_NAME, NGINX, WRK, PYTHON, THREADS, CONNS, DURATION,
 # DUR_S and KEEP, and calls bench_setup_tmp before starting anything. NGINX_SENDFILE and
-# NGINX_TCP_NOPUSH (default on, on) set those two nginx directives.
+# NGINX_TCP_NOPUSH (default on, on) set those two nginx directives. CURL_K=-k lets the checks
+# accept a self-signed certificate (bench/run --tls).
 
 die() {
     echo "$BENCH_NAME: $*" >&2
@@ -77,8 +78,8 @@ wait_http() {
             die "$name exited during start-up"
         fi
         local h2=
-        [ "${H2:-0}" = 1 ] && [ "$name" = nginx ] && h2=--http2-prior-knowledge
-        if [ "$(curl -s $h2 -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" != 000 ]; then
+        [ "${H2:-0}" = 1 ] && [ "$name" = nginx ] && [ "${TLS:-0}" = 0 ] && h2=--http2-prior-knowledge
+        if [ "$(curl -s $h2 ${CURL_K:-} -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" != 000 ]; then
             return 0
         fi
         sleep 0.1
@@ -186,7 +187,7 @@ check_edge() {
     local name=$1 base=$2 hit_re=$3 key=${4:-$FIRST_KEY}
     local body=$TMP/check.body hdr=$TMP/check.hdr code sum
     for pass in 1 2; do
-        code=$(curl -s ${CURL_H2:-} --max-time 10 -D "$hdr" -o "$body" -w '%{http_code}' "$base/blocks/$key" || true)
+        code=$(curl -s ${CURL_H2:-} ${CURL_K:-} --max-time 10 -D "$hdr" -o "$body" -w '%{http_code}' "$base/blocks/$key" || true)
         [ "$code" = 200 ] || die "$name: GET /blocks/$key (pass $pass) gave status $code, not 200"
         sum=$(sha256sum "$body" | cut -c1-64)
         [ "$sum" = "$key" ] || die "$name: GET /blocks/$key (pass $pass): body sha256 is $sum"
@@ -210,7 +211,7 @@ warm() {
     fi
     sed "s|.*|url = \"$base/blocks/&\"\noutput = \"/dev/null\"|" "$keys" >"$cfg"
     local codes
-    codes=$(curl -s --no-progress-meter --max-time 120 --parallel --parallel-max 16 -K "$cfg" -w '%{http_code}\n' |
+    codes=$(curl -s ${CURL_K:-} --no-progress-meter --max-time 120 --parallel --parallel-max 16 -K "$cfg" -w '%{http_code}\n' |
         sort | uniq -c | tr -s ' ' | sed 's/^ //')
     [ "$codes" = "$nkeys 200" ] || die "$name: warming $nkeys keys gave status counts: $codes"
 }

@@ -373,7 +373,10 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
         memcpy(&c->peer_addr, sa, (size_t)salen);
     c->bev = new_bev(w, fd, tls);
     c->timer = evtimer_new(w->base, on_timer, c);
-    if (c->bev == NULL || c->timer == NULL) {
+    if (tls && c->bev != NULL)
+        c->tlsw = be_tls_writer_new(w->base, c->bev, bufferevent_openssl_get_ssl(c->bev));
+    if (c->bev == NULL || c->timer == NULL || (tls && c->tlsw == NULL)) {
+        be_tls_writer_free(&c->tlsw);
         if (c->bev != NULL)
             bufferevent_free(c->bev);
         else
@@ -423,6 +426,7 @@ be_conn_close(be_conn_t *c, int reason)
     be_stat_add(&w->stats.closed[reason], 1);
     be_stat_sub(&w->stats.ctr[BE_CTR_CONNECTIONS_OPEN], 1);
     event_free(c->timer);
+    be_tls_writer_free(&c->tlsw);
     bufferevent_free(c->bev);
     release_ip(w, &c->ipkey, c->ip_counted);
     c->magic = 0;

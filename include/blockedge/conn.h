@@ -23,6 +23,7 @@ struct event;
 typedef struct be_worker_s be_worker_t;
 
 typedef struct be_http2_s be_http2_t;
+typedef struct be_tls_writer_s be_tls_writer_t;
 
 enum be_conn_state {
     BE_CONN_HANDSHAKE, /* TLS handshake under way */
@@ -43,7 +44,8 @@ struct be_conn_s {
     struct sockaddr_storage peer_addr; /* the client's address (AF_UNSPEC: unknown) */
     int state;                         /* enum be_conn_state */
     int tls;
-    be_http2_t *h2; /* set in BE_CONN_HTTP2 */
+    be_tls_writer_t *tlsw; /* TLS: how queued output becomes records (tls.c) */
+    be_http2_t *h2;        /* set in BE_CONN_HTTP2 */
     be_msec_t accepted;
     be_connkey_t ipkey;      /* the peer as max_connections_per_ip counts it */
     unsigned ip_counted : 1; /* ipkey holds one count for this connection, released at close */
