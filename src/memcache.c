@@ -112,6 +112,21 @@ reserve(be_memcache_t *mc, uint64_t n)
     return 0;
 }
 
+/* Each shard's policy is sized for an equal share of what the budget leaves for blocks once
+ * the index and the tables are paid for (as they stand: later growth is not followed). */
+static void
+set_policy_capacity(be_memcache_t *mc, uint64_t budget)
+{
+    uint64_t index = atomic_load(&mc->index_bytes);
+    uint64_t share = budget > index ? (budget - index) / mc->nshards : 0;
+    for (unsigned i = 0; i < mc->nshards; i++) {
+        shard_t *s = &mc->shards[i];
+        lock_excl(mc, s);
+        be_policy_set_capacity(s->policy, share);
+        unlock(mc, s);
+    }
+}
+
 be_memcache_t *
 be_memcache_new(uint64_t budget, unsigned nshards, int policy)
 {
@@ -148,6 +163,7 @@ be_memcache_new(uint64_t budget, unsigned nshards, int policy)
         }
         atomic_fetch_add(&mc->index_bytes, cost);
     }
+    set_policy_capacity(mc, budget);
     return mc;
 }
 
@@ -421,12 +437,7 @@ uint64_t
 be_memcache_set_budget(be_memcache_t *mc, uint64_t budget)
 {
     atomic_store(&mc->budget, budget);
-    for (unsigned i = 0; i < mc->nshards; i++) {
-        shard_t *s = &mc->shards[i];
-        lock_excl(mc, s);
-        be_policy_set_capacity(s->policy, budget / mc->nshards);
-        unlock(mc, s);
-    }
+    set_policy_capacity(mc, budget);
     uint64_t evicted = 0;
     while (atomic_load(&mc->bytes) > budget && evict_one(mc))
         evicted++;

@@ -15,7 +15,7 @@
  *
  * G remembers as many evicted keys as the cache holds objects. It is a direct-mapped table of
  * (fingerprint, sequence) slots: a key is in G if its slot holds its fingerprint and fewer
- * than that many keys entered since. Two keys sharing a slot forget one another, which only
+ * that many keys entered since (itself included). Two keys sharing a slot forget one another, which only
  * sends a returning key through S again; the table doubles (owner permitting) to keep twice
  * as many slots as objects, so that stays rare.
  *
@@ -93,7 +93,7 @@ ghost_take(be_policy_t *p, uint64_t hash)
     uint32_t fp;
     ghost_slot_t *g = ghost_slot(s, hash, &fp);
     uint64_t held = p->q[SMALL].count + p->q[MAIN].count;
-    if (g->fp != fp || (uint32_t)(s->seq - g->seq) >= held)
+    if (g->fp != fp || (uint32_t)(s->seq - g->seq) > held)
         return 0;
     g->fp = 0;
     return 1;

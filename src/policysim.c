@@ -37,8 +37,8 @@ be_trace_free(be_trace_t **tp)
     free(t);
 }
 
-static uint64_t
-mix(uint64_t h)
+uint64_t
+be_trace_key_hash(uint64_t h)
 {
     h ^= h >> 31;
     h *= 0x7fb5d329728ea185ULL;
@@ -59,7 +59,7 @@ map_grow(be_trace_t *t)
     for (uint64_t i = 0; i < t->nslots; i++) {
         if (old[i].id1 == 0)
             continue;
-        uint64_t j = mix(old[i].key) & (n - 1);
+        uint64_t j = be_trace_key_hash(old[i].key) & (n - 1);
         while (ns[j].id1 != 0)
             j = (j + 1) & (n - 1);
         ns[j] = old[i];
@@ -92,7 +92,7 @@ be_trace_add(be_trace_t *t, uint64_t key, uint32_t size)
     if ((t->nkeys + 1) * 2 > t->nslots && map_grow(t) != BE_OK)
         return BE_ERROR;
     key_slot_t *slots = (key_slot_t *)t->slots;
-    uint64_t j = mix(key) & (t->nslots - 1);
+    uint64_t j = be_trace_key_hash(key) & (t->nslots - 1);
     while (slots[j].id1 != 0 && slots[j].key != key)
         j = (j + 1) & (t->nslots - 1);
     if (slots[j].id1 == 0) {
@@ -102,7 +102,7 @@ be_trace_add(be_trace_t *t, uint64_t key, uint32_t size)
         if (grow_array((void **)&t->hash, &kc, t->nkeys + 1, sizeof(uint64_t)) != BE_OK)
             return BE_ERROR;
         t->keycap = kc;
-        t->hash[t->nkeys] = mix(key);
+        t->hash[t->nkeys] = be_trace_key_hash(key);
         slots[j].key = key;
         slots[j].id1 = ++t->nkeys;
         t->bytes += size;

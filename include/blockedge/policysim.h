@@ -38,6 +38,9 @@ void be_trace_free(be_trace_t **tp);
  * BE_OK or BE_ERROR (out of memory, or more than 2^32 - 1 keys). */
 int be_trace_add(be_trace_t *t, uint64_t key, uint32_t size);
 
+/* The hash the policies see for a trace key (be_trace_t.hash). */
+uint64_t be_trace_key_hash(uint64_t key);
+
 typedef struct be_sim_result_s {
     uint64_t requests, hits;
     uint64_t bytes, hit_bytes; /* requested and served from cache */

@@ -511,7 +511,7 @@ test_memcache_evicts_the_policys_victim(void)
     uint64_t base = index_cost(1), fp = footprint(SIZE);
     const uint64_t budget = base + 5 * fp;
     be_memcache_t *mc = be_memcache_new(budget, 1, policy);
-    be_policy_t *ref = be_policy_new(policy, budget);
+    be_policy_t *ref = be_policy_new(policy, budget - base); /* what blocks may use */
     be_policy_node_t nodes[40];
     uint8_t in[40] = {0};
     uint64_t used = 0;
