@@ -15,9 +15,9 @@
  *
  * G remembers as many evicted keys as the cache holds objects. It is a direct-mapped table of
  * (fingerprint, sequence) slots: a key is in G if its slot holds its fingerprint and fewer
- * that many keys entered since (itself included). Two keys sharing a slot forget one another, which only
- * sends a returning key through S again; the table doubles (owner permitting) to keep twice
- * as many slots as objects, so that stays rare.
+ * that many keys entered since (itself included). Two keys sharing a slot forget one another, which
+ * only sends a returning key through S again; the table doubles (owner permitting) to keep twice as
+ * many slots as objects, so that stays rare.
  *
  * The hit path is a relaxed load and, below the cap, a relaxed store of the node's counter;
  * the memory tier serves S3-FIFO hits under a shared lock.
