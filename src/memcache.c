@@ -1,20 +1,29 @@
 /*
- * memcache.c - memory tier: sharded hash index, per-shard LRU, one node-wide byte budget.
+ * memcache.c - memory tier: sharded hash index, per-shard eviction policy, one node-wide byte
+ * budget.
  *
  * The key's first 8 bytes are a uniformly random hash: the low bits pick the shard, the
- * next bits the bucket. Each shard is a chained hash table over the blocks' own hnext
- * links (no separate nodes) and a doubly linked LRU list through the blocks' lru links, so an
- * entry costs nothing beyond the block header.
+ * next bits the bucket. Each shard is a chained hash table over the blocks' own hnext links
+ * (no separate nodes) and one eviction policy (policy.h: LRU, SIEVE, S3-FIFO or W-TinyLFU)
+ * ordering the blocks through the policy node embedded in each block, so an entry costs
+ * nothing beyond the block header and the policy's small tables.
  *
- * Budget: `bytes` (atomic) counts every cached block's footprint plus every bucket array.
- * An insert first reserves its footprint with a compare-and-swap that never lets `bytes`
- * pass the budget; while there is no room it evicts one block: the tail of the shard whose
- * tail was used longest ago (each shard publishes its tail's stamp), which makes the
- * policy a global LRU at the clock's resolution without a global lock. Hence
+ * Budget: `bytes` (atomic) counts every cached block's footprint plus every bucket array and
+ * policy table. An insert first reserves its footprint with a compare-and-swap that never lets
+ * `bytes` pass the budget; while there is no room it evicts one block. Under LRU the victim is
+ * the tail of the shard whose tail was used longest ago (each shard publishes its tail's
+ * stamp): a global LRU at the clock's resolution without a global lock. Under the other
+ * policies it is the victim the policy picks in the shard holding the most bytes (each shard
+ * publishes them), each shard's policy sized for an equal share of the budget. Hence
  * bytes <= budget at every instant, which is what blockedge_cache_bytes reports.
  *
- * Locks: one shard lock at a time, never two; no callback or I/O under it. Evicted blocks
- * are unreferenced after the lock is dropped (a send may still hold them).
+ * Locks: one shard lock at a time, never two; no callback or I/O under it. A policy whose hit
+ * moves the block in a list (LRU, W-TinyLFU) takes the shard mutex for every operation. A
+ * policy whose hit only marks the block (SIEVE, S3-FIFO) uses the shard's rwlock instead:
+ * look-ups hold it shared (index walk, reference, relaxed stores of the mark and stamp), so
+ * hits on one shard run in parallel and never wait for one another's ordering; inserts,
+ * evictions and removals hold it exclusively. Evicted blocks are unreferenced after the lock
+ * is dropped (a send may still hold them).
  */
 #include <pthread.h>
 #include <stddef.h>
@@ -26,28 +35,60 @@
 
 #define STAMP_EMPTY    INT64_MAX
 
-#define BLOCK_OF(link) ((be_block_t *)((char *)(link)-offsetof(be_block_t, lru)))
+#define BLOCK_OF(node) ((be_block_t *)((char *)(node)-offsetof(be_block_t, pn)))
 
 typedef struct shard_s {
-    pthread_mutex_t lock;
+    pthread_mutex_t mutex;   /* policies whose hits need it */
+    pthread_rwlock_t rwlock; /* policies whose hits only mark */
     be_block_t **buckets;
     size_t nbuckets; /* power of two */
-    be_link_t lru;   /* sentinel: lru.next is the most recent block */
+    be_policy_t *policy;
     uint64_t blocks;
     uint64_t evictions;
     uint64_t inserts;
-    _Atomic int64_t tail_stamp; /* stamp of the LRU tail, STAMP_EMPTY when empty */
+    _Atomic int64_t tail_stamp; /* LRU: stamp of the tail, STAMP_EMPTY when empty */
+    _Atomic uint64_t held;      /* footprint of this shard's blocks */
     char pad[64];
 } shard_t;
 
 struct be_memcache_s {
     unsigned nshards;
     unsigned shift;               /* hash bits used for the shard */
+    int kind;                     /* enum be_memory_policy */
+    int shared_hits;              /* hits take the rwlock shared */
     _Atomic uint64_t budget;      /* a reload may change it */
     _Atomic uint64_t bytes;       /* blocks + index, <= budget */
-    _Atomic uint64_t index_bytes; /* bucket arrays alone: eviction cannot free them */
+    _Atomic uint64_t index_bytes; /* bucket arrays and policy tables: eviction cannot free them */
     shard_t *shards;
 };
+
+static void
+lock_excl(be_memcache_t *mc, shard_t *s)
+{
+    if (mc->shared_hits)
+        pthread_rwlock_wrlock(&s->rwlock);
+    else
+        pthread_mutex_lock(&s->mutex);
+}
+
+/* A reader's lock: shared when the policy's hits only mark, else the mutex. */
+static void
+lock_read(be_memcache_t *mc, shard_t *s)
+{
+    if (mc->shared_hits)
+        pthread_rwlock_rdlock(&s->rwlock);
+    else
+        pthread_mutex_lock(&s->mutex);
+}
+
+static void
+unlock(be_memcache_t *mc, shard_t *s)
+{
+    if (mc->shared_hits)
+        pthread_rwlock_unlock(&s->rwlock);
+    else
+        pthread_mutex_unlock(&s->mutex);
+}
 
 static shard_t *
 shard_of(be_memcache_t *mc, uint64_t h)
@@ -71,15 +112,32 @@ reserve(be_memcache_t *mc, uint64_t n)
     return 0;
 }
 
-be_memcache_t *
-be_memcache_new(uint64_t budget, unsigned nshards)
+/* Each shard's policy is sized for an equal share of what the budget leaves for blocks once
+ * the index and the tables are paid for (as they stand: later growth is not followed). */
+static void
+set_policy_capacity(be_memcache_t *mc, uint64_t budget)
 {
-    if (nshards == 0 || (nshards & (nshards - 1)) != 0)
+    uint64_t index = atomic_load(&mc->index_bytes);
+    uint64_t share = budget > index ? (budget - index) / mc->nshards : 0;
+    for (unsigned i = 0; i < mc->nshards; i++) {
+        shard_t *s = &mc->shards[i];
+        lock_excl(mc, s);
+        be_policy_set_capacity(s->policy, share);
+        unlock(mc, s);
+    }
+}
+
+be_memcache_t *
+be_memcache_new(uint64_t budget, unsigned nshards, int policy)
+{
+    if (nshards == 0 || (nshards & (nshards - 1)) != 0 || be_policy_name(policy) == NULL)
         return NULL;
     be_memcache_t *mc = calloc(1, sizeof(*mc));
     if (mc == NULL)
         return NULL;
     mc->nshards = nshards;
+    mc->kind = policy;
+    mc->shared_hits = !be_policy_hit_needs_lock(policy);
     atomic_init(&mc->budget, budget);
     while ((1u << mc->shift) < nshards)
         mc->shift++;
@@ -90,17 +148,22 @@ be_memcache_new(uint64_t budget, unsigned nshards)
     }
     for (unsigned i = 0; i < nshards; i++) {
         shard_t *s = &mc->shards[i];
-        pthread_mutex_init(&s->lock, NULL);
-        s->lru.next = s->lru.prev = &s->lru;
+        pthread_mutex_init(&s->mutex, NULL);
+        pthread_rwlock_init(&s->rwlock, NULL);
         atomic_init(&s->tail_stamp, STAMP_EMPTY);
         s->nbuckets = 16;
         s->buckets = calloc(s->nbuckets, sizeof(be_block_t *));
-        if (s->buckets == NULL || !reserve(mc, s->nbuckets * sizeof(be_block_t *))) {
+        s->policy = be_policy_new(policy, budget / nshards);
+        uint64_t cost = s->nbuckets * sizeof(be_block_t *);
+        if (s->policy != NULL)
+            cost += be_policy_meta_bytes(s->policy);
+        if (s->buckets == NULL || s->policy == NULL || !reserve(mc, cost)) {
             be_memcache_free(&mc);
             return NULL;
         }
-        atomic_fetch_add(&mc->index_bytes, s->nbuckets * sizeof(be_block_t *));
+        atomic_fetch_add(&mc->index_bytes, cost);
     }
+    set_policy_capacity(mc, budget);
     return mc;
 }
 
@@ -113,44 +176,41 @@ be_memcache_free(be_memcache_t **mcp)
     *mcp = NULL;
     for (unsigned i = 0; i < mc->nshards; i++) {
         shard_t *s = &mc->shards[i];
-        be_link_t *l = s->lru.next;
-        while (l != NULL && l != &s->lru) {
-            be_link_t *next = l->next;
-            be_block_t *b = BLOCK_OF(l);
-            b->cached = 0;
-            be_block_unref(&b);
-            l = next;
+        for (size_t j = 0; s->buckets != NULL && j < s->nbuckets; j++) {
+            be_block_t *b = s->buckets[j];
+            while (b != NULL) {
+                be_block_t *next = b->hnext;
+                b->hnext = NULL;
+                b->cached = 0;
+                be_block_unref(&b);
+                b = next;
+            }
         }
         free(s->buckets);
-        pthread_mutex_destroy(&s->lock);
+        be_policy_free(&s->policy);
+        pthread_mutex_destroy(&s->mutex);
+        pthread_rwlock_destroy(&s->rwlock);
     }
     free(mc->shards);
     free(mc);
 }
 
-static void
-publish_tail_locked(shard_t *s)
+int
+be_memcache_policy(const be_memcache_t *mc)
 {
-    be_link_t *t = s->lru.prev;
-    atomic_store_explicit(&s->tail_stamp, t == &s->lru ? STAMP_EMPTY : BLOCK_OF(t)->stamp,
-                          memory_order_relaxed);
+    return mc->kind;
 }
 
 static void
-lru_unlink(be_block_t *b)
+publish_tail_locked(be_memcache_t *mc, shard_t *s)
 {
-    b->lru.prev->next = b->lru.next;
-    b->lru.next->prev = b->lru.prev;
-    b->lru.next = b->lru.prev = NULL;
-}
-
-static void
-lru_push_head(shard_t *s, be_block_t *b)
-{
-    b->lru.next = s->lru.next;
-    b->lru.prev = &s->lru;
-    s->lru.next->prev = &b->lru;
-    s->lru.next = &b->lru;
+    if (mc->kind != BE_POLICY_LRU)
+        return;
+    const be_policy_node_t *t = be_policy_next_victim(s->policy);
+    atomic_store_explicit(
+        &s->tail_stamp,
+        t == NULL ? STAMP_EMPTY : atomic_load_explicit(&BLOCK_OF(t)->stamp, memory_order_relaxed),
+        memory_order_relaxed);
 }
 
 static be_block_t **
@@ -166,20 +226,18 @@ be_block_t *
 be_memcache_lookup(be_memcache_t *mc, const be_key_t *key, be_msec_t now)
 {
     shard_t *s = shard_of(mc, be_key_hash(key));
-    pthread_mutex_lock(&s->lock);
+    lock_read(mc, s);
     be_block_t *b = *find_slot_locked(mc, s, key);
     if (b != NULL) {
-        int was_tail = s->lru.prev == &b->lru;
-        b->stamp = now;
-        if (b->hits != UINT32_MAX)
-            b->hits++;
-        lru_unlink(b);
-        lru_push_head(s, b);
-        if (was_tail)
-            publish_tail_locked(s);
+        atomic_store_explicit(&b->stamp, now, memory_order_relaxed);
+        if (atomic_load_explicit(&b->hits, memory_order_relaxed) != UINT32_MAX)
+            atomic_fetch_add_explicit(&b->hits, 1, memory_order_relaxed);
+        be_policy_hit(s->policy, &b->pn);
+        if (!mc->shared_hits)
+            publish_tail_locked(mc, s);
         be_block_ref(b);
     }
-    pthread_mutex_unlock(&s->lock);
+    unlock(mc, s);
     return b;
 }
 
@@ -187,9 +245,9 @@ int
 be_memcache_contains(be_memcache_t *mc, const be_key_t *key)
 {
     shard_t *s = shard_of(mc, be_key_hash(key));
-    pthread_mutex_lock(&s->lock);
+    lock_read(mc, s);
     int found = *find_slot_locked(mc, s, key) != NULL;
-    pthread_mutex_unlock(&s->lock);
+    unlock(mc, s);
     return found;
 }
 
@@ -197,38 +255,42 @@ int
 be_memcache_peek(be_memcache_t *mc, const be_key_t *key, be_memcache_info_t *out)
 {
     shard_t *s = shard_of(mc, be_key_hash(key));
-    pthread_mutex_lock(&s->lock);
+    lock_read(mc, s);
     be_block_t *b = *find_slot_locked(mc, s, key);
     if (b != NULL) {
         out->size = b->size;
         out->footprint = be_block_footprint(b);
-        out->last_use = b->stamp;
-        out->hits = b->hits;
+        out->last_use = atomic_load_explicit(&b->stamp, memory_order_relaxed);
+        out->hits = atomic_load_explicit(&b->hits, memory_order_relaxed);
     }
-    pthread_mutex_unlock(&s->lock);
+    unlock(mc, s);
     return b != NULL ? BE_OK : BE_DECLINED;
 }
 
-/* Unlinks b from the index and the LRU; the caller drops the cache's reference. */
+/* Unlinks b from the index (and from the policy unless it chose b as its victim); the caller
+ * drops the cache's reference. */
 static void
-detach_locked(be_memcache_t *mc, shard_t *s, be_block_t *b)
+detach_locked(be_memcache_t *mc, shard_t *s, be_block_t *b, int policy_unlinked)
 {
     be_block_t **pp = find_slot_locked(mc, s, &b->key);
     *pp = b->hnext;
     b->hnext = NULL;
-    lru_unlink(b);
+    if (!policy_unlinked)
+        be_policy_remove(s->policy, &b->pn);
     b->cached = 0;
     s->blocks--;
-    publish_tail_locked(s);
-    atomic_fetch_sub(&mc->bytes, be_block_footprint(b));
+    publish_tail_locked(mc, s);
+    uint64_t fp = be_block_footprint(b);
+    atomic_fetch_sub(&s->held, fp);
+    atomic_fetch_sub(&mc->bytes, fp);
 }
 
-/* Evicts the globally oldest tail. Returns 0 when every shard is empty. */
-static int
-evict_one(be_memcache_t *mc)
+/* The shard to evict from: the oldest LRU tail, or the shard holding the most bytes. */
+static shard_t *
+victim_shard(be_memcache_t *mc)
 {
-    for (int attempt = 0; attempt < 4; attempt++) {
-        shard_t *victim = NULL;
+    shard_t *victim = NULL;
+    if (mc->kind == BE_POLICY_LRU) {
         int64_t oldest = STAMP_EMPTY;
         for (unsigned i = 0; i < mc->nshards; i++) {
             int64_t st = atomic_load_explicit(&mc->shards[i].tail_stamp, memory_order_relaxed);
@@ -237,17 +299,37 @@ evict_one(be_memcache_t *mc)
                 victim = &mc->shards[i];
             }
         }
+        return victim;
+    }
+    uint64_t most = 0;
+    for (unsigned i = 0; i < mc->nshards; i++) {
+        uint64_t h = atomic_load_explicit(&mc->shards[i].held, memory_order_relaxed);
+        if (h > most) {
+            most = h;
+            victim = &mc->shards[i];
+        }
+    }
+    return victim;
+}
+
+/* Evicts one block. Returns 0 when every shard is empty. */
+static int
+evict_one(be_memcache_t *mc)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        shard_t *victim = victim_shard(mc);
         if (victim == NULL)
             return 0;
-        pthread_mutex_lock(&victim->lock);
-        if (victim->lru.prev == &victim->lru) {
-            pthread_mutex_unlock(&victim->lock);
+        lock_excl(mc, victim);
+        be_policy_node_t *n = be_policy_victim(victim->policy);
+        if (n == NULL) {
+            unlock(mc, victim);
             continue; /* emptied meanwhile: look again */
         }
-        be_block_t *b = BLOCK_OF(victim->lru.prev);
-        detach_locked(mc, victim, b);
+        be_block_t *b = BLOCK_OF(n);
+        detach_locked(mc, victim, b, 1);
         victim->evictions++;
-        pthread_mutex_unlock(&victim->lock);
+        unlock(mc, victim);
         be_block_unref(&b);
         return 1;
     }
@@ -282,6 +364,20 @@ grow_locked(be_memcache_t *mc, shard_t *s)
     atomic_fetch_add(&mc->index_bytes, extra);
 }
 
+/* The policy's tables grow with the blocks it orders, within the budget like the buckets. */
+static void
+grow_policy_locked(be_memcache_t *mc, shard_t *s)
+{
+    uint64_t extra = be_policy_grow_wanted(s->policy);
+    if (extra == 0 || !reserve(mc, extra))
+        return; /* coarser tables are better than breaking the bound */
+    if (be_policy_grow(s->policy) != BE_OK) {
+        atomic_fetch_sub(&mc->bytes, extra);
+        return;
+    }
+    atomic_fetch_add(&mc->index_bytes, extra);
+}
+
 int
 be_memcache_insert(be_memcache_t *mc, be_block_t *b, be_msec_t now)
 {
@@ -295,26 +391,30 @@ be_memcache_insert(be_memcache_t *mc, be_block_t *b, be_msec_t now)
         if (!evict_one(mc))
             return BE_DECLINED;
 
-    pthread_mutex_lock(&s->lock);
+    lock_excl(mc, s);
     be_block_t **slot = find_slot_locked(mc, s, &b->key);
     if (*slot != NULL) { /* another thread inserted it meanwhile */
-        pthread_mutex_unlock(&s->lock);
+        unlock(mc, s);
         atomic_fetch_sub(&mc->bytes, need);
         return BE_OK;
     }
     be_block_ref(b);
     b->hnext = NULL;
-    b->stamp = now;
+    atomic_store_explicit(&b->stamp, now, memory_order_relaxed);
+    atomic_store_explicit(&b->hits, 0, memory_order_relaxed);
     b->cached = 1;
-    b->hits = 0;
+    b->pn.hash = be_key_hash(&b->key);
+    b->pn.size = need;
     *slot = b;
-    lru_push_head(s, b);
-    publish_tail_locked(s);
+    be_policy_insert(s->policy, &b->pn);
+    publish_tail_locked(mc, s);
+    atomic_fetch_add(&s->held, need);
     s->blocks++;
     s->inserts++;
     if (s->blocks > s->nbuckets)
         grow_locked(mc, s);
-    pthread_mutex_unlock(&s->lock);
+    grow_policy_locked(mc, s);
+    unlock(mc, s);
     return BE_OK;
 }
 
@@ -322,11 +422,11 @@ int
 be_memcache_remove(be_memcache_t *mc, const be_key_t *key)
 {
     shard_t *s = shard_of(mc, be_key_hash(key));
-    pthread_mutex_lock(&s->lock);
+    lock_excl(mc, s);
     be_block_t *b = *find_slot_locked(mc, s, key);
     if (b != NULL)
-        detach_locked(mc, s, b);
-    pthread_mutex_unlock(&s->lock);
+        detach_locked(mc, s, b, 0);
+    unlock(mc, s);
     if (b == NULL)
         return BE_DECLINED;
     be_block_unref(&b);
@@ -337,6 +437,7 @@ uint64_t
 be_memcache_set_budget(be_memcache_t *mc, uint64_t budget)
 {
     atomic_store(&mc->budget, budget);
+    set_policy_capacity(mc, budget);
     uint64_t evicted = 0;
     while (atomic_load(&mc->bytes) > budget && evict_one(mc))
         evicted++;
@@ -350,11 +451,11 @@ be_memcache_stats(be_memcache_t *mc, be_memcache_stats_t *out)
     out->capacity = atomic_load(&mc->budget);
     for (unsigned i = 0; i < mc->nshards; i++) {
         shard_t *s = &mc->shards[i];
-        pthread_mutex_lock(&s->lock);
+        lock_read(mc, s);
         out->blocks += s->blocks;
         out->evictions += s->evictions;
         out->inserts += s->inserts;
-        pthread_mutex_unlock(&s->lock);
+        unlock(mc, s);
     }
     out->bytes = atomic_load(&mc->bytes);
 }

@@ -127,7 +127,7 @@ build_shared(be_server_t *srv)
     char err[1024];
 
     srv->base = event_base_new();
-    svc->memcache = be_memcache_new(cfg->memory_size, MEMCACHE_SHARDS);
+    svc->memcache = be_memcache_new(cfg->memory_size, MEMCACHE_SHARDS, cfg->memory_policy);
     svc->inflight = be_inflight_new();
     svc->negcache = be_negcache_new((unsigned)cfg->negative_max_keys);
     svc->missrate = be_missrate_new();

@@ -4,7 +4,7 @@
  * A block is immutable once published (inserted in the cache or handed to a waiter): its
  * bytes were verified against its key before that. Every holder owns one reference; the
  * last be_block_unref() frees it, on whichever thread that happens. The memory tier owns
- * the links below (hnext, lru, stamp, cached, hits); no other module touches them.
+ * the links below (hnext, pn, stamp, cached, hits); no other module touches them.
  */
 #ifndef BLOCKEDGE_BLOCK_H
 #define BLOCKEDGE_BLOCK_H
@@ -14,16 +14,11 @@
 #include <stdint.h>
 
 #include "blockedge/blockkey.h"
+#include "blockedge/policy.h"
 
 #define BE_BLOCK_MAGIC 0x626c6b21u /* "blk!" */
 
 struct evbuffer;
-
-/* A link in a doubly linked list (the memory tier's LRU). */
-typedef struct be_link_s be_link_t;
-struct be_link_s {
-    be_link_t *prev, *next;
-};
 
 typedef struct be_block_s be_block_t;
 struct be_block_s {
@@ -34,10 +29,10 @@ struct be_block_s {
     be_key_t key;
     /* memory tier links, owned by memcache.c */
     be_block_t *hnext;
-    be_link_t lru;
-    int64_t stamp;   /* last use, for the memory tier */
-    uint32_t cached; /* 1 while the memory tier holds it */
-    uint32_t hits;   /* memory tier look-ups that found it (saturates) */
+    be_policy_node_t pn;   /* the eviction policy's links and marks */
+    _Atomic int64_t stamp; /* last use, for the memory tier */
+    uint32_t cached;       /* 1 while the memory tier holds it */
+    _Atomic uint32_t hits; /* memory tier look-ups that found it (saturates) */
     unsigned char data[];
 };
 

@@ -16,6 +16,7 @@
 #include "blockedge/adminauth.h"
 #include "blockedge/auth.h"
 #include "blockedge/defs.h"
+#include "blockedge/policy.h" /* enum be_memory_policy */
 
 #define BE_CONFIG_MAGIC 0x62656366u /* "becf" */
 
@@ -49,10 +50,6 @@ typedef struct be_acl_rule_s {
     uint8_t addr[16];
     int prefix; /* bits */
 } be_acl_rule_t;
-
-enum be_memory_policy {
-    BE_POLICY_LRU,
-};
 
 typedef struct be_config_s {
     uint32_t magic;

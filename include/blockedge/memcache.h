@@ -1,11 +1,14 @@
 /*
- * memcache.h - the memory tier: a sharded hash index of blocks with an LRU list per shard
- * and a hard byte budget.
+ * memcache.h - the memory tier: a sharded hash index of blocks with an eviction policy per
+ * shard (policy.h) and a hard byte budget.
  *
  * The budget counts every block's footprint (header + bytes) plus the index's own bucket
- * arrays, node-wide: bytes are reserved before a block goes in, and while there is no room
- * the globally least recently used block (the oldest of the shards' LRU tails) is evicted.
- * Thread: any. Lock: one mutex per shard; never two at once.
+ * arrays and the policies' tables, node-wide: bytes are reserved before a block goes in, and
+ * while there is no room one block is evicted: under LRU the globally least recently used one
+ * (the oldest of the shards' LRU tails), under another policy the victim that policy picks in
+ * the shard holding the most bytes.
+ * Thread: any. Lock: one per shard (held shared by hits under SIEVE and S3-FIFO); never two at
+ * once.
  */
 #ifndef BLOCKEDGE_MEMCACHE_H
 #define BLOCKEDGE_MEMCACHE_H
@@ -24,16 +27,21 @@ typedef struct be_memcache_stats_s {
     uint64_t inserts;
 } be_memcache_stats_t;
 
-/* budget: bytes; nshards: a power of two. NULL on allocation failure. */
-be_memcache_t *be_memcache_new(uint64_t budget, unsigned nshards);
+/* budget: bytes; nshards: a power of two; policy: enum be_memory_policy. NULL on allocation
+ * failure or a bad argument. */
+be_memcache_t *be_memcache_new(uint64_t budget, unsigned nshards, int policy);
 
-/* A new budget (a reload): a smaller one evicts, oldest first, until the tier fits. Returns
+/* The policy it was made with (enum be_memory_policy). */
+int be_memcache_policy(const be_memcache_t *mc);
+
+/* A new budget (a reload): a smaller one evicts, the policy's victims first, until the tier
+ * fits. Returns
  * how many blocks were evicted. Any thread. */
 uint64_t be_memcache_set_budget(be_memcache_t *mc, uint64_t budget);
 void be_memcache_free(be_memcache_t **mcp);
 
-/* Returns a new reference to the block, moved to the head of its LRU and stamped with now,
- * or NULL. */
+/* Returns a new reference to the block, counted as a hit by the policy (LRU: moved to the
+ * head) and stamped with now, or NULL. */
 be_block_t *be_memcache_lookup(be_memcache_t *mc, const be_key_t *key, be_msec_t now);
 
 /* Whether the key is held, without touching its recency. */

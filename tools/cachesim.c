@@ -1,0 +1,526 @@
+/*
+ * cachesim.c - replays a request trace through every eviction policy at a list of cache
+ * sizes and prints hit ratio and byte hit ratio per policy and size (a table, CSV or JSON),
+ * with the replay speed of each policy.
+ *
+ * The policies are the memory tier's own (policy.h, driven by policysim.c), so a figure here
+ * is what `memory_policy` would give on one shard with the same bytes. Inputs: a text trace
+ * of `key size` lines, blockedge's access log, the oracleGeneral binary format, or a built-in
+ * generator (Zipf, with scans or a shifting hot set). The whole trace is loaded before any
+ * replay; requests per second count the replay alone.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blockedge/confvalue.h"
+#include "blockedge/policysim.h"
+
+#define EXIT_USAGE 2
+#define MAX_SIZES  32
+
+static const char usage_text[] =
+    "usage: cachesim INPUT [options]\n"
+    "\n"
+    "Replays a trace through each policy (lru, sieve, s3fifo, wtinylfu) at each cache size.\n"
+    "INPUT, one of:\n"
+    "  --trace FILE      text lines `key size` (key: any token; size: bytes)\n"
+    "  --log FILE        blockedge access log: key from /blocks/<hex>, size from the block\n"
+    "                    size column (lines without one are skipped)\n"
+    "  --oracle FILE     oracleGeneral binary trace (24-byte little-endian records)\n"
+    "  --zipf S          generate Zipf(S) requests over --blocks N keys\n"
+    "generator options:\n"
+    "  --blocks N        distinct keys (default 100000)\n"
+    "  --requests R      requests (default 20 x blocks)\n"
+    "  --size SIZE       object size, or MIN-MAX: log-uniform per key (default 4k)\n"
+    "  --scan K          half of the requests fall in scan phases: a sequential scan of K x\n"
+    "                    the largest cache size in never-seen keys, one scan request per\n"
+    "                    Zipf request; between phases as many Zipf requests\n"
+    "  --shift T         every T requests the popularity ranking moves by N/10 keys\n"
+    "  --seed S          generator seed (default 1)\n"
+    "output options:\n"
+    "  --cache LIST      cache sizes, comma-separated: bytes (k m g) or P% of the corpus:\n"
+    "                    the generator's N keys, or a trace's distinct keys (default 10%)\n"
+    "  --policy LIST     policies to run (default all)\n"
+    "  --csv | --json    machine-readable output instead of the table\n"
+    "  -h, --help        this help\n";
+
+typedef struct rng_s {
+    uint64_t x;
+} rng_t;
+
+/* splitmix64 (Steele, Lea, Flood, 2014): fast and reproducible, all a generator needs. */
+static uint64_t
+rng_next(rng_t *r)
+{
+    uint64_t z = (r->x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double
+rng_unit(rng_t *r)
+{
+    return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+typedef struct gen_s {
+    double zipf_s;
+    uint64_t blocks, requests, size_min, size_max, shift, seed;
+    double scan_k;
+} gen_t;
+
+static uint32_t
+key_size(const gen_t *g, uint64_t key)
+{
+    if (g->size_min == g->size_max)
+        return (uint32_t)g->size_min;
+    rng_t r = {key * 0x9e3779b97f4a7c15ull ^ g->seed};
+    double lo = log((double)g->size_min), hi = log((double)g->size_max);
+    return (uint32_t)exp(lo + (hi - lo) * rng_unit(&r));
+}
+
+/* Inverse-CDF sampling of ranks 0..n-1 with p(r) proportional to (r + 1)^-s. */
+typedef struct zipf_s {
+    double *cdf;
+    uint64_t n;
+} zipf_t;
+
+static int
+zipf_init(zipf_t *z, uint64_t n, double s)
+{
+    z->n = n;
+    z->cdf = malloc(n * sizeof(double));
+    if (z->cdf == NULL)
+        return -1;
+    double sum = 0;
+    for (uint64_t i = 0; i < n; i++)
+        z->cdf[i] = (sum += pow((double)(i + 1), -s));
+    for (uint64_t i = 0; i < n; i++)
+        z->cdf[i] /= sum;
+    return 0;
+}
+
+static uint64_t
+zipf_next(const zipf_t *z, rng_t *r)
+{
+    double u = rng_unit(r);
+    uint64_t lo = 0, hi = z->n - 1;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        if (z->cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Zipf keys are 0..N-1 (rank r is key (r + shift offset) mod N); scan keys count up from N. */
+static int
+generate(be_trace_t *t, const gen_t *g, uint64_t scan_objects)
+{
+    zipf_t z;
+    rng_t r = {g->seed};
+    if (zipf_init(&z, g->blocks, g->zipf_s) != 0)
+        return -1;
+    uint64_t scan_next = g->blocks, phase_len = 2 * scan_objects, in_phase = 0;
+    int scanning = 0;
+    for (uint64_t i = 0; i < g->requests; i++) {
+        uint64_t key;
+        if (scan_objects > 0 && ++in_phase > phase_len) {
+            scanning = !scanning;
+            in_phase = 1;
+        }
+        if (scanning && (i & 1)) {
+            key = scan_next++;
+        } else {
+            key = zipf_next(&z, &r);
+            if (g->shift > 0)
+                key = (key + i / g->shift * (g->blocks / 10)) % g->blocks;
+        }
+        if (be_trace_add(t, key, key_size(g, key)) != BE_OK) {
+            free(z.cdf);
+            return -1;
+        }
+    }
+    free(z.cdf);
+    return 0;
+}
+
+/* A key token: a 64-hex digest is named by its first 16 digits, anything else by FNV-1a. */
+static uint64_t
+key_of_token(const char *s, size_t len)
+{
+    if (len >= 16) {
+        uint64_t v = 0;
+        size_t i = 0;
+        for (; i < 16 && isxdigit((unsigned char)s[i]); i++)
+            v = v << 4 |
+                (uint64_t)(isdigit((unsigned char)s[i]) ? s[i] - '0' : (tolower(s[i]) - 'a' + 10));
+        if (i == 16)
+            return v;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int
+load_text(be_trace_t *t, FILE *f)
+{
+    char line[4096];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char key[1024];
+        unsigned long long size;
+        if (line[0] == '#' || sscanf(line, "%1023s %llu", key, &size) != 2)
+            continue;
+        if (be_trace_add(t, key_of_token(key, strlen(key)), (uint32_t)size) != BE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+/* An access log line (accesslog.c):
+ *   ADDR - - [TIME] "METHOD /blocks/<hex> PROTO" STATUS BYTES "REFERER" "AGENT" CACHE TIER
+ *   BLOCK_SIZE DURATION
+ * The key is the path's last segment; the size the BLOCK_SIZE field ("-" when unknown: the
+ * line is skipped, as are other paths). */
+static int
+load_log(be_trace_t *t, FILE *f)
+{
+    char line[8192];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = strstr(line, " /blocks/");
+        char *q = strrchr(line, '"');
+        if (p == NULL || q == NULL || q < p)
+            continue;
+        p += strlen(" /blocks/");
+        size_t len = strcspn(p, " ?\"");
+        char cache[32], tier[32], size[32];
+        if (sscanf(q + 1, "%31s %31s %31s", cache, tier, size) != 3 ||
+            !isdigit((unsigned char)size[0]))
+            continue;
+        if (be_trace_add(t, key_of_token(p, len), (uint32_t)strtoull(size, NULL, 10)) != BE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * oracleGeneral, the binary format of the public CDN and cloud traces converted for cache
+ * simulators: a sequence of 24-byte packed little-endian records, one per request:
+ *   offset 0  uint32 timestamp (seconds)
+ *   offset 4  uint64 object id
+ *   offset 12 uint32 object size (bytes)
+ *   offset 16 int64  virtual time of the object's next access (-1: none)
+ * Only the id and the size are used (the oracle field serves offline-optimal policies).
+ */
+static uint64_t
+le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int
+load_oracle(be_trace_t *t, FILE *f)
+{
+    unsigned char buf[24 * 4096];
+    size_t n;
+    while ((n = fread(buf, 24, 4096, f)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            const unsigned char *rec = buf + 24 * i;
+            if (be_trace_add(t, le(rec + 4, 8), (uint32_t)le(rec + 12, 4)) != BE_OK)
+                return -1;
+        }
+    return 0;
+}
+
+typedef struct row_s {
+    int policy;
+    uint64_t cache;
+    be_sim_result_t r;
+} row_t;
+
+static double
+ratio(uint64_t a, uint64_t b)
+{
+    return b ? (double)a / (double)b : 0.0;
+}
+
+/* Cache sizes from a list; a percentage is of `corpus` bytes. */
+static int
+parse_caches(const char *list, uint64_t corpus, uint64_t *out)
+{
+    int n = 0;
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_SIZES)
+            return -1;
+        size_t len = strlen(tok);
+        if (len > 1 && tok[len - 1] == '%') {
+            double pct = strtod(tok, NULL);
+            if (pct <= 0)
+                return -1;
+            out[n++] = (uint64_t)((double)corpus * pct / 100.0);
+        } else if (be_confvalue_parse_size(tok, &out[n++]) != BE_OK) {
+            return -1;
+        }
+    }
+    return n;
+}
+
+/* The generator's corpus: the bytes of keys 0..N-1 (scan keys are not part of it). */
+static uint64_t
+corpus_bytes(const gen_t *g)
+{
+    uint64_t sum = 0;
+    for (uint64_t k = 0; k < g->blocks; k++)
+        sum += key_size(g, k);
+    return sum;
+}
+
+static uint64_t
+largest_cache(const char *list, uint64_t corpus)
+{
+    uint64_t sizes[MAX_SIZES], best = 0;
+    int n = parse_caches(list, corpus, sizes);
+    for (int i = 0; i < n; i++)
+        if (sizes[i] > best)
+            best = sizes[i];
+    return best;
+}
+
+int
+main(int argc, char **argv)
+{
+    enum {
+        O_TRACE = 256,
+        O_LOG,
+        O_ORACLE,
+        O_ZIPF,
+        O_BLOCKS,
+        O_REQ,
+        O_SIZE,
+        O_SCAN,
+        O_SHIFT,
+        O_SEED,
+        O_CACHE,
+        O_POLICY,
+        O_CSV,
+        O_JSON
+    };
+    static const struct option opts[] = {
+        {"trace", 1, 0, O_TRACE},   {"log", 1, 0, O_LOG},
+        {"oracle", 1, 0, O_ORACLE}, {"zipf", 1, 0, O_ZIPF},
+        {"blocks", 1, 0, O_BLOCKS}, {"requests", 1, 0, O_REQ},
+        {"size", 1, 0, O_SIZE},     {"scan", 1, 0, O_SCAN},
+        {"shift", 1, 0, O_SHIFT},   {"seed", 1, 0, O_SEED},
+        {"cache", 1, 0, O_CACHE},   {"policy", 1, 0, O_POLICY},
+        {"csv", 0, 0, O_CSV},       {"json", 0, 0, O_JSON},
+        {"help", 0, 0, 'h'},        {0, 0, 0, 0},
+    };
+    gen_t g = {.blocks = 100000, .size_min = 4096, .size_max = 4096, .seed = 1};
+    const char *path = NULL, *caches = "10%", *policies = NULL;
+    int input = 0, csv = 0, json = 0, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_TRACE:
+        case O_LOG:
+        case O_ORACLE:
+            input = c;
+            path = optarg;
+            break;
+        case O_ZIPF:
+            input = c;
+            g.zipf_s = strtod(optarg, NULL);
+            break;
+        case O_BLOCKS:
+            g.blocks = strtoull(optarg, NULL, 10);
+            break;
+        case O_REQ:
+            g.requests = strtoull(optarg, NULL, 10);
+            break;
+        case O_SIZE: {
+            char lo[64], hi[64];
+            if (sscanf(optarg, "%63[^-]-%63s", lo, hi) == 2) {
+                if (be_confvalue_parse_size(lo, &g.size_min) != BE_OK ||
+                    be_confvalue_parse_size(hi, &g.size_max) != BE_OK)
+                    goto usage;
+            } else if (be_confvalue_parse_size(optarg, &g.size_min) != BE_OK) {
+                goto usage;
+            } else {
+                g.size_max = g.size_min;
+            }
+            if (g.size_min == 0 || g.size_min > g.size_max || g.size_max > UINT32_MAX)
+                goto usage;
+            break;
+        }
+        case O_SCAN:
+            g.scan_k = strtod(optarg, NULL);
+            break;
+        case O_SHIFT:
+            g.shift = strtoull(optarg, NULL, 10);
+            break;
+        case O_SEED:
+            g.seed = strtoull(optarg, NULL, 0);
+            break;
+        case O_CACHE:
+            caches = optarg;
+            break;
+        case O_POLICY:
+            policies = optarg;
+            break;
+        case O_CSV:
+            csv = 1;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            goto usage;
+        }
+    }
+    if (input == 0 || optind != argc || g.blocks == 0)
+        goto usage;
+
+    int run[BE_POLICY_N] = {0};
+    if (policies == NULL) {
+        for (int k = 0; k < BE_POLICY_N; k++)
+            run[k] = 1;
+    } else {
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", policies);
+        for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int k = be_policy_parse(tok);
+            if (k < 0) {
+                fprintf(stderr, "cachesim: unknown policy \"%s\"\n", tok);
+                return EXIT_USAGE;
+            }
+            run[k] = 1;
+        }
+    }
+
+    be_trace_t *t = be_trace_new();
+    int rc = t == NULL ? -1 : 0;
+    char load[256];
+    uint64_t corpus = 0;
+    if (rc == 0 && input == O_ZIPF) {
+        if (g.requests == 0)
+            g.requests = 20 * g.blocks;
+        uint64_t scan = 0;
+        corpus = corpus_bytes(&g);
+        if (g.scan_k > 0)
+            scan = (uint64_t)(g.scan_k * (double)largest_cache(caches, corpus) /
+                              ((double)corpus / (double)g.blocks));
+        rc = generate(t, &g, scan);
+        snprintf(load, sizeof(load), "zipf %.2f, %" PRIu64 " blocks%s%s", g.zipf_s, g.blocks,
+                 g.scan_k > 0 ? ", scans" : "", g.shift > 0 ? ", shifting" : "");
+    } else if (rc == 0) {
+        FILE *f = fopen(path, input == O_ORACLE ? "rb" : "r");
+        if (f == NULL) {
+            perror(path);
+            return 1;
+        }
+        rc = input == O_TRACE ? load_text(t, f)
+             : input == O_LOG ? load_log(t, f)
+                              : load_oracle(t, f);
+        fclose(f);
+        snprintf(load, sizeof(load), "%s", path);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "cachesim: out of memory while loading the trace\n");
+        return 1;
+    }
+    uint64_t sizes[MAX_SIZES];
+    int nsizes = parse_caches(caches, corpus ? corpus : t->bytes, sizes);
+    if (nsizes <= 0) {
+        fprintf(stderr, "cachesim: bad --cache list \"%s\"\n", caches);
+        return EXIT_USAGE;
+    }
+
+    row_t rows[MAX_SIZES * BE_POLICY_N];
+    int nrows = 0;
+    for (int i = 0; i < nsizes; i++)
+        for (int k = 0; k < BE_POLICY_N; k++) {
+            if (!run[k])
+                continue;
+            rows[nrows].policy = k;
+            rows[nrows].cache = sizes[i];
+            if (be_policysim_run(t, k, sizes[i], &rows[nrows].r) != BE_OK) {
+                fprintf(stderr, "cachesim: out of memory while replaying\n");
+                return 1;
+            }
+            nrows++;
+        }
+
+    if (csv) {
+        printf("load,cache_bytes,policy,requests,hits,hit_ratio,byte_hit_ratio,requests_per_s\n");
+        for (int i = 0; i < nrows; i++) {
+            const be_sim_result_t *r = &rows[i].r;
+            printf("\"%s\",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,%.0f\n", load,
+                   rows[i].cache, be_policy_name(rows[i].policy), r->requests, r->hits,
+                   ratio(r->hits, r->requests), ratio(r->hit_bytes, r->bytes),
+                   (double)r->requests / r->seconds);
+        }
+    } else if (json) {
+        printf("{\"load\":\"%s\",\"requests\":%" PRIu64 ",\"keys\":%" PRIu64
+               ",\"key_bytes\":%" PRIu64 ",\"results\":[",
+               load, t->n, t->nkeys, t->bytes);
+        for (int i = 0; i < nrows; i++) {
+            const be_sim_result_t *r = &rows[i].r;
+            printf("%s\n {\"cache_bytes\":%" PRIu64 ",\"policy\":\"%s\",\"hits\":%" PRIu64
+                   ",\"hit_ratio\":%.4f,\"byte_hit_ratio\":%.4f,\"requests_per_s\":%.0f}",
+                   i ? "," : "", rows[i].cache, be_policy_name(rows[i].policy), r->hits,
+                   ratio(r->hits, r->requests), ratio(r->hit_bytes, r->bytes),
+                   (double)r->requests / r->seconds);
+        }
+        printf("\n]}\n");
+    } else {
+        printf("load: %s; %" PRIu64 " requests, %" PRIu64 " keys, corpus %" PRIu64 " bytes\n", load,
+               t->n, t->nkeys, corpus ? corpus : t->bytes);
+        printf("hit ratio %% / byte hit ratio %%\n%-14s", "cache bytes");
+        for (int k = 0; k < BE_POLICY_N; k++)
+            if (run[k])
+                printf(" %15s", be_policy_name(k));
+        printf("\n");
+        for (int i = 0; i < nrows; i++) {
+            if (i == 0 || rows[i].cache != rows[i - 1].cache)
+                printf("%-14" PRIu64, rows[i].cache);
+            const be_sim_result_t *r = &rows[i].r;
+            printf("     %5.1f/%5.1f", 100 * ratio(r->hits, r->requests),
+                   100 * ratio(r->hit_bytes, r->bytes));
+            if (i + 1 == nrows || rows[i + 1].cache != rows[i].cache)
+                printf("\n");
+        }
+        printf("%-14s", "M requests/s");
+        for (int k = 0; k < BE_POLICY_N; k++) {
+            if (!run[k])
+                continue;
+            double n = 0, s = 0;
+            for (int i = 0; i < nrows; i++)
+                if (rows[i].policy == k)
+                    n += (double)rows[i].r.requests, s += rows[i].r.seconds;
+            printf(" %15.1f", s > 0 ? n / s / 1e6 : 0.0);
+        }
+        printf("\n");
+    }
+    be_trace_free(&t);
+    return 0;
+usage:
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+}
