@@ -9,7 +9,8 @@
 #    most rate + burst in any one second, and carried by at most origin_max_inflight
 #    connections (so never more at once);
 #  - the good client: 0 errors, and its p99 with the flood against its p99 without it (printed;
-#    asserted within 2x, with a 2 ms floor: below that the figure is scheduler noise);
+#    asserted within 2x, with a 2 ms floor: below that the figure is scheduler noise; asserted
+#    in the normal tree only, and the test runs alone: RUN_SERIAL);
 #  - then miss_rate off (reload): the flood reaches the origin, still at most 16 at once.
 source "$(dirname "$0")/lib.sh"
 
@@ -76,7 +77,11 @@ check_num "$o_sec" -le $((RATE + BURST)) "origin requests in any one second"
 check_num "$o_conc" -le "$CAP" "origin connections that carried them (>= requests at once)"
 check_eq "$f_ok" "$f_n" "good client under the flood: every request 200"
 check_num "$f_n" -ge 2000 "good client under the flood: requests made (of 2500)"
-check_num "$f_p99" -le $((2 * base)) "good client's p99 under the flood (2x its quiet p99)"
+if [ -z "${BE_TEST_SANITIZED:-}" ]; then
+    check_num "$f_p99" -le $((2 * base)) "good client's p99 under the flood (2x its quiet p99)"
+else
+    log "p99 ratio not asserted: a sanitizer build (instrumented code measures itself)"
+fi
 
 # miss_rate off: the flood reaches the origin, origin_max_inflight still holds.
 printf '%s\n' "$(CONF_HTTP_EXTRA='' be_conf "$ORIGIN_URL")" >"$BE_CONF"
