@@ -24,12 +24,18 @@
  * from before its look-up with the count after its insert instead. So whichever of a purge
  * and a fill comes last sees the other, and a purged block is never left cached.
  *
+ * Disk admission. With disk_admission all, every fill is queued for disk. With second_hit a
+ * fill only records the block in the seen-once set (admission.c) and counts a skip; the write
+ * is queued by the block's second request: a memory hit that finds it there, or a second fill
+ * once it left memory. Either way a block is queued for disk once per stay in memory.
+ *
  * Prefetches go through the same look-up, entry and fill as a client miss, as quiet waiters:
  * they count no client hit or miss (the origin and disk counters still see their work).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockedge/admission.h"
 #include "blockedge/cache.h"
 #include "blockedge/diskstore.h"
 #include "blockedge/iopool.h"
@@ -41,6 +47,9 @@
 #include "blockedge/worker.h"
 
 #define DISK_READ_THREADS 4
+
+/* disk_admission second_hit remembers this many (2^N) blocks filled once: 512 KiB. */
+#define ADMISSION_BITS 16
 
 /* BLOCKEDGE_DISK_INLINE_READS=0 in the environment sends every disk read to the pool (tests
  * use it to exercise the pool and the coalescing of reads; operators have no reason to). */
@@ -92,6 +101,32 @@ queue_disk_write(be_worker_t *w, be_block_t *b)
         return 0;
     }
     return 1;
+}
+
+/* The disk write of a fill, under disk_admission. Returns 1 when a write was queued. */
+static int
+fill_disk_write(be_worker_t *w, be_block_t *b)
+{
+    be_services_t *svc = w->svc;
+    if (svc->disk == NULL)
+        return 0;
+    if (w->cfg->disk_admission == BE_DISK_ADMIT_SECOND_HIT && svc->admission != NULL &&
+        !be_admission_fill(svc->admission, be_key_hash(&b->key))) {
+        be_stats_inc(&w->stats, DISK_ADMISSION_SKIPPED);
+        return 0;
+    }
+    return queue_disk_write(w, b);
+}
+
+/* A memory hit on b: under second_hit, the second request of a block whose fill skipped the
+ * disk queues its write now. One load and compare otherwise. */
+static void
+hit_disk_write(be_worker_t *w, be_block_t *b)
+{
+    be_services_t *svc = w->svc;
+    if (w->cfg->disk_admission == BE_DISK_ADMIT_SECOND_HIT && svc->admission != NULL &&
+        be_admission_hit(svc->admission, be_key_hash(&b->key)))
+        queue_disk_write(w, b);
 }
 
 /* ---- purge ----------------------------------------------------------------------------------- */
@@ -150,6 +185,8 @@ be_cache_purge(be_services_t *svc, be_worker_t *w, const be_key_t *key, be_purge
 {
     be_purge_result_t r = {0};
     be_negcache_forget(svc->negcache, key); /* a purge also forgets an origin 404 */
+    if (svc->admission != NULL)
+        be_admission_forget(svc->admission, be_key_hash(key));
     r.fetching = be_inflight_purge(svc->inflight, key);
     if (svc->disk != NULL && svc->disk_write_pool != NULL)
         return queue_disk_purge(svc, w, key, &r, done, arg);
@@ -172,7 +209,7 @@ fill(be_worker_t *w, be_block_t *b, int to_disk)
     if (be_inflight_purged(svc->inflight, &b->key))
         return 0;
     be_memcache_insert(svc->memcache, b, be_worker_now(w));
-    return FILLED_MEMORY | (to_disk && queue_disk_write(w, b) ? FILLED_DISK : 0);
+    return FILLED_MEMORY | (to_disk && fill_disk_write(w, b) ? FILLED_DISK : 0);
 }
 
 /* Undoes a fill that a purge crossed: the memory tier drops it, and a disk write queued by it
@@ -360,6 +397,7 @@ be_cache_get(be_worker_t *w, const be_key_t *key, unsigned flags, be_waiter_cb c
     if (*out != NULL) {
         *tier = BE_TIER_MEMORY;
         be_stat_add(&w->stats.hits[BE_TIER_MEMORY], 1);
+        hit_disk_write(w, *out);
         return BE_OK;
     }
     be_disk_loc_t loc;
@@ -391,6 +429,7 @@ be_cache_get(be_worker_t *w, const be_key_t *key, unsigned flags, be_waiter_cb c
     case BE_DECLINED: /* filled between the two look-ups */
         *tier = BE_TIER_MEMORY;
         be_stat_add(&w->stats.hits[BE_TIER_MEMORY], 1);
+        hit_disk_write(w, *out);
         return BE_OK;
     case BE_OK: /* leader */
         if (phase == BE_TIER_DISK) {
@@ -491,7 +530,9 @@ be_cache_disk_open(be_services_t *svc)
     svc->disk = be_diskstore_open(&dc);
     svc->disk_read_pool = be_iopool_new(DISK_READ_THREADS);
     svc->disk_write_pool = be_iopool_new(1);
-    if (svc->disk == NULL || svc->disk_read_pool == NULL || svc->disk_write_pool == NULL) {
+    svc->admission = be_admission_new(ADMISSION_BITS);
+    if (svc->disk == NULL || svc->disk_read_pool == NULL || svc->disk_write_pool == NULL ||
+        svc->admission == NULL) {
         be_cache_disk_stop_reads(svc);
         be_cache_disk_stop_writes(svc);
         be_cache_disk_close(svc);
@@ -530,4 +571,5 @@ void
 be_cache_disk_close(be_services_t *svc)
 {
     be_diskstore_close(&svc->disk);
+    be_admission_free(&svc->admission);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "blockedge/admission.h" /* enum be_disk_admission */
 #include "blockedge/adminauth.h"
 #include "blockedge/auth.h"
 #include "blockedge/defs.h"
@@ -88,6 +89,7 @@ typedef struct be_config_s {
     char disk_path[1024];    /* "" = no disk tier */
     uint64_t disk_size;
     uint64_t disk_segment_size;
+    int disk_admission;     /* enum be_disk_admission; changes on reload */
     be_msec_t negative_ttl; /* origin 404s remembered; 0 = off; default 10s */
     int negative_max_keys;  /* default 65536; fixed at start-up */
 

@@ -23,6 +23,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 typedef struct be_accesslog_s be_accesslog_t;
 typedef struct be_popularity_s be_popularity_t;
 typedef struct be_diskstore_s be_diskstore_t;
+typedef struct be_admission_s be_admission_t;
 typedef struct be_negcache_s be_negcache_t;
 typedef struct be_missrate_s be_missrate_t;
 typedef struct be_connlimit_s be_connlimit_t;
@@ -36,6 +37,7 @@ typedef struct be_services_s {
     be_diskstore_t *disk;         /* NULL without disk_path */
     be_iopool_t *disk_read_pool;  /* disk reads; NULL once stopped at shutdown */
     be_iopool_t *disk_write_pool; /* disk appends, one thread */
+    be_admission_t *admission;    /* disk_admission second_hit's seen-once set; with disk */
     be_worker_t **workers;        /* [nworkers], ids 1..nworkers */
     int nworkers;
     be_accesslog_t *accesslog;   /* NULL: access_log off */

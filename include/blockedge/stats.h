@@ -35,6 +35,7 @@ enum be_counter {
     BE_CTR_ORIGIN_QUEUE_REJECTED,    /* waited origin_queue_timeout in vain: 503 */
     BE_CTR_ORIGIN_ORPHANS_CANCELLED, /* fetches every client had left, cancelled for a slot */
     BE_CTR_MISS_RATE_LIMITED,        /* requests refused 429 under miss_rate */
+    BE_CTR_DISK_ADMISSION_SKIPPED,   /* fills not written to disk by disk_admission */
     BE_CTR_N
 };
 
