@@ -1,24 +1,34 @@
 /*
- * block.c - refcounted blocks: header and bytes in one allocation.
+ * block.c - refcounted blocks: a header allocation and a bytes allocation.
  *
- * Invariants: refs > 0 while anyone holds the block; the bytes never change after the block
- * is published; the magic is checked at every entry so a stale pointer fails loudly.
+ * Invariants: refs > 0 while anyone holds the block; the bytes never change, move or shrink
+ * after the block is published (a send holds pointers into them); data is never NULL (an
+ * empty block holds one byte) so copies of zero bytes stay defined; the magic is checked at
+ * every entry so a stale pointer fails loudly.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
+#include "blockedge/alloc.h"
 #include "blockedge/check.h"
 #include "blockedge/block.h"
+
+/* The header stays one size class: growing it would cost every cached block. */
+_Static_assert(sizeof(be_block_t) <= 128, "be_block_t outgrew its 128-byte size class");
 
 be_block_t *
 be_block_new(const be_key_t *key, size_t capacity)
 {
-    be_block_t *b = malloc(sizeof(*b) + capacity);
+    be_block_t *b = be_alloc_block(sizeof(*b));
     if (b == NULL)
         return NULL;
     memset(b, 0, sizeof(*b));
+    b->data = be_alloc_block(capacity);
+    if (b->data == NULL) {
+        be_alloc_block_free(b);
+        return NULL;
+    }
     b->magic = BE_BLOCK_MAGIC;
     atomic_init(&b->refs, 1);
     b->capacity = capacity;
@@ -31,11 +41,26 @@ be_block_grow(be_block_t *b, size_t capacity)
 {
     BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
     BE_ASSERT(atomic_load(&b->refs) == 1);
-    be_block_t *nb = realloc(b, sizeof(*b) + capacity);
-    if (nb == NULL)
+    unsigned char *d = be_alloc_block_resize(b->data, capacity);
+    if (d == NULL)
         return NULL;
-    nb->capacity = capacity;
-    return nb;
+    b->data = d;
+    b->capacity = capacity;
+    return b;
+}
+
+void
+be_block_trim(be_block_t *b)
+{
+    BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
+    BE_ASSERT(atomic_load(&b->refs) == 1);
+    if (b->capacity == b->size || be_alloc_class(b->capacity) == be_alloc_class(b->size))
+        return;
+    unsigned char *d = be_alloc_block_resize(b->data, b->size);
+    if (d == NULL)
+        return;
+    b->data = d;
+    b->capacity = b->size;
 }
 
 be_block_t *
@@ -56,7 +81,8 @@ be_block_unref(be_block_t **bp)
     BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
         b->magic = 0;
-        free(b);
+        be_alloc_block_free(b->data);
+        be_alloc_block_free(b);
     }
 }
 
@@ -64,7 +90,7 @@ size_t
 be_block_footprint(const be_block_t *b)
 {
     BE_CHECK_OBJ_NOTNULL(b, BE_BLOCK_MAGIC);
-    return sizeof(*b) + b->capacity;
+    return be_alloc_class(sizeof(*b)) + be_alloc_class(b->capacity);
 }
 
 static void

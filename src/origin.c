@@ -217,6 +217,7 @@ be_origin_verify(fetch_t *f)
                  f->block->size, be_key_to_hex(&got, hex));
         return BE_FETCH_DIGEST_MISMATCH;
     }
+    be_block_trim(f->block); /* a fill without Content-Length grew by doubling */
     return BE_FETCH_OK;
 }
 

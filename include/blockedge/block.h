@@ -1,5 +1,11 @@
 /*
- * block.h - the refcounted block: one allocation holding a header and the block's bytes.
+ * block.h - the refcounted block: a 128-byte header and the block's bytes in two allocations.
+ *
+ * The bytes have their own allocation so that a 4 KiB, 64 KiB or 1 MiB block occupies exactly
+ * its allocator size class: sharing one allocation with the header pushed every power-of-two
+ * block into the next class (4 KiB + header took 5 KiB, 1 MiB + header 1.25 MiB). The
+ * header is one allocator size class (128 bytes; jemalloc packs those in slabs with no
+ * per-object overhead), and be_block_footprint() charges both allocations' real size class.
  *
  * A block is immutable once published (inserted in the cache or handed to a waiter): its
  * bytes were verified against its key before that. Every holder owns one reference; the
@@ -24,8 +30,9 @@ typedef struct be_block_s be_block_t;
 struct be_block_s {
     uint32_t magic;
     atomic_uint refs;
-    size_t size;     /* bytes in data[] that are the block */
-    size_t capacity; /* bytes allocated for data[] */
+    size_t size;         /* bytes in data[] that are the block */
+    size_t capacity;     /* bytes allocated for data[] */
+    unsigned char *data; /* its own allocation, never NULL; fixed once published */
     be_key_t key;
     /* memory tier links, owned by memcache.c */
     be_block_t *hnext;
@@ -33,16 +40,21 @@ struct be_block_s {
     _Atomic int64_t stamp; /* last use, for the memory tier */
     uint32_t cached;       /* 1 while the memory tier holds it */
     _Atomic uint32_t hits; /* memory tier look-ups that found it (saturates) */
-    unsigned char data[];
 };
 
 /* Allocates a block able to hold capacity bytes, size 0, one reference (the caller's).
  * NULL on allocation failure. Any thread. */
 be_block_t *be_block_new(const be_key_t *key, size_t capacity);
 
-/* Grows an unpublished block (refs == 1) to hold capacity bytes; may move it. NULL on failure,
- * and then the old block is still valid and owned by the caller. */
+/* Grows an unpublished block (refs == 1) to hold capacity bytes; may move its data (the
+ * header stays). NULL on failure, and then the old block is still valid and owned by the
+ * caller. */
 be_block_t *be_block_grow(be_block_t *b, size_t capacity);
+
+/* Gives an unpublished block (refs == 1) back what it holds beyond its size (a fill that grew
+ * by doubling), so that it costs its size's class and no more. Keeps the bytes; on failure
+ * the block stays as it was. Call before publishing. */
+void be_block_trim(be_block_t *b);
 
 /* Returns b with one more reference. Any thread. */
 be_block_t *be_block_ref(be_block_t *b);
@@ -50,7 +62,8 @@ be_block_t *be_block_ref(be_block_t *b);
 /* Drops the caller's reference and sets *bp to NULL; frees on the last one. NULL-safe. */
 void be_block_unref(be_block_t **bp);
 
-/* Bytes the block costs the memory tier: header + capacity. */
+/* Bytes the block costs the memory tier: what the allocator holds for its header and for
+ * its bytes (their size classes, be_alloc_class()), not just what was asked for. */
 size_t be_block_footprint(const be_block_t *b);
 
 /* Appends len bytes at off of the block to out by reference (no copy): out holds a block

@@ -439,9 +439,6 @@ static void
 test_policy_simulator_matches_memory_tier(void)
 {
     be_key_t k0 = {{0}};
-    be_block_t *probe = be_block_new(&k0, 0);
-    const uint64_t fp0 = be_block_footprint(probe);
-    be_block_unref(&probe);
     for (int kind = 0; kind < BE_POLICY_N; kind++) {
         be_trace_t *t = be_trace_new();
         uint64_t x = 3;
@@ -457,7 +454,10 @@ test_policy_simulator_matches_memory_tier(void)
             if ((x >> 59) == 0)
                 id = 100 + (uint64_t)i; /* one-hit wonders */
             size_t size = 2000 + (size_t)(id * 7919 % 3000);
-            BE_CHECK_INT(be_trace_add(t, id, (uint32_t)(fp0 + size)), BE_OK);
+            be_block_t *probe = be_block_new(&k0, size); /* its footprint: size classes */
+            BE_CHECK(probe != NULL);
+            BE_CHECK_INT(be_trace_add(t, id, (uint32_t)be_block_footprint(probe)), BE_OK);
+            be_block_unref(&probe);
 
             be_key_t k;
             uint64_t h = be_trace_key_hash(id);
