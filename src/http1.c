@@ -174,6 +174,7 @@ be_http1_parse_head(const char *p, size_t n, size_t avail, be_http1_head_t *h, b
             if (st != 0)
                 return st;
             be_request_init(r, w, BE_PROTO_HTTP1, NULL, NULL);
+            be_request_target(r, h->target, h->tlen);
         } else if (len == 0) {
             h->head_len = pos;
             return 0;

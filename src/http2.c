@@ -321,6 +321,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *n
         }
         memcpy(s->path, v, valuelen);
         s->plen = valuelen;
+        be_request_target(&s->req, v, valuelen); /* before any field: RFC 9113 8.3 */
     } else if (n[0] != ':') {
         if (be_request_header(&s->req, n, namelen, v, valuelen) != BE_OK) {
             glitch(h2);

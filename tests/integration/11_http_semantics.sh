@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# 11_http_semantics: HEAD, If-None-Match, single ranges (on a miss and on a hit), unsatisfiable
-# and multiple ranges, methods other than GET/HEAD, and 100 pipelined GETs sent in one write
+# 11_http_semantics: HEAD, If-None-Match (a long list too), single ranges (on a miss and on a
+# hit), unsatisfiable and multiple ranges, methods other than GET/HEAD, and 100 pipelined GETs sent in one write
 # answered in order with the right bytes.
 source "$(dirname "$0")/lib.sh"
 
@@ -62,6 +62,18 @@ done
 code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: \"$K2\"")
 check_eq "$code" 200 "non-matching If-None-Match"
 check_eq "$(sha_of "$T/last.body")" "$K1" "non-matching If-None-Match body"
+
+# A long list (issue 15: past 511 bytes it got 431): eight other ETags then ours is a 304; 200
+# others (14 KiB, inside the 16 KiB head), none ours, is the block.
+OTHERS=$(for i in $(seq 1 8); do printf 'W/"%064d", ' "$i"; done)
+code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: $OTHERS\"$K1\"")
+check_eq "$code" 304 "If-None-Match with nine ETags, ours last"
+OTHERS=$(for i in $(seq 1 200); do printf '"%064d", ' "$i"; done)
+code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: ${OTHERS%, }")
+check_eq "$code" 200 "If-None-Match with 200 other ETags"
+check_eq "$(sha_of "$T/last.body")" "$K1" "If-None-Match with 200 other ETags: body"
+code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: ${OTHERS%, }" -H "If-None-Match: \"$K1\"")
+check_eq "$code" 304 "a long If-None-Match field, then ours in a second one"
 
 # --- HEAD, on a miss (K2) and on a hit (K1). (That no body follows is checked on a raw socket below.)
 for k in "$K2" "$K1"; do

@@ -346,6 +346,42 @@ test_http1_smuggling_heads_get_one_400_then_close(void)
     teardown();
 }
 
+/* A long If-None-Match (here 12 KiB: 180 entity-tags, ours last) fits in the 16 KiB head
+ * and is evaluated, not refused with 431. */
+static void
+test_http1_long_if_none_match_answered_304(void)
+{
+    client_t c;
+    resp_t r;
+    static char buf[16384];
+
+    setup();
+    size_t n = (size_t)snprintf(buf, sizeof(buf),
+                                "GET /blocks/%s HTTP/1.1\r\nHost: e\r\n"
+                                "If-None-Match: ",
+                                hex);
+    for (int i = 0; i < 180; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"%064x\", ", i);
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"%s\"\r\n\r\n", hex);
+    BE_CHECK(n > 12000 && n < BE_HTTP1_MAX_HEADER);
+    client_open(&c);
+    client_send(&c, buf, n);
+    BE_CHECK(next_response(&c, &r, 0));
+    BE_CHECK_INT(r.status, 304);
+    /* without ours: the block */
+    n -= strlen(hex) + 2 + 2 + 4; /* ", " "<hex>" CRLF CRLF */
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\n\r\n");
+    client_send(&c, buf, n);
+    BE_CHECK(next_response(&c, &r, 0));
+    BE_CHECK_INT(r.status, 200);
+    BE_CHECK_INT(r.body_len, SIZE);
+    BE_CHECK(!c.closed);
+    client_close(&c);
+    BE_CHECK_INT(requests(304), 1);
+    BE_CHECK_INT(requests(431), 0);
+    teardown();
+}
+
 static void
 test_http1_request_line_over_8192_gets_414(void)
 {
@@ -609,6 +645,7 @@ main(void)
     BE_RUN(test_http1_hit_answered_with_exact_head_and_body);
     BE_RUN(test_http1_pipelined_requests_answered_in_order);
     BE_RUN(test_http1_smuggling_heads_get_one_400_then_close);
+    BE_RUN(test_http1_long_if_none_match_answered_304);
     BE_RUN(test_http1_request_line_over_8192_gets_414);
     BE_RUN(test_http1_header_block_over_16k_gets_431);
     BE_RUN(test_http1_more_than_100_fields_gets_431);
