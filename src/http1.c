@@ -7,7 +7,9 @@
  * BE_HTTP1_MAX_HEADER bytes and the request line in BE_HTTP1_MAX_REQUEST_LINE (431/414).
  * Rejected as request smuggling vectors (RFC 9112 6.3, 11.2): Content-Length with
  * Transfer-Encoding, repeated or malformed Content-Length, obs-fold, bare LF, whitespace
- * before the colon, a body on GET/HEAD, a missing Host in HTTP/1.1.
+ * before the colon, a body on GET/HEAD, a missing Host in HTTP/1.1. Accepted as RFC 9112
+ * asks: up to BE_HTTP1_MAX_EMPTY_LINES empty lines before a request line (2.2), and an
+ * absolute-form target (3.2.2), served by its path.
  * Knows nothing of caching: be_request_t does the rest.
  */
 #include <string.h>
@@ -64,6 +66,44 @@ has_token(const char *v, size_t len, const char *token)
     return 0;
 }
 
+/* Scheme length of an "http://" or "https://" target (case-insensitive), else 0. */
+static size_t
+http_scheme_len(const char *t, size_t len)
+{
+    if (len >= 7 && strncasecmp(t, "http://", 7) == 0)
+        return 7;
+    if (len >= 8 && strncasecmp(t, "https://", 8) == 0)
+        return 8;
+    return 0;
+}
+
+/* RFC 9112 3.2.2: a server MUST accept the absolute-form; the path (after the authority)
+ * is what is served, and the target's authority stands in for Host, which is then ignored.
+ * An empty host or userinfo is refused (RFC 9110 4.2.1, 4.2.4); other schemes and the
+ * authority- and asterisk-forms (CONNECT, OPTIONS *) are not served here. */
+static int
+absolute_form(be_http1_head_t *h)
+{
+    size_t s = http_scheme_len(h->target, h->tlen);
+    if (s == 0)
+        return 400;
+    size_t a = s;
+    while (a < h->tlen && h->target[a] != '/' && h->target[a] != '?' && h->target[a] != '#')
+        a++;
+    if (a == s || memchr(h->target + s, '@', a - s) != NULL)
+        return 400;
+    if (a == h->tlen) { /* no path: the empty path is "/" */
+        h->target = "/";
+        h->tlen = 1;
+        return 0;
+    }
+    if (h->target[a] != '/')
+        return 400; /* a query or fragment right after the authority */
+    h->target += a;
+    h->tlen -= a;
+    return 0;
+}
+
 static int
 parse_request_line(const char *p, size_t len, be_http1_head_t *h)
 {
@@ -84,9 +124,9 @@ parse_request_line(const char *p, size_t len, be_http1_head_t *h)
     if (len - i != 8 || memcmp(p + i, "HTTP/1.", 7) != 0 || (p[i + 7] != '0' && p[i + 7] != '1'))
         return 400;
     h->minor = p[i + 7] - '0';
-    if (h->target[0] != '/')
-        return 400; /* origin-form only: no proxying here */
-    return 0;
+    if (h->target[0] == '/')
+        return 0; /* origin-form */
+    return absolute_form(h);
 }
 
 static int
@@ -149,7 +189,7 @@ be_http1_parse_head(const char *p, size_t n, size_t avail, be_http1_head_t *h, b
                     be_worker_t *w)
 {
     size_t pos = 0;
-    int line_no = 0;
+    int line_no = 0, empty_lines = 0;
     memset(h, 0, sizeof(*h));
 
     for (;;) {
@@ -168,12 +208,16 @@ be_http1_parse_head(const char *p, size_t n, size_t avail, be_http1_head_t *h, b
         if (line_no == 0) {
             if (len > BE_HTTP1_MAX_REQUEST_LINE)
                 return 414;
-            if (len == 0)
-                return 400; /* an empty line where a request should start */
+            if (len == 0) { /* RFC 9112 2.2: ignore a few CRLFs before a request line */
+                if (++empty_lines > BE_HTTP1_MAX_EMPTY_LINES)
+                    return 400;
+                continue;
+            }
             int st = parse_request_line(line, len, h);
             if (st != 0)
                 return st;
             be_request_init(r, w, BE_PROTO_HTTP1, NULL, NULL);
+            be_request_target(r, h->target, h->tlen);
         } else if (len == 0) {
             h->head_len = pos;
             return 0;

@@ -19,7 +19,9 @@
  * limits; the decoded header list is bounded here (HPACK bomb). A "glitch" budget (a token
  * bucket) counts what well-behaved clients rarely do: invalid frames and headers, streams
  * reset by the client before their answer (Rapid Reset and its MadeYouReset variant),
- * refused streams, empty DATA frames without END_STREAM. Past it: GOAWAY
+ * refused streams, empty DATA frames without END_STREAM, and a tenth of one for each PING
+ * or SETTINGS frame (each queues an ACK: a flood of them, never read, only backed up our
+ * output until the send timeout). Past it: GOAWAY
  * ENHANCE_YOUR_CALM. A stream reset while its fetch is under way stays counted against the
  * connection until the fetch ends, so a reset flood cannot fan out into unbounded origin
  * traffic. Timers: preface and SETTINGS ACK, header completion, idle, and a send stall.
@@ -91,16 +93,16 @@ now_of(const be_http2_t *h2)
 
 /* ---- glitches --------------------------------------------------------------------- */
 
-/* Counts one glitch; returns 1 when the budget is exhausted and the session is ended. */
+/* Counts cost glitches; returns 1 when the budget is exhausted and the session is ended. */
 static int
-glitch(be_http2_t *h2)
+glitches(be_http2_t *h2, double cost)
 {
     be_msec_t now = now_of(h2);
     h2->tokens += (double)(now - h2->tokens_at) * BE_H2_GLITCH_RATE / 1000.0;
     if (h2->tokens > BE_H2_GLITCH_BURST)
         h2->tokens = BE_H2_GLITCH_BURST;
     h2->tokens_at = now;
-    h2->tokens -= 1;
+    h2->tokens -= cost;
     if (h2->tokens >= 0 || h2->going_away)
         return 0;
     be_log(BE_LOG_INFO, "client %s: too many HTTP/2 protocol glitches, sending GOAWAY",
@@ -109,6 +111,12 @@ glitch(be_http2_t *h2)
     h2->c->close_reason = BE_CLOSE_H2_CALM;
     nghttp2_session_terminate_session(h2->session, NGHTTP2_ENHANCE_YOUR_CALM);
     return 1;
+}
+
+static int
+glitch(be_http2_t *h2)
+{
+    return glitches(h2, 1.0);
 }
 
 /* ---- streams ------------------------------------------------------------------------ */
@@ -321,6 +329,7 @@ on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *n
         }
         memcpy(s->path, v, valuelen);
         s->plen = valuelen;
+        be_request_target(&s->req, v, valuelen); /* before any field: RFC 9113 8.3 */
     } else if (n[0] != ':') {
         if (be_request_header(&s->req, n, namelen, v, valuelen) != BE_OK) {
             glitch(h2);
@@ -351,6 +360,12 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_d
     case NGHTTP2_SETTINGS:
         if (frame->hd.flags & NGHTTP2_FLAG_ACK)
             h2->settings_acked = 1;
+        else
+            glitches(h2, BE_H2_ACK_GLITCH); /* it makes us answer: see BE_H2_ACK_GLITCH */
+        break;
+    case NGHTTP2_PING:
+        if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
+            glitches(h2, BE_H2_ACK_GLITCH);
         break;
     default:
         break;

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +41,43 @@ be_log_level_parse(const char *name)
         if (strcmp(name, level_names[i]) == 0)
             return (int)i;
     return -1;
+}
+
+int
+be_log_check_path(const char *path, const char *directive, char *err, size_t errlen)
+{
+    if (path == NULL || path[0] == '\0' || strcmp(path, "stderr") == 0)
+        return BE_OK;
+    /* O_NONBLOCK: a FIFO without a reader yet answers ENXIO at once instead of blocking */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int e = errno;
+    if (fd >= 0) {
+        close(fd);
+        return BE_OK;
+    }
+    if (e == ENOENT) { /* start-up will create it: its directory must take a new file */
+        char dir[1024];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL)
+            snprintf(dir, sizeof(dir), ".");
+        else
+            slash[slash == dir] = '\0'; /* "/x.log": the root itself */
+        struct stat st;
+        if (stat(dir, &st) != 0)
+            e = errno;
+        else if (!S_ISDIR(st.st_mode))
+            e = ENOTDIR;
+        else if (access(dir, W_OK | X_OK) != 0)
+            e = errno;
+        else
+            return BE_OK;
+    } else if (e == ENXIO) {
+        return BE_OK;
+    }
+    snprintf(err, errlen, "open() \"%s\" failed (%d: %s) while checking \"%s\"", path, e,
+             strerror(e), directive);
+    return BE_ERROR;
 }
 
 int

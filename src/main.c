@@ -27,6 +27,7 @@
 #include "blockedge/listen.h"
 #include "blockedge/log.h"
 #include "blockedge/notify.h"
+#include "blockedge/origin.h"
 #include "blockedge/server.h"
 #include "blockedge/tls.h"
 #include "blockedge/upgrade.h"
@@ -382,6 +383,13 @@ main(int argc, char **argv)
     }
     if (sig != 0)
         return send_signal(&cfg, sig);
+    if (test && (be_log_check_path(cfg.error_log_path, "error_log", err, sizeof(err)) != BE_OK ||
+                 be_log_check_path(cfg.access_log, "access_log", err, sizeof(err)) != BE_OK ||
+                 be_origin_check(&cfg, err, sizeof(err)) != BE_OK)) {
+        fprintf(stderr, "blockedge: [emerg] %s\n", err);
+        fprintf(stderr, "blockedge: configuration file %s test failed\n", conf);
+        return 1;
+    }
     if (test && cfg.disk_path[0] != '\0' &&
         be_diskstore_check_path(cfg.disk_path, err, sizeof(err)) != BE_OK) {
         fprintf(stderr, "blockedge: [emerg] \"disk_path\" is not usable: %s\n", err);

@@ -75,18 +75,12 @@ note(char *dst, size_t cap, const char *v, size_t len)
 }
 
 static int
-keep(char *dst, size_t cap, const char *v, size_t vlen, int append)
+keep(char *dst, size_t cap, const char *v, size_t vlen)
 {
-    size_t used = append ? strlen(dst) : 0;
-    size_t need = vlen + (append ? 2 : 0);
-    if (used + need + 1 > cap)
+    if (vlen + 1 > cap)
         return BE_ERROR;
-    if (append) {
-        memcpy(dst + used, ", ", 2);
-        used += 2;
-    }
-    memcpy(dst + used, v, vlen);
-    dst[used + vlen] = '\0';
+    memcpy(dst, v, vlen);
+    dst[vlen] = '\0';
     return BE_OK;
 }
 
@@ -119,6 +113,58 @@ keep_real_ip(be_request_t *r, const char *v, size_t vlen)
     r->real_ip_len = (unsigned)used;
 }
 
+/* RFC 9110 13.1.2: the weak comparison of each entity-tag in one If-None-Match field
+ * value against ours ("<hex>"). Several fields are one list: each is evaluated as it
+ * arrives and the results are or-ed, so no copy of the list is kept. A malformed member
+ * ends the evaluation of its field with no match (the block is sent). */
+static int
+none_match(const char *v, size_t len, const char *hex)
+{
+    size_t i = 0;
+    for (;;) {
+        while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        if (i == len)
+            return 0;
+        if (v[i] == '*')
+            return 1;
+        if (len - i >= 2 && v[i] == 'W' && v[i + 1] == '/')
+            i += 2;
+        if (i == len || v[i] != '"')
+            return 0;
+        const char *tag = v + i + 1;
+        const char *end = memchr(tag, '"', len - i - 1);
+        if (end == NULL)
+            return 0;
+        if ((size_t)(end - tag) == BE_KEY_HEX_LEN && memcmp(tag, hex, BE_KEY_HEX_LEN) == 0)
+            return 1;
+        i = (size_t)(end - v) + 1;
+    }
+}
+
+/* The key a target names: "/blocks/<64 hex>", a query after '?' aside. */
+static int
+target_key(const char *path, size_t plen, be_key_t *key)
+{
+    const char *q = memchr(path, '?', plen);
+    if (q != NULL)
+        plen = (size_t)(q - path);
+    size_t pre = sizeof(BLOCKS_PREFIX) - 1;
+    if (plen < pre || memcmp(path, BLOCKS_PREFIX, pre) != 0)
+        return BE_DECLINED;
+    return be_key_from_hex(path + pre, plen - pre, key);
+}
+
+void
+be_request_target(be_request_t *r, const char *path, size_t plen)
+{
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
+    be_key_t key;
+    r->has_target = target_key(path, plen, &key) == BE_OK;
+    if (r->has_target)
+        be_key_to_hex(&key, r->hex);
+}
+
 int
 be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value, size_t vlen)
 {
@@ -138,22 +184,22 @@ be_request_header(be_request_t *r, const char *name, size_t nlen, const char *va
         return BE_OK;
     }
     if (name_is(name, nlen, "if-none-match")) {
-        int rc =
-            keep(r->if_none_match, sizeof(r->if_none_match), value, vlen, r->has_if_none_match);
         r->has_if_none_match = 1;
-        return rc;
+        if (r->has_target && !r->none_matched)
+            r->none_matched = none_match(value, vlen, r->hex);
+        return BE_OK;
     }
     if (name_is(name, nlen, "range")) {
         if (r->has_range) {
             r->range_repeated = 1; /* two Range fields: ignore both */
             return BE_OK;
         }
-        r->has_range = keep(r->range, sizeof(r->range), value, vlen, 0) == BE_OK;
+        r->has_range = keep(r->range, sizeof(r->range), value, vlen) == BE_OK;
         return BE_OK; /* an over-long range is ignored, not an error */
     }
     if (name_is(name, nlen, "if-range")) {
         r->has_if_range = 1;
-        if (keep(r->if_range, sizeof(r->if_range), value, vlen, 0) != BE_OK)
+        if (keep(r->if_range, sizeof(r->if_range), value, vlen) != BE_OK)
             r->if_range[0] = '\0'; /* cannot match: the full block is sent */
         return BE_OK;
     }
@@ -174,31 +220,6 @@ be_request_fail(be_request_t *r, int status, const char *why)
 }
 
 /* ---- conditionals and ranges ------------------------------------------------------- */
-
-/* RFC 9110 13.1.2: weak comparison of each listed entity-tag against ours. */
-static int
-none_match(const be_request_t *r)
-{
-    const char *p = r->if_none_match;
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        if (*p == '\0')
-            return 0;
-        if (*p == '*')
-            return 1;
-        if (p[0] == 'W' && p[1] == '/')
-            p += 2;
-        if (*p != '"')
-            return 0; /* malformed list: no match, send the block */
-        const char *end = strchr(p + 1, '"');
-        if (end == NULL)
-            return 0;
-        if ((size_t)(end - p - 1) == BE_KEY_HEX_LEN && memcmp(p + 1, r->hex, BE_KEY_HEX_LEN) == 0)
-            return 1;
-        p = end + 1;
-    }
-}
 
 static int
 parse_u64(const char **pp, uint64_t *out)
@@ -273,7 +294,7 @@ answer_with_block(be_request_t *r)
     r->body_off = 0;
     r->body_len = size;
     r->status = 200;
-    if (r->has_if_none_match && none_match(r)) {
+    if (r->has_if_none_match && r->none_matched) {
         r->status = 304;
         r->body_len = 0;
         r->content_length = 0;

@@ -13,12 +13,13 @@
 #define BE_HTTP1_MAX_REQUEST_LINE 8192
 #define BE_HTTP1_MAX_HEADER       16384
 #define BE_HTTP1_MAX_FIELDS       100
+#define BE_HTTP1_MAX_EMPTY_LINES  8 /* CRLFs ignored before a request line (RFC 9112 2.2) */
 #define BE_HTTP1_OUTPUT_HIGH      (256 * 1024)
 #define BE_HTTP1_INPUT_HIGH       (64 * 1024)
 
 /* What the head parser found beyond what it handed to the request. */
 typedef struct be_http1_head_s {
-    const char *method, *target;
+    const char *method, *target; /* target: the path (of an absolute-form target, too) */
     size_t mlen, tlen;
     int minor; /* HTTP/1.<minor> */
     size_t head_len;

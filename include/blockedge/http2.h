@@ -15,6 +15,10 @@
 #define BE_H2_OUTPUT_HIGH     (512 * 1024)
 #define BE_H2_GLITCH_BURST    100 /* glitches tolerated at once ... */
 #define BE_H2_GLITCH_RATE     10  /* ... and per second after that */
+/* What a PING or SETTINGS frame (not an ACK) costs of the glitch budget: with the numbers
+ * above, 1000 at once and 100 a second after that. nghttp2's own bound on queued ACKs
+ * (max_outbound_ack) never trips here: its queue is emptied into the output at each read. */
+#define BE_H2_ACK_GLITCH 0.1
 
 /* Starts an HTTP/2 session on c (server SETTINGS are queued). BE_OK or BE_ERROR. */
 int be_http2_start(be_conn_t *c);

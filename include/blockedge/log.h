@@ -9,6 +9,7 @@
 #define BLOCKEDGE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum be_log_level {
@@ -29,6 +30,11 @@ int be_log_level_parse(const char *name);
 /* Opens (or reopens, for SIGUSR1) the error log at path, or stderr when path is NULL or
  * "stderr". Returns BE_OK or BE_ERROR with errno set; the old descriptor stays on error. */
 int be_log_open(const char *path, int level);
+
+/* For -t: BE_OK when a log at path (of the named directive) could be opened for appending
+ * as be_log_open() does it, without creating the file (an absent one needs a directory that
+ * takes new files). BE_ERROR with err set otherwise. */
+int be_log_check_path(const char *path, const char *directive, char *err, size_t errlen);
 void be_log_close(void);
 
 /* Sets the thread's worker number shown after the pid ("1234#2"); 0 for the main thread. */

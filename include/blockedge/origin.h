@@ -50,6 +50,12 @@ void be_origin_set_orphan_check(be_origin_t *o, int (*orphaned)(void *arg));
  * start afresh). Fetches in flight finish where they are. Thread: the client's worker. */
 void be_origin_reconfigure(be_origin_t *o, const be_config_t *cfg);
 
+#define BE_S3_CREDENTIALS_MAX (64 * 1024) /* bytes of s3_credentials_file */
+
+/* What be_origin_new() would refuse in cfg, checked without a worker (-t): the credentials
+ * of an s3:// origin (read, then wiped). BE_OK, or BE_ERROR with err set. */
+int be_origin_check(const be_config_t *cfg, char *err, size_t errlen);
+
 /* Process-wide libcurl set-up and tear-down. Thread: main, before/after any worker. */
 int be_origin_global_init(void);
 void be_origin_global_cleanup(void);

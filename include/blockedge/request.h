@@ -52,10 +52,11 @@ struct be_request_s {
     be_key_t key;
     char hex[BE_KEY_HEX_LEN + 1];
     char etag[BE_KEY_HEX_LEN + 3]; /* "\"<hex>\"", built once per request */
-    char if_none_match[512];
     char if_range[128];
     char range[128];
-    unsigned has_if_none_match : 1;
+    unsigned has_target : 1;        /* hex holds the key the target names (be_request_target) */
+    unsigned has_if_none_match : 1; /* an If-None-Match field was seen ... */
+    unsigned none_matched : 1;      /* ... and one of its entity-tags matched ours */
     unsigned has_if_range : 1;
     unsigned has_range : 1;
     unsigned range_repeated : 1;
@@ -96,8 +97,14 @@ struct be_request_s {
 void be_request_init(be_request_t *r, be_worker_t *w, int proto, be_request_ready_fn on_ready,
                      void *ctx);
 
-/* Offers one request header; those the request needs are kept, the rest ignored.
- * Returns BE_OK, or BE_ERROR when a kept header is too long (answer 431). */
+/* Notes the request target (the path, with its query) before the header fields, so that
+ * If-None-Match can be evaluated as each field arrives instead of being kept: a list of
+ * any length (up to the protocol's head limit) costs two bits. A target that names no
+ * block matches no entity-tag. */
+void be_request_target(be_request_t *r, const char *path, size_t plen);
+
+/* Offers one request header; those the request needs are kept or evaluated, the rest
+ * ignored. Returns BE_OK, or BE_ERROR when a kept header is malformed (answer 431). */
 int be_request_header(be_request_t *r, const char *name, size_t nlen, const char *value,
                       size_t vlen);
 

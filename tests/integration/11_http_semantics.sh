@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# 11_http_semantics: HEAD, If-None-Match, single ranges (on a miss and on a hit), unsatisfiable
-# and multiple ranges, methods other than GET/HEAD, and 100 pipelined GETs sent in one write
-# answered in order with the right bytes.
+# 11_http_semantics: HEAD, If-None-Match (a long list too), single ranges (on a miss and on a
+# hit), unsatisfiable and multiple ranges, methods other than GET/HEAD, 100 pipelined GETs sent
+# in one write answered in order with the right bytes, an absolute-form target and empty lines
+# before a request line.
 source "$(dirname "$0")/lib.sh"
 
 gen_blocks "$T/blocks" 30 1k-16k 1101
@@ -62,6 +63,17 @@ done
 code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: \"$K2\"")
 check_eq "$code" 200 "non-matching If-None-Match"
 check_eq "$(sha_of "$T/last.body")" "$K1" "non-matching If-None-Match body"
+# A long list (issue 15: past 511 bytes it got 431): eight other ETags then ours is a 304; 200
+# others (14 KiB, inside the 16 KiB head), none ours, is the block.
+OTHERS=$(for i in $(seq 1 8); do printf 'W/"%064d", ' "$i"; done)
+code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: $OTHERS\"$K1\"")
+check_eq "$code" 304 "If-None-Match with nine ETags, ours last"
+OTHERS=$(for i in $(seq 1 200); do printf '"%064d", ' "$i"; done)
+code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: ${OTHERS%, }")
+check_eq "$code" 200 "If-None-Match with 200 other ETags"
+check_eq "$(sha_of "$T/last.body")" "$K1" "If-None-Match with 200 other ETags: body"
+code=$(http_get "$BE_URL/blocks/$K1" -H "If-None-Match: ${OTHERS%, }" -H "If-None-Match: \"$K1\"")
+check_eq "$code" 304 "a long If-None-Match field, then ours in a second one"
 
 # --- HEAD, on a miss (K2) and on a hit (K1). (That no body follows is checked on a raw socket below.)
 for k in "$K2" "$K1"; do
@@ -120,6 +132,25 @@ for i, (k, r) in enumerate(zip(seq, resps)):
 if rest:
     sys.exit(f"pipeline: {len(rest)} bytes after the 100th response")
 print(f"pipeline: {len(seq)} responses in order", file=sys.stderr)
+
+# RFC 9112 3.2.2 and 2.2 (issue 15): an absolute-form target is served by its path, and empty
+# lines before a request line are skipped (up to eight); on one connection, in order.
+s = ithelp.connect(port)
+s.sendall(f"GET http://edge.example/blocks/{keys[0]} HTTP/1.1\r\nHost: other\r\n\r\n".encode()
+          + b"\r\n" * 8 + req("GET", keys[1]))
+resps, rest, how = ithelp.read_responses(s, ["GET", "GET"], 15)
+if len(resps) != 2 or rest:
+    sys.exit(f"absolute-form + empty lines: {resps} leftover={rest[:80]!r} ({how})")
+for k, r in zip(keys[:2], resps):
+    if r.status != 200 or hashlib.sha256(r.body).hexdigest() != k:
+        sys.exit(f"absolute-form + empty lines: {r} for {k[:16]}")
+# nine empty lines: 400, and the connection closes
+s.sendall(b"\r\n" * 9 + req("GET", keys[0]))
+resps, rest, how = ithelp.read_responses(s, ["GET"], 15)
+s.close()
+if len(resps) != 1 or resps[0].status != 400:
+    sys.exit(f"nine empty lines: {resps} ({how})")
+print("absolute-form and leading empty lines: served; nine empty lines: 400", file=sys.stderr)
 PYEOF
 
 # Each distinct key was fetched once, whether it was first asked for alone or in the pipeline.

@@ -203,6 +203,14 @@ parity 304 "$HIT" 304 "/blocks/$HIT" GET "If-None-Match: \"$HIT\""
 check_eq "$(stat -c %s "$T/r/304.h1.body")" 0 "304: body size"
 check_eq "$(hdr ETag "$T/r/304.h1.hdr")" "\"$HIT\"" "304: ETag"
 
+# A long If-None-Match (issue 15: past 511 bytes, 431 over HTTP/1.1 and RST_STREAM over h2):
+# eight other ETags then ours, and 100 others (7 KiB) without ours.
+LONG_INM=$(for i in $(seq 1 8); do printf 'W/"%064d", ' "$i"; done)
+parity 304long "$HIT" 304 "/blocks/$HIT" GET "If-None-Match: $LONG_INM\"$HIT\""
+LONG_INM=$(for i in $(seq 1 100); do printf '"%064d", ' "$i"; done)
+parity 200long "$HIT" 200 "/blocks/$HIT" GET "If-None-Match: ${LONG_INM%, }"
+check_eq "$(sha_of "$T/r/200long.h2c.body")" "$HIT" "200long: body"
+
 parity 206 "$HIT" 206 "/blocks/$HIT" GET "Range: bytes=100-1099"
 check_eq "$(hdr Content-Range "$T/r/206.h1.hdr")" "bytes 100-1099/$SIZE" "206: Content-Range"
 cmp -s "$T/r/206.h1.body" <(tail -c +101 "$T/blocks/$HIT" | head -c 1000) ||

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # 60_cli: the command line. -t checks a config without binding anything and reports in nginx's
-# words; a bad directive names file:line; -v, -h, -T print what they promise; an unknown option
+# words; a bad directive names file:line; -t refuses what start-up would (an error log it cannot
+# open, a server URL with a bad host or port, unreadable or unbounded S3 credentials, start-up
+# stops on /dev/zero credentials); -v, -h, -T print what they promise; an unknown option
 # is a usage error; SIGTERM stops a running server with status 0 within 5 s; -t warns when
 # max_connections does not fit the open-files limit.
 source "$(dirname "$0")/lib.sh"
@@ -39,6 +41,62 @@ run t-bad -t -c "$BAD"
 check_eq "$RC" 1 "exit status of -t on a bad config"
 check_contains "$T/t-bad.out" "unknown directive \"memroy_size\" in $BAD:3" "-t error message"
 check_contains "$T/t-bad.out" "test failed" "-t failure line"
+
+# --- -t refuses what start-up would refuse (issue 15): an error log that cannot be opened, a
+# server URL libcurl would not parse (file:line named), an s3_credentials_file that is not a
+# regular file or is past 64 KiB; and start-up itself stops at once on /dev/zero instead of
+# reading it forever. An error log that does not exist yet is fine, and -t does not create it.
+# probe NAME ORIGIN_BODY [MAIN_LINE]: a config with the origin block's lines on line 5 on.
+probe() {
+    cat >"$T/$1.conf" <<CONF
+worker_threads 1;
+${3:-error_log stderr;}
+http { listen 127.0.0.1:$HTTP_PORT; }
+origin {
+    $2
+}
+admin { listen 127.0.0.1:$ADMIN_PORT; }
+CONF
+}
+probe errlog "server file://$T/blocks/;" "error_log $T/nonexistent/x.log;"
+run t-errlog -t -c "$T/errlog.conf"
+check_eq "$RC" 1 "exit status of -t with error_log in a missing directory"
+check_contains "$T/t-errlog.out" "open() \"$T/nonexistent/x.log\" failed (2: No such file or directory)" \
+    "-t names the error log it cannot open"
+probe newlog "server file://$T/blocks/;" "error_log $T/new.log;"
+run t-newlog -t -c "$T/newlog.conf"
+check_eq "$RC" 0 "exit status of -t with an error log not created yet"
+[ -e "$T/new.log" ] && fail "-t created the error log"
+for url in 'http://[::1/' 'http://[::1]x/' 'http://[zz::1]/' 'http://h:99999/' 'http://h:0/' \
+    'http://h:/' 'http://h:8o/' 'http://h^/'; do
+    probe url "server $url;"
+    run t-url -t -c "$T/url.conf"
+    check_eq "$RC" 1 "exit status of -t with server $url"
+    check_contains "$T/t-url.out" "invalid URL \"$url\" in \"server\" directive" "-t error for $url"
+    check_contains "$T/t-url.out" "in $T/url.conf:5" "-t names file:line for $url"
+done
+for url in 'http://[::1]:8080/' 'http://[fe80::1%25eth0]/' 'https://u:p@h.example/p/' 'http://10.0.0.1:65535/'; do
+    probe url "server $url;"
+    run t-url -t -c "$T/url.conf"
+    check_eq "$RC" 0 "exit status of -t with server $url"
+done
+probe s3zero "server s3://bucket/; s3_credentials_file /dev/zero;"
+run t-s3zero -t -c "$T/s3zero.conf"
+check_eq "$RC" 1 "exit status of -t with s3_credentials_file /dev/zero"
+check_contains "$T/t-s3zero.out" "s3_credentials_file \"/dev/zero\" is not a regular file" "-t /dev/zero"
+head -c 70000 /dev/zero | tr '\0' '#' >"$T/big.cred"
+probe s3big "server s3://bucket/; s3_credentials_file $T/big.cred;"
+run t-s3big -t -c "$T/s3big.conf"
+check_eq "$RC" 1 "exit status of -t with a 70000-byte s3_credentials_file"
+check_contains "$T/t-s3big.out" "is larger than 65536 bytes" "-t names the bound"
+printf '[default]\naws_access_key_id = AKID\n' >"$T/half.cred"
+probe s3half "server s3://bucket/; s3_credentials_file $T/half.cred;"
+run t-s3half -t -c "$T/s3half.conf"
+check_eq "$RC" 1 "exit status of -t with credentials lacking the secret"
+check_contains "$T/t-s3half.out" "no aws_access_key_id and aws_secret_access_key" "-t half credentials"
+run start-s3zero -c "$T/s3zero.conf"
+check_eq "$RC" 1 "exit status of start-up with s3_credentials_file /dev/zero (not 124: no spin)"
+check_contains "$T/start-s3zero.out" "is not a regular file" "start-up error for /dev/zero"
 
 # --- -t binds nothing: it succeeds while another process holds both listen ports.
 "$PY" - "$HTTP_PORT" "$ADMIN_PORT" "$T/holder.ready" <<'PYEOF' &

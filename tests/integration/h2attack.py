@@ -407,12 +407,14 @@ def attack_hpack_bomb(port, good_key, rounds=20, entry=4000, refs=4000):
     return res, problems
 
 
-def attack_flood(port, good_key, kind, max_bytes=256 << 20, seconds=20):
+def attack_flood(port, good_key, kind, read_at_end=False, max_bytes=256 << 20, seconds=20):
     """SETTINGS (kind "settings") or PING (kind "ping") frames sent as fast as the server takes
     them, while never reading its ACKs (small receive buffer). Expected: the server closes the
-    connection (flood detection, or the send timeout once its output is stuck)."""
+    connection (flood detection, or the send timeout once its output is stuck). read_at_end:
+    with an ordinary receive buffer, read what the server sent once the flood is over; then a
+    GOAWAY(ENHANCE_YOUR_CALM) must be among it."""
     problems = []
-    c = Conn(port, rcvbuf=4096, auto=False)
+    c = Conn(port, rcvbuf=None if read_at_end else 4096, auto=False)
     if kind == "settings":
         one = SettingsFrame(0, settings={SETTINGS_HEADER_TABLE_SIZE: 4096}).serialize()
     else:
@@ -452,6 +454,13 @@ def attack_flood(port, good_key, kind, max_bytes=256 << 20, seconds=20):
            "how": how}
     if closed_at is None:
         problems.append(f"the connection was still open after {res}")
+    if read_at_end:
+        c.read_until(lambda: c.goaway is not None, 3)
+        res["goaway"] = err_name(c.goaway[0]) if c.goaway else None
+        res["frames_in"] = c.frames_in
+        if res["goaway"] != "ENHANCE_YOUR_CALM":
+            problems.append(f"{kind} flood: no GOAWAY(ENHANCE_YOUR_CALM) among the "
+                            f"{c.frames_in} frames read after it")
     c.close()
     return res, problems
 
@@ -743,7 +752,8 @@ def main(argv):
         return 0
     if len(argv) < 4:
         print("usage: h2attack.py ATTACK PORT GOOD_KEY [ARGS...]\n"
-              "  rapid-reset | made-you-reset | continuation | hpack-bomb | settings-flood | ping-flood |\n"
+              "  rapid-reset | made-you-reset | continuation | hpack-bomb | settings-flood [read] |\n"
+              "  ping-flood [read] |\n"
               "  zero-window MODE BIG_KEY MIN_S MAX_S | over-limit LIMIT acked|unacked KEY... |\n"
               "  bad-requests pseudo|connection | many SPEC_FILE LIMIT\n"
               "h2attack.py stall-unknown-origin PORT DIR LOG LIFETIME", file=sys.stderr)
@@ -759,7 +769,7 @@ def main(argv):
     elif attack == "hpack-bomb":
         res, problems = attack_hpack_bomb(port, good_key)
     elif attack in ("settings-flood", "ping-flood"):
-        res, problems = attack_flood(port, good_key, attack.split("-")[0])
+        res, problems = attack_flood(port, good_key, attack.split("-")[0], rest[:1] == ["read"])
     elif attack == "zero-window":
         res, problems = attack_zero_window(port, good_key, rest[1], rest[0], float(rest[2]),
                                            float(rest[3]))

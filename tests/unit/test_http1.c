@@ -317,7 +317,15 @@ test_http1_smuggling_heads_get_one_400_then_close(void)
         "GET / HTTP/1.1\r\nHost: e\rX-A: b\r\n\r\n",
         "GET  / HTTP/1.1\r\nHost: e\r\n\r\n",
         "GET / HTTP/2.0\r\nHost: e\r\n\r\n",
-        "GET http://e/ HTTP/1.1\r\nHost: e\r\n\r\n",
+        /* absolute-form without a host, with userinfo, another scheme, a query at once */
+        "GET http:///blocks/x HTTP/1.1\r\nHost: e\r\n\r\n",
+        "GET http://u@e/ HTTP/1.1\r\nHost: e\r\n\r\n",
+        "GET ftp://e/ HTTP/1.1\r\nHost: e\r\n\r\n",
+        "GET http://e?x HTTP/1.1\r\nHost: e\r\n\r\n",
+        "GET e/ HTTP/1.1\r\nHost: e\r\n\r\n",
+        /* more empty lines before a request line than are ignored; a bare LF among them */
+        "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: e\r\n\r\n",
+        "\r\n\nGET / HTTP/1.1\r\nHost: e\r\n\r\n",
     };
     char buf[1024], v[64];
 
@@ -343,6 +351,85 @@ test_http1_smuggling_heads_get_one_400_then_close(void)
     BE_CHECK_INT(requests(200), 0);
     BE_CHECK_INT(closed(BE_CLOSE_BAD_REQUEST), BE_ARRAY_LEN(heads));
     BE_CHECK_INT(be_stat_get(&w->stats.hits[BE_TIER_MEMORY]), 0);
+    teardown();
+}
+
+/* RFC 9112 3.2.2: an absolute-form target is served by its path (Host is ignored then);
+ * 2.2: empty lines before a request line are skipped, up to BE_HTTP1_MAX_EMPTY_LINES. All on
+ * one kept-alive connection, pipelined, answered in order. */
+static void
+test_http1_absolute_form_and_leading_empty_lines_accepted(void)
+{
+    client_t c;
+    resp_t r;
+    char buf[2048], v[128];
+    static const int want[] = {200, 200, 200, 404, 404, 200};
+
+    setup();
+    int n = snprintf(buf, sizeof(buf),
+                     "GET http://edge.example:8080/blocks/%s HTTP/1.1\r\nHost: other\r\n\r\n"
+                     "HEAD HTTPS://EDGE/blocks/%s?x=1 HTTP/1.1\r\nHost: edge\r\n\r\n"
+                     "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET /blocks/%s HTTP/1.1\r\nHost: e\r\n\r\n"
+                     "GET http://edge HTTP/1.1\r\nHost: edge\r\n\r\n"
+                     "\r\nGET http://edge/other HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                     "\r\n%s",
+                     hex, hex, hex, get_req);
+    client_open(&c);
+    client_send(&c, buf, (size_t)n);
+    for (size_t i = 0; i < BE_ARRAY_LEN(want); i++) {
+        memset(&r, 0, sizeof(r));
+        BE_CHECK(next_response(&c, &r, i == 1));
+        if (r.status != want[i])
+            fprintf(stderr, "response %zu\n", i);
+        BE_CHECK_INT(r.status, want[i]);
+        if (want[i] == 200) {
+            BE_CHECK_INT(r.body_len, i == 1 ? 0 : SIZE);
+            BE_CHECK_STR(header(&r, "connection", v, sizeof(v)), "keep-alive");
+        }
+    }
+    BE_CHECK(memcmp(r.body, data, SIZE) == 0);
+    BE_CHECK_INT(c.off, c.len);
+    BE_CHECK(!c.closed);
+    client_close(&c);
+    BE_CHECK_INT(requests(200), 4);
+    BE_CHECK_INT(requests(404), 2);
+    BE_CHECK_INT(requests(400), 0);
+    teardown();
+}
+
+/* A long If-None-Match (here 12 KiB: 180 entity-tags, ours last) fits in the 16 KiB head
+ * and is evaluated, not refused with 431. */
+static void
+test_http1_long_if_none_match_answered_304(void)
+{
+    client_t c;
+    resp_t r;
+    static char buf[16384];
+
+    setup();
+    size_t n = (size_t)snprintf(buf, sizeof(buf),
+                                "GET /blocks/%s HTTP/1.1\r\nHost: e\r\n"
+                                "If-None-Match: ",
+                                hex);
+    for (int i = 0; i < 180; i++)
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"%064x\", ", i);
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"%s\"\r\n\r\n", hex);
+    BE_CHECK(n > 12000 && n < BE_HTTP1_MAX_HEADER);
+    client_open(&c);
+    client_send(&c, buf, n);
+    BE_CHECK(next_response(&c, &r, 0));
+    BE_CHECK_INT(r.status, 304);
+    /* without ours: the block */
+    n -= strlen(hex) + 2 + 2 + 4; /* ", " "<hex>" CRLF CRLF */
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\n\r\n");
+    client_send(&c, buf, n);
+    BE_CHECK(next_response(&c, &r, 0));
+    BE_CHECK_INT(r.status, 200);
+    BE_CHECK_INT(r.body_len, SIZE);
+    BE_CHECK(!c.closed);
+    client_close(&c);
+    BE_CHECK_INT(requests(304), 1);
+    BE_CHECK_INT(requests(431), 0);
     teardown();
 }
 
@@ -609,6 +696,8 @@ main(void)
     BE_RUN(test_http1_hit_answered_with_exact_head_and_body);
     BE_RUN(test_http1_pipelined_requests_answered_in_order);
     BE_RUN(test_http1_smuggling_heads_get_one_400_then_close);
+    BE_RUN(test_http1_absolute_form_and_leading_empty_lines_accepted);
+    BE_RUN(test_http1_long_if_none_match_answered_304);
     BE_RUN(test_http1_request_line_over_8192_gets_414);
     BE_RUN(test_http1_header_block_over_16k_gets_431);
     BE_RUN(test_http1_more_than_100_fields_gets_431);
