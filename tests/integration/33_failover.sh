@@ -68,7 +68,9 @@ check_eq "$(metric blockedge_origin_marked_down_total)" 2 "servers marked down"
 for k in "${KEYS[@]:1:5}"; do
     read -r code ms <<<"$(elapsed_get "$BE_URL/blocks/$k")"
     check_eq "$code" 502 "GET with both servers marked down"
-    check_num "$ms" -lt 450 "ms until the 502 with both servers marked down (under one read_timeout of 500ms)"
+    # "At once" is proved by the origin attempts below staying at 2 (nothing was waited on);
+    # this bound only catches a gross stall (an ASan tree beside another test took 570 ms).
+    check_num "$ms" -lt 1500 "ms until the 502 with both servers marked down"
 done
 check_eq "$(metric blockedge_origin_requests_total)" 2 "origin attempts (none while both are down)"
 check_eq "$(metric blockedge_origin_unavailable_total)" 5 "fetches refused with every server down"
