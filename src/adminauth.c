@@ -62,10 +62,11 @@ token_problem(const char *t, size_t len)
 }
 
 int
-be_adminauth_read(const char *path, char *token, size_t cap, char *err, size_t errlen)
+be_secret_file_read(const char *path, char *buf, size_t max, size_t *len, int *loose, char *err,
+                    size_t errlen)
 {
-    char buf[FILE_MAX + 1];
     struct stat st;
+    *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         snprintf(err, errlen, "open() \"%s\" failed (%d: %s)", path, errno, strerror(errno));
@@ -76,14 +77,28 @@ be_adminauth_read(const char *path, char *token, size_t cap, char *err, size_t e
         snprintf(err, errlen, "\"%s\" is not a regular file", path);
         return BE_ERROR;
     }
-    ssize_t n = read_all(fd, buf, sizeof(buf));
+    if (loose != NULL)
+        *loose = (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
+    ssize_t n = read_all(fd, buf, max + 1);
     int e = errno;
     close(fd);
     if (n < 0) {
         snprintf(err, errlen, "read() \"%s\" failed (%d: %s)", path, e, strerror(e));
         return BE_ERROR;
     }
-    if ((size_t)n > FILE_MAX) {
+    *len = (size_t)n;
+    return (size_t)n > max ? BE_DECLINED : BE_OK;
+}
+
+int
+be_adminauth_read(const char *path, char *token, size_t cap, char *err, size_t errlen)
+{
+    char buf[FILE_MAX + 1];
+    size_t n;
+    int rc = be_secret_file_read(path, buf, FILE_MAX, &n, NULL, err, errlen);
+    if (rc == BE_ERROR)
+        return BE_ERROR;
+    if (rc == BE_DECLINED) {
         snprintf(err, errlen, "\"%s\" is larger than %d bytes (one token expected)", path,
                  FILE_MAX);
         return BE_ERROR;

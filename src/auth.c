@@ -10,17 +10,16 @@
  * alone. No allocation, no locks, no clock, no logging.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "blockedge/adminauth.h"
 #include "blockedge/auth.h"
 
 static const char *const labels[BE_AUTH_REASON_N] = {
@@ -53,24 +52,6 @@ static int
 is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-/* Reads at most cap bytes of fd into buf. Returns the count, or -1 (errno set). */
-static ssize_t
-read_all(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    while (n < cap) {
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    return (ssize_t)n;
 }
 
 /* Parses the file's text into keys. BE_OK, or BE_ERROR with err. */
@@ -123,36 +104,19 @@ int
 be_auth_read_secrets(const char *path, be_auth_keys_t *keys, int *loose, char *err, size_t errlen)
 {
     static _Thread_local char buf[BE_AUTH_FILE_MAX + 1];
-    struct stat st;
+    size_t n;
     int rc;
 
     memset(keys, 0, sizeof(*keys));
     *loose = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        snprintf(err, errlen, "open() \"%s\" failed (%d: %s)", path, errno, strerror(errno));
-        return BE_ERROR;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        snprintf(err, errlen, "\"%s\" is not a regular file", path);
-        return BE_ERROR;
-    }
-    *loose = (st.st_mode & (S_IRWXG | S_IRWXO)) != 0;
-    ssize_t n = read_all(fd, buf, sizeof(buf));
-    int e = errno;
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "read() \"%s\" failed (%d: %s)", path, e, strerror(e));
-        return BE_ERROR;
-    }
-    if ((size_t)n > BE_AUTH_FILE_MAX) {
+    rc = be_secret_file_read(path, buf, BE_AUTH_FILE_MAX, &n, loose, err, errlen);
+    if (rc == BE_DECLINED) {
         snprintf(err, errlen, "\"%s\" is larger than %d bytes", path, BE_AUTH_FILE_MAX);
         rc = BE_ERROR;
-    } else {
-        rc = parse_secrets(path, buf, (size_t)n, keys, err, errlen);
+    } else if (rc == BE_OK) {
+        rc = parse_secrets(path, buf, n, keys, err, errlen);
     }
-    OPENSSL_cleanse(buf, (size_t)n);
+    OPENSSL_cleanse(buf, n);
     if (rc != BE_OK)
         OPENSSL_cleanse(keys, sizeof(*keys));
     return rc;

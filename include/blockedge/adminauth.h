@@ -19,6 +19,13 @@
  * line in err, e.g. `open() "/etc/blockedge/token" failed (13: Permission denied)` or
  * `"/etc/blockedge/token" is empty`. Blocking; thread: any.
  */
+/* Reads a small secret file whole into buf (room for max + 1 bytes): a regular file only,
+ * nothing past max + 1 bytes read. *loose (when not NULL) says whether group or others may
+ * read it. BE_OK with *len; BE_DECLINED: larger than max; BE_ERROR: err says why. Shared by
+ * the admin token and the signed-URL secrets. */
+int be_secret_file_read(const char *path, char *buf, size_t max, size_t *len, int *loose, char *err,
+                        size_t errlen);
+
 int be_adminauth_read(const char *path, char *token, size_t cap, char *err, size_t errlen);
 
 /* How a request's credentials compare with the token. */
