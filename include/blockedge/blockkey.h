@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "blockedge/defs.h"
 
@@ -26,10 +27,20 @@ int be_key_from_hex(const char *hex, size_t len, be_key_t *out);
 /* Writes 64 lower-case hex characters and a NUL into out[65]. Returns out. */
 char *be_key_to_hex(const be_key_t *key, char *out);
 
-/* The table hash: the digest's first 8 bytes. */
-uint64_t be_key_hash(const be_key_t *key);
+/* The table hash: the digest's first 8 bytes. Inline: every table lookup on a hit calls it. */
+static inline uint64_t
+be_key_hash(const be_key_t *key)
+{
+    uint64_t h;
+    memcpy(&h, key->d, sizeof(h));
+    return h;
+}
 
-int be_key_equal(const be_key_t *a, const be_key_t *b);
+static inline int
+be_key_equal(const be_key_t *a, const be_key_t *b)
+{
+    return memcmp(a->d, b->d, BE_KEY_LEN) == 0;
+}
 
 /* Streaming SHA-256. _init returns BE_OK or BE_ERROR (OpenSSL failure); _free is safe on a
  * zeroed or already-freed hasher. */

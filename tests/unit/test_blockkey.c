@@ -2,6 +2,7 @@
  * test_blockkey.c - block names: the strict 64-hex-digit parser and its lower-case output,
  * the table hash, and SHA-256 (known vectors, streaming equals one-shot).
  */
+#include <ctype.h>
 #include <string.h>
 
 #include "blockedge/blockkey.h"
@@ -76,6 +77,21 @@ test_blockkey_rejects_non_hex_and_traversal(void)
     s[63] = '0';
     s[10] = '\0';
     BE_CHECK_INT(be_key_from_hex(s, BE_KEY_HEX_LEN, &k), BE_ERROR);
+
+    /* every byte value, at an even and an odd position: accepted exactly when a hex digit,
+     * and then worth its value */
+    for (int ch = 0; ch < 256; ch++) {
+        for (int pos = 0; pos < 2; pos++) {
+            pad64(s, "");
+            s[pos] = (char)ch;
+            int want = isxdigit(ch) ? BE_OK : BE_ERROR;
+            BE_CHECK_INT(be_key_from_hex(s, BE_KEY_HEX_LEN, &k), want);
+            if (want == BE_OK) {
+                int v = ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10;
+                BE_CHECK_INT(pos == 0 ? k.d[0] >> 4 : k.d[0] & 0xf, v);
+            }
+        }
+    }
 }
 
 static void
