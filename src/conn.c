@@ -3,18 +3,22 @@
  * or a sniff for the HTTP/2 preface), timers, limits, and one close path.
  *
  * Owns the worker's connection list and the close-reason accounting. Hands bytes to the
- * protocol (http1.c or http2.c) and never parses them. Invariant: be_conn_close() is the
- * only place a connection is freed; after it returns the caller must not touch it.
- * be_conn_finish() may first linger (nginx's lingering close): the protocol is gone by
+ * protocol (http1.c or http2.c) and never parses them. A plain socket is read here rather than
+ * by its bufferevent, which asks the kernel (FIONREAD) how much is waiting before every read:
+ * a system call per request that a hit does not need. Writes and TLS stay with libevent. Invariant:
+ * be_conn_close() is the only place a connection is freed; after it returns the caller must not
+ * touch it. be_conn_finish() may first linger (nginx's lingering close): the protocol is gone by
  * then, the connection only drops what it reads and waits for the peer to take its bytes.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -162,7 +166,7 @@ be_conn_finish(be_conn_t *c, int reason)
     c->linger_unacked = left;
     shutdown(bufferevent_getfd(c->bev), SHUT_WR);
     bufferevent_disable(c->bev, EV_WRITE);
-    bufferevent_enable(c->bev, EV_READ);
+    be_conn_read_enable(c, 1);
     linger_read(c);
     be_conn_set_timer(c, LINGER_TICK_MS);
 }
@@ -187,6 +191,75 @@ on_read(struct bufferevent *bev, void *arg)
         break;
     default:
         break;
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* Bytes asked for per read on a plain socket: a request head, or a burst of HTTP/2 frames. */
+#define PLAIN_READ_HTTP1 4096
+#define PLAIN_READ_HTTP2 16384
+
+/* A plain socket is readable: one read into the input buffer (level-triggered, so what is
+ * left comes at the next turn), then the same handlers as a bufferevent read and its events. */
+static void
+plain_read(evutil_socket_t fd, short what, void *arg)
+{
+    BE_UNUSED(what);
+    be_conn_t *c = arg;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer_iovec vec[2];
+    int want = c->state == BE_CONN_HTTP2 ? PLAIN_READ_HTTP2 : PLAIN_READ_HTTP1;
+    evbuffer_unfreeze(in, 0); /* a socket bufferevent keeps its input's end frozen */
+    int nvec = evbuffer_reserve_space(in, want, vec, 2);
+    if (nvec <= 0) {
+        evbuffer_freeze(in, 0);
+        be_conn_close(c, BE_CLOSE_IO_ERROR);
+        return;
+    }
+    struct iovec iov[2];
+    for (int i = 0; i < nvec; i++) {
+        iov[i].iov_base = vec[i].iov_base;
+        iov[i].iov_len = vec[i].iov_len;
+    }
+    ssize_t n = readv(fd, iov, nvec);
+    int err = errno;
+    size_t left = n > 0 ? (size_t)n : 0;
+    int used = 0;
+    while (left > 0 && used < nvec) {
+        if (vec[used].iov_len > left)
+            vec[used].iov_len = left;
+        left -= vec[used++].iov_len;
+    }
+    evbuffer_commit_space(in, vec, used);
+    evbuffer_freeze(in, 0);
+    if (n < 0) {
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+            return;
+        on_event(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
+        return;
+    }
+    if (n == 0) {
+        be_conn_read_enable(c, 0); /* as a bufferevent does at EOF */
+        on_event(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+        return;
+    }
+    on_read(c->bev, c);
+}
+
+void
+be_conn_read_enable(be_conn_t *c, int on)
+{
+    BE_CHECK_OBJ_NOTNULL(c, BE_CONN_MAGIC);
+    if (c->rev == NULL) {
+        if (on)
+            bufferevent_enable(c->bev, EV_READ);
+        else
+            bufferevent_disable(c->bev, EV_READ);
+    } else if (on) {
+        event_add(c->rev, NULL);
+    } else {
+        event_del(c->rev);
     }
 }
 
@@ -373,10 +446,14 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
         memcpy(&c->peer_addr, sa, (size_t)salen);
     c->bev = new_bev(w, fd, tls);
     c->timer = evtimer_new(w->base, on_timer, c);
+    if (!tls)
+        c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, plain_read, c);
     if (tls && c->bev != NULL)
         c->tlsw = be_tls_writer_new(w->base, c->bev, bufferevent_openssl_get_ssl(c->bev));
-    if (c->bev == NULL || c->timer == NULL || (tls && c->tlsw == NULL)) {
+    if (c->bev == NULL || c->timer == NULL || (tls ? c->tlsw == NULL : c->rev == NULL)) {
         be_tls_writer_free(&c->tlsw);
+        if (c->rev != NULL)
+            event_free(c->rev);
         if (c->bev != NULL)
             bufferevent_free(c->bev);
         else
@@ -401,8 +478,12 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
      * (and a scheduler switch) per 16 KiB. Let one writev take what the socket takes. */
     bufferevent_set_max_single_write(c->bev, 1024 * 1024);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    /* Plain sockets arm their write event only when a protocol needs it (see choose()). */
-    bufferevent_enable(c->bev, tls ? EV_READ | EV_WRITE : EV_READ);
+    /* Plain sockets arm their write event only when a protocol needs it (see choose()), and
+     * read through c->rev. */
+    if (tls)
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    else
+        event_add(c->rev, NULL);
     /* The handshake or the first bytes must come within the header timeout. */
     be_conn_set_timer(c, cfg->client_header_timeout);
 }
@@ -427,6 +508,8 @@ be_conn_close(be_conn_t *c, int reason)
     be_stat_sub(&w->stats.ctr[BE_CTR_CONNECTIONS_OPEN], 1);
     event_free(c->timer);
     be_tls_writer_free(&c->tlsw);
+    if (c->rev != NULL)
+        event_free(c->rev); /* before the bufferevent closes the socket */
     bufferevent_free(c->bev);
     release_ip(w, &c->ipkey, c->ip_counted);
     c->magic = 0;

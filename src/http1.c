@@ -340,7 +340,7 @@ refuse(be_conn_t *c, int status, int reason)
     c->closing = 1;
     c->close_reason = reason;
     write_response(c);
-    bufferevent_disable(c->bev, EV_READ);
+    be_conn_read_enable(c, 0);
 }
 
 /* Closes the connection once its answer has left. Returns 1 when it was closed. */
@@ -430,10 +430,10 @@ bound_input(be_conn_t *c)
     size_t in = evbuffer_get_length(bufferevent_get_input(c->bev));
     if (in > BE_HTTP1_INPUT_HIGH && !c->read_off) {
         c->read_off = 1;
-        bufferevent_disable(c->bev, EV_READ);
+        be_conn_read_enable(c, 0);
     } else if (in <= BE_HTTP1_INPUT_HIGH && c->read_off && !c->closing) {
         c->read_off = 0;
-        bufferevent_enable(c->bev, EV_READ);
+        be_conn_read_enable(c, 1);
     }
 }
 

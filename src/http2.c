@@ -478,9 +478,9 @@ pump(be_http2_t *h2)
     }
     /* Output backpressure: stop reading new frames while the client is not reading ours. */
     if (evbuffer_get_length(out) > BE_H2_OUTPUT_HIGH)
-        bufferevent_disable(c->bev, EV_READ);
+        be_conn_read_enable(c, 0);
     else if (!c->eof)
-        bufferevent_enable(c->bev, EV_READ);
+        be_conn_read_enable(c, 1);
 }
 
 void

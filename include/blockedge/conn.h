@@ -39,6 +39,7 @@ struct be_conn_s {
     be_conn_t *next, *prev; /* the worker's list */
     be_worker_t *w;
     struct bufferevent *bev;
+    struct event *rev;   /* plain sockets: the read event (conn.c reads, see plain_read()) */
     struct event *timer; /* idle or header deadline */
     char peer[64];
     struct sockaddr_storage peer_addr; /* the client's address (AF_UNSPEC: unknown) */
@@ -73,6 +74,10 @@ struct be_conn_s {
  * tls is set (ALPN then picks the protocol), otherwise a sniff of the first bytes for the
  * HTTP/2 client preface. Thread: w's. */
 void be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls);
+
+/* Starts (on = 1) or stops reading the client's bytes, whichever way the connection reads
+ * (TLS: its bufferevent; plain: conn.c's own read event). Thread: w's. */
+void be_conn_read_enable(be_conn_t *c, int on);
 
 /* The one teardown: cancels what the connection waits for, frees it. Thread: w's. */
 void be_conn_close(be_conn_t *c, int reason);
