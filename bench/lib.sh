@@ -121,6 +121,25 @@ nginx_http_common() {
 EOF
 }
 
+# nginx_static_conf DIR PORT: nginx serving $TMP/blocks/ at /blocks/ as plain static files,
+# no access log, open_file_cache: the floor bench/run measures edges against.
+nginx_static_conf() {
+    local dir=$1 port=$2
+    nginx_main "$dir"
+    echo "http {"
+    nginx_http_common "$dir"
+    cat <<EOF
+    open_file_cache max=65536 inactive=10m;
+    open_file_cache_valid 10m;
+    server {
+        listen 127.0.0.1:$port reuseport${NGINX_H2:-};
+        location /blocks/ { root $TMP; }
+        location = /ping { return 204; }
+    }
+}
+EOF
+}
+
 # nginx_origin_conf DIR PORT: nginx serving $TMP/blocks/ at /blocks/ (access log in DIR/logs).
 nginx_origin_conf() {
     local dir=$1 port=$2
