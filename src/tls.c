@@ -10,10 +10,14 @@
  * SSL_write is at least one record and one write(2): a 4 KiB hit (head chain + body chain by
  * reference) left as two records and two syscalls, and an HTTP/2 burst as a record per frame
  * header. The writer instead runs once at the end of the loop turn in which output was
- * queued, and writes the output in full records of up to 16 KiB (small chains pulled up
- * into one; a chain already that long costs no copy). What the socket does not take stays
- * at the front of the output, where the bufferevent's own write event retries it: the same
- * bytes, at least as many (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER covers a moved front).
+ * queued, and writes the output in full records of up to 16 KiB. A record that lies in one
+ * chain is encrypted from it; one that spans chains (an HTTP/2 frame header and its payload,
+ * a response head and its body) is first copied into the worker thread's staging buffer:
+ * one memcpy, where pulling the chains up into one would also allocate, copy and free a
+ * chain per record. What the socket does not take stays at the front of the output, pulled
+ * up then, where the bufferevent's own write event retries it: the same bytes, at least as
+ * many (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER covers a moved front; OpenSSL keeps the
+ * encrypted record itself, so the staging buffer may be reused at once).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +186,21 @@ output_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *
     }
 }
 
+/* The plaintext of one record that spans chains; one per thread (flush runs on a worker's
+ * loop and SSL_write is done with the bytes when it returns). */
+static _Thread_local unsigned char stage[BE_TLS_RECORD];
+
+/* Where the next n bytes of out can be encrypted from: the first chain when it holds them,
+ * else the staging buffer. */
+static const unsigned char *
+record_bytes(struct evbuffer *out, size_t n)
+{
+    struct evbuffer_iovec v;
+    if (evbuffer_peek(out, -1, NULL, &v, 1) >= 1 && v.iov_len >= n)
+        return v.iov_base;
+    return evbuffer_copyout(out, stage, n) == (ev_ssize_t)n ? stage : NULL;
+}
+
 static void
 flush(evutil_socket_t fd, short what, void *arg)
 {
@@ -196,15 +215,18 @@ flush(evutil_socket_t fd, short what, void *arg)
     size_t len;
     while ((len = evbuffer_get_length(out)) > 0) {
         size_t n = len < BE_TLS_RECORD ? len : BE_TLS_RECORD;
-        unsigned char *p = evbuffer_pullup(out, (ssize_t)n);
+        const unsigned char *p = record_bytes(out, n);
         if (p == NULL)
             break;
         ERR_clear_error();
         int r = SSL_write(tw->ssl, p, (int)n);
         if (r <= 0) {
             /* Socket full, or an error: the bufferevent's write event (armed while output is
-             * queued) retries these bytes, and reports what fails. */
+             * queued) retries these bytes, and reports what fails. It writes its first chain,
+             * which must hold at least the n bytes OpenSSL has taken. */
             ERR_clear_error();
+            if (p == stage)
+                evbuffer_pullup(out, (ssize_t)n);
             break;
         }
         evbuffer_drain(out, (size_t)r);
