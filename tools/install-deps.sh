@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
     build-essential cmake pkg-config clang clang-format
     libevent-dev libnghttp2-dev libssl-dev libjemalloc-dev libcurl4-openssl-dev
-    nginx-light curl wrk nghttp2-client python3 python3-h2 python3-hyperframe openssl
+    nginx-light curl wrk nghttp2-client python3 python3-h2 python3-hyperframe python3-yaml openssl
     swift-proxy swift-object swift-container swift-account memcached prometheus
     systemd logrotate iproute2 slowhttptest
 )
