@@ -5,6 +5,8 @@
  * slot (one per worker) is touched by its worker's thread alone while the workers run,
  * and by the main thread only after they are joined; so no lock. Lines are built with
  * snprintf: this costs about a microsecond per request, paid only when the log is on.
+ * Two formats carry the same fields: nginx's combined line plus blockedge's own, or one JSON
+ * object per line (`access_log PATH json`) for log pipelines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,13 +26,14 @@
 #include "blockedge/worker.h"
 
 #define BUF_SIZE      (64 * 1024)
-#define LINE_MAX_LEN  4096 /* the longest escaped fields fit: never truncated */
+#define LINE_MAX_LEN  8192 /* the longest fields, escaped six bytes per byte for JSON, fit */
 #define FLUSH_EVERY_S 1
 
 typedef struct slot_s {
     be_accesslog_t *log;
     be_worker_t *w;
-    int fd; /* -1: off on this worker */
+    int fd;   /* -1: off on this worker */
+    int json; /* JSON lines instead of combined */
     char path[1024];
     struct event *timer;
     char *buf;
@@ -97,6 +100,7 @@ be_accesslog_new(be_services_t *svc)
         s->w = svc->workers[i];
         be_timetext_init(&s->time, BE_TIMEFMT_LOG);
         snprintf(s->path, sizeof(s->path), "%s", svc->cfg->access_log);
+        s->json = svc->cfg->access_log_json;
         s->fd = s->path[0] != '\0' ? open_log(s->path) : -1;
         if (s->fd < 0 && s->path[0] != '\0') {
             int err = errno;
@@ -167,6 +171,7 @@ be_accesslog_reopen(be_accesslog_t *a)
 
 typedef struct {
     slot_t *slot;
+    int json;
     char path[1024];
 } retarget_t;
 
@@ -189,17 +194,19 @@ do_retarget(void *arg)
     if (s->fd >= 0)
         close(s->fd);
     s->fd = fd;
+    s->json = m->json;
     snprintf(s->path, sizeof(s->path), "%s", m->path);
     free(m);
 }
 
 void
-be_accesslog_retarget(be_accesslog_t *a, const char *path)
+be_accesslog_retarget(be_accesslog_t *a, const char *path, int json)
 {
     for (int i = 0; i < a->nslots; i++) {
         retarget_t *m = malloc(sizeof(*m));
         if (m != NULL) {
             m->slot = &a->slots[i];
+            m->json = json;
             snprintf(m->path, sizeof(m->path), "%s", path);
         }
         if (m == NULL || be_worker_post(a->slots[i].w, do_retarget, m) != BE_OK) {
@@ -250,28 +257,69 @@ put_str(char *out, size_t pos, size_t cap, const char *s)
     return pos + n;
 }
 
-void
-be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
+/* Copies s into out as a JSON string's contents: '"' and '\\' escaped, control bytes and
+ * bytes outside ASCII as \u00XX (each byte as one code point, so any input stays valid
+ * UTF-8 JSON). Returns the new position. */
+static size_t
+put_json(char *out, size_t pos, size_t cap, const char *s)
 {
-    int id = e->worker;
-    uint64_t duration_us = e->duration_us;
-    if (!be_accesslog_on(a, id))
-        return;
-    slot_t *s = &a->slots[id - 1];
-    char line[LINE_MAX_LEN];
-    size_t cap = sizeof(line) - 1, pos = 0;
-
-    /* $remote_addr: the peer without its port */
-    char addr[64] = "-";
-    if (e->peer != NULL) {
-        snprintf(addr, sizeof(addr), "%s", e->peer);
-        char *colon = strrchr(addr, ':');
-        if (colon != NULL && colon != addr)
-            *colon = '\0';
+    static const char hex[] = "0123456789abcdef";
+    for (; s != NULL && *s != '\0' && pos + 6 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[pos++] = '\\';
+            out[pos++] = (char)c;
+        } else if (c < 0x20 || c >= 0x7f) {
+            memcpy(out + pos, "\\u00", 4);
+            out[pos + 4] = hex[c >> 4];
+            out[pos + 5] = hex[c & 15];
+            pos += 6;
+        } else {
+            out[pos++] = (char)c;
+        }
     }
-    pos = put_str(line, pos, cap, addr);
+    return pos;
+}
+
+/* The fields every format shares, worked out once. */
+typedef struct {
+    char addr[64]; /* $remote_addr: the peer without its port, "-" when unknown */
+    const char *time, *cache, *tier;
+} fields_t;
+
+static void
+fields_of(slot_t *s, const be_access_entry_t *e, fields_t *f)
+{
+    snprintf(f->addr, sizeof(f->addr), "%s", e->peer != NULL ? e->peer : "-");
+    char *colon = strrchr(f->addr, ':');
+    if (e->peer != NULL && colon != NULL && colon != f->addr)
+        *colon = '\0';
+    f->time = be_timetext_get(&s->time, be_worker_wall_sec(s->w));
+    f->cache = f->tier = "-";
+    switch (e->tier) {
+    case BE_TIER_MEMORY:
+        f->cache = "HIT", f->tier = "memory";
+        break;
+    case BE_TIER_DISK:
+        f->cache = "HIT", f->tier = "disk";
+        break;
+    case BE_TIER_MISS:
+        f->cache = "MISS", f->tier = "origin";
+        break;
+    }
+    if (e->denied != NULL)
+        f->cache = "DENIED", f->tier = e->denied;
+}
+
+/* nginx's combined format, then cache status, tier, block bytes and seconds taken. */
+static size_t
+combined_line(const be_access_entry_t *e, const fields_t *f, char *line, size_t cap)
+{
+    size_t pos = 0;
+    uint64_t duration_us = e->duration_us;
+    pos = put_str(line, pos, cap, f->addr);
     pos = put_str(line, pos, cap, " - - [");
-    pos = put_str(line, pos, cap, be_timetext_get(&s->time, be_worker_wall_sec(s->w)));
+    pos = put_str(line, pos, cap, f->time);
     pos = put_str(line, pos, cap, "] \"");
     if (e->method[0] != '\0') {
         pos = put_escaped(line, pos, cap, e->method);
@@ -281,20 +329,6 @@ be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
     } else {
         pos = put_str(line, pos, cap, "-");
     }
-    const char *cache = "-", *tier = "-";
-    switch (e->tier) {
-    case BE_TIER_MEMORY:
-        cache = "HIT", tier = "memory";
-        break;
-    case BE_TIER_DISK:
-        cache = "HIT", tier = "disk";
-        break;
-    case BE_TIER_MISS:
-        cache = "MISS", tier = "origin";
-        break;
-    }
-    if (e->denied != NULL)
-        cache = "DENIED", tier = e->denied;
     char mid[96];
     snprintf(mid, sizeof(mid), "\" %d %" PRIu64 " \"", e->status, e->body_len);
     pos = put_str(line, pos, cap, mid);
@@ -303,12 +337,63 @@ be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
     pos = put_escaped(line, pos, cap, e->agent);
     char tail[128];
     if (e->block_size >= 0)
-        snprintf(tail, sizeof(tail), "\" %s %s %" PRId64 " %" PRIu64 ".%06" PRIu64 "\n", cache,
-                 tier, e->block_size, duration_us / 1000000, duration_us % 1000000);
+        snprintf(tail, sizeof(tail), "\" %s %s %" PRId64 " %" PRIu64 ".%06" PRIu64 "\n", f->cache,
+                 f->tier, e->block_size, duration_us / 1000000, duration_us % 1000000);
     else
-        snprintf(tail, sizeof(tail), "\" %s %s - %" PRIu64 ".%06" PRIu64 "\n", cache, tier,
+        snprintf(tail, sizeof(tail), "\" %s %s - %" PRIu64 ".%06" PRIu64 "\n", f->cache, f->tier,
                  duration_us / 1000000, duration_us % 1000000);
-    pos = put_str(line, pos, cap, tail);
+    return put_str(line, pos, cap, tail);
+}
+
+/* The same fields as one JSON object; strings that were "-" in the combined line are "" here
+ * and a missing block size is null. */
+static size_t
+json_line(const be_access_entry_t *e, const fields_t *f, char *line, size_t cap)
+{
+    size_t pos = 0;
+    char num[160];
+    pos = put_str(line, pos, cap, "{\"time_local\":\"");
+    pos = put_json(line, pos, cap, f->time);
+    pos = put_str(line, pos, cap, "\",\"remote_addr\":\"");
+    pos = put_json(line, pos, cap, e->peer != NULL ? f->addr : "");
+    pos = put_str(line, pos, cap, "\",\"method\":\"");
+    pos = put_json(line, pos, cap, e->method);
+    pos = put_str(line, pos, cap, "\",\"path\":\"");
+    pos = put_json(line, pos, cap, e->method[0] != '\0' ? e->path : "");
+    pos = put_str(line, pos, cap, "\",\"protocol\":\"");
+    pos = put_str(line, pos, cap, e->method[0] == '\0' ? "" : e->http2 ? "HTTP/2.0" : "HTTP/1.1");
+    snprintf(num, sizeof(num),
+             "\",\"status\":%d,\"body_bytes_sent\":%" PRIu64 ",\"http_referer\":\"", e->status,
+             e->body_len);
+    pos = put_str(line, pos, cap, num);
+    pos = put_json(line, pos, cap, e->referer);
+    pos = put_str(line, pos, cap, "\",\"http_user_agent\":\"");
+    pos = put_json(line, pos, cap, e->agent);
+    pos = put_str(line, pos, cap, "\",\"cache\":\"");
+    pos = put_json(line, pos, cap, strcmp(f->cache, "-") != 0 ? f->cache : "");
+    pos = put_str(line, pos, cap, "\",\"tier\":\"");
+    pos = put_json(line, pos, cap, strcmp(f->tier, "-") != 0 ? f->tier : "");
+    char size[32] = "null";
+    if (e->block_size >= 0)
+        snprintf(size, sizeof(size), "%" PRId64, e->block_size);
+    snprintf(num, sizeof(num),
+             "\",\"block_bytes\":%s,\"request_time\":%" PRIu64 ".%06" PRIu64 "}\n", size,
+             e->duration_us / 1000000, e->duration_us % 1000000);
+    return put_str(line, pos, cap, num);
+}
+
+void
+be_accesslog_write(be_accesslog_t *a, const be_access_entry_t *e)
+{
+    int id = e->worker;
+    if (!be_accesslog_on(a, id))
+        return;
+    slot_t *s = &a->slots[id - 1];
+    char line[LINE_MAX_LEN];
+    size_t cap = sizeof(line) - 1;
+    fields_t f;
+    fields_of(s, e, &f);
+    size_t pos = s->json ? json_line(e, &f, line, cap) : combined_line(e, &f, line, cap);
     if (line[pos - 1] != '\n')
         line[pos++] = '\n'; /* truncated: still one line */
 

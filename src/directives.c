@@ -68,13 +68,20 @@ set_access_log(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int arg
                char *const *argv)
 {
     if (strcmp(argv[0], "off") == 0) {
+        if (argc > 1) {
+            return be_conf_error(cf, "invalid parameter \"%s\" after \"off\"", argv[1]);
+        }
         cfg->access_log[0] = '\0';
         return BE_OK;
     }
     if (strcmp(argv[0], "stderr") == 0 || argv[0][0] == '\0') {
         return be_conf_error(cf, "invalid parameter \"%s\"", argv[0]);
     }
-    return be_conf_set_str(cf, d, cfg, argc, argv);
+    if (argc > 1 && strcmp(argv[1], "json") != 0 && strcmp(argv[1], "combined") != 0) {
+        return be_conf_error(cf, "invalid format \"%s\" (combined or json)", argv[1]);
+    }
+    cfg->access_log_json = argc > 1 && strcmp(argv[1], "json") == 0;
+    return be_conf_set_str(cf, d, cfg, 1, argv);
 }
 
 static int
@@ -587,10 +594,11 @@ const be_directive_t be_directives[] = {
         "PEM certificate chain for \"listen ... tls\""),
     ONCE("tls_certificate_key",       HTTP,   1, 1, be_conf_set_str,       tls_certificate_key,       0,    0,          "PATH",                NULL,
         "PEM private key of tls_certificate; keep it readable by this user only"),
-    ONCE("access_log",                HTTP,   1, 1, set_access_log,        access_log,                0,    0,          "PATH|off",            "off",
+    ONCE("access_log",                HTTP,   1, 2, set_access_log,        access_log,                0,    0,          "PATH [combined|json]|off", "off",
         "one line per request (combined format plus cache status, tier, block bytes and "
-        "duration), buffered per worker, reopened on SIGUSR1; costs a write per 64 KiB or second "
-        "and disk space, off saves both"),
+        "duration; json: the same fields as one JSON object per line, for log pipelines), "
+        "buffered per worker, reopened on SIGUSR1; costs a write per 64 KiB or second and disk "
+        "space, off saves both"),
     ONCE("keepalive_timeout",         HTTP,   1, 1, be_conf_set_msec,      keepalive_timeout,         0,    0,          "TIME",                "75s",
         "idle time before a kept-alive connection is closed; longer saves handshakes, shorter "
         "frees connections; 0 disables keep-alive"),

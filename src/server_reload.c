@@ -196,8 +196,10 @@ apply_main(be_server_t *srv, const be_config_t *old, const be_config_t *cfg)
             be_log(BE_LOG_ALERT, "cannot open the error log \"%s\" on reload: keeping the old one",
                    cfg->error_log_path);
     }
-    if (strcmp(old->access_log, cfg->access_log) != 0 && svc->accesslog != NULL)
-        be_accesslog_retarget(svc->accesslog, cfg->access_log);
+    if ((strcmp(old->access_log, cfg->access_log) != 0 ||
+         old->access_log_json != cfg->access_log_json) &&
+        svc->accesslog != NULL)
+        be_accesslog_retarget(svc->accesslog, cfg->access_log, cfg->access_log_json);
     if (old->memory_size != cfg->memory_size) {
         uint64_t n = be_memcache_set_budget(svc->memcache, cfg->memory_size);
         if (n > 0)

@@ -53,9 +53,9 @@ void be_accesslog_free(be_accesslog_t **ap);
 void be_accesslog_reopen(be_accesslog_t *a);
 
 /* A reload: every worker writes its buffer and switches to path ("" turns the log off, a
- * path turns it on). A worker that cannot open path keeps what it had and logs an alert.
- * Thread: main. */
-void be_accesslog_retarget(be_accesslog_t *a, const char *path);
+ * path turns it on) in the given format (json 1: JSON lines, 0: combined). A worker that
+ * cannot open path keeps what it had and logs an alert. Thread: main. */
+void be_accesslog_retarget(be_accesslog_t *a, const char *path, int json);
 
 /* Whether worker (its id) writes an access log now. Thread: that worker. */
 int be_accesslog_on(const be_accesslog_t *a, int worker);

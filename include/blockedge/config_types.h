@@ -70,6 +70,7 @@ typedef struct be_config_s {
     char tls_certificate[1024];
     char tls_certificate_key[1024];
     char access_log[1024];             /* "" = off */
+    int access_log_json;               /* access_log PATH json: one JSON object per line */
     be_msec_t keepalive_timeout;       /* default 75s */
     be_msec_t client_header_timeout;   /* default 60s */
     be_msec_t send_timeout;            /* default 60s */
