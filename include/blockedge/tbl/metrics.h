@@ -60,7 +60,7 @@ X(POPULARITY_DROPPED, "blockedge_popularity_dropped_total", COUNTER, NONE, POP, 
 X(ZIPF_EXPONENT, "blockedge_popularity_zipf_exponent", GAUGE, NONE, ZIPF, exponent, "popularity.zipf.exponent", "Zipf exponent s of the block popularity (share of rank r ~ r^-s), maximum likelihood over the reliable top ranks; 0 until known.")
 X(ZIPF_REQUESTS, "blockedge_popularity_zipf_requests", GAUGE, NONE, ZIPF, requests, "popularity.zipf.requests", "Requests (decayed) the Zipf exponent rests on.")
 X(ZIPF_RANKS, "blockedge_popularity_zipf_ranks", GAUGE, NONE, ZIPF, ranks, "popularity.zipf.ranks", "Ranks the Zipf exponent was fitted over.")
-X(MRC_HIT_RATIO, "blockedge_mrc_hit_ratio", GAUGE, CACHE_BYTES, MRC, -, "", "Predicted LRU hit ratio (SHARDS) of a memory tier of cache_bytes.")
+X(MRC_HIT_RATIO, "blockedge_mrc_hit_ratio", GAUGE, POLICY_CACHE_BYTES, MRC, -, "", "Predicted hit ratio of a memory tier of cache_bytes under policy: lru from SHARDS, the configured memory_policy from miniature simulations.")
 X(MRC_SAMPLE_RATE, "blockedge_mrc_sample_rate", GAUGE, NONE, POP, sample_rate, "popularity.mrc.sample_rate", "SHARDS key sample rate now in force.")
 X(MRC_SAMPLED_KEYS, "blockedge_mrc_sampled_keys", GAUGE, NONE, POP, sampled_keys, "popularity.mrc.sampled_keys", "Keys SHARDS tracks now (bounded by mrc_max_keys).")
 X(POPULARITY_MEMORY, "blockedge_popularity_memory_bytes", GAUGE, NONE, POP, memory_bytes, "popularity.memory_bytes", "Bytes allocated by the popularity statistics (fixed at start-up).")
