@@ -49,7 +49,7 @@ X(DISK_SEGMENTS, "blockedge_disk_segments", GAUGE, NONE, DISK, segments, "", "Se
 X(DISK_WRITES, "blockedge_disk_writes_total", COUNTER, NONE, DISK, writes, "", "Records appended to the disk tier (fills, re-appends, purges).")
 X(DISK_WRITES_DROPPED, "blockedge_disk_writes_dropped_total", COUNTER, NONE, DISK, writes_dropped, "", "Fills not written to disk: writer behind, faults, or disk paused.")
 X(DISK_REAPPENDS, "blockedge_disk_reappends_total", COUNTER, NONE, DISK, reappends, "", "Hot blocks rewritten when their segment was reclaimed.")
-X(DISK_ADMISSION_SKIPPED, "blockedge_disk_admission_skipped_total", COUNTER, NONE, CTR, DISK_ADMISSION_SKIPPED, "", "Fills not written to the disk tier because disk_admission second_hit had not seen the block asked for before.")
+X(DISK_ADMISSION_SKIPPED, "blockedge_disk_admission_skipped_total", COUNTER, NONE, CTR, DISK_ADMISSION_SKIPPED, "", "Fills not written to the disk tier because disk_admission second_hit had not seen the block asked for before, or disk_admission policy found it still in the memory policy's small queue.")
 X(DISK_PURGES, "blockedge_disk_purges_total", COUNTER, NONE, DISK, purges, "", "Blocks purged from the disk tier.")
 X(INFLIGHT_FETCHES, "blockedge_inflight_fetches", GAUGE, NONE, INFLIGHT, -, "origin.inflight", "Origin fetches under way now.")
 X(ORIGIN_SERVER_MARKED_DOWN, "blockedge_origin_server_marked_down", GAUGE, SERVER, ORIGIN, -, "", "Workers whose circuit breaker has this origin server marked down now (0: up everywhere).")
