@@ -127,15 +127,17 @@ fill_disk_write(be_worker_t *w, be_block_t *b)
 }
 
 /* A memory hit on b: under second_hit, the second request of a block whose fill skipped the
- * disk queues its write now. One load and compare otherwise. */
+ * disk queues its write now; under policy, the first hit once the memory policy promoted it.
+ * One load and compare under disk_admission all. */
 static void
 hit_disk_write(be_worker_t *w, be_block_t *b)
 {
     be_services_t *svc = w->svc;
+    if (w->cfg->disk_admission == BE_DISK_ADMIT_ALL || svc->admission == NULL)
+        return;
     int mode = be_admission_mode(w->cfg->disk_admission, w->cfg->memory_policy);
-    if ((mode == BE_DISK_ADMIT_SECOND_HIT ||
-         (mode == BE_DISK_ADMIT_POLICY && be_policy_promoted(&b->pn))) &&
-        svc->admission != NULL && be_admission_hit(svc->admission, be_key_hash(&b->key)))
+    if ((mode == BE_DISK_ADMIT_SECOND_HIT || be_policy_promoted(&b->pn)) &&
+        be_admission_hit(svc->admission, be_key_hash(&b->key)))
         queue_disk_write(w, b);
 }
 
