@@ -12,12 +12,22 @@
  * slot = hash bits above the memory tier's shard bits. A collision overwrites: the older key
  * is forgotten, and only costs one more request before it is written. 0 marks an empty slot,
  * so a hash of 0 is stored as 1. Every access is one atomic on one slot: no lock.
+ *
+ * disk_admission policy uses the same set with the memory policy as the judge: a fill is
+ * remembered (be_admission_remember) unless the policy put the block straight into its main
+ * area (S3-FIFO's ghost), and the write is queued by the first memory hit that finds the block
+ * both remembered and in the main area (S3-FIFO: moved from the small FIFO to main; W-TinyLFU:
+ * admitted from the window). A block that reaches the main area and leaves memory before
+ * another hit is not written: its promotion is seen by hits only, not where the policy makes it
+ * (inside the memory tier's eviction, under its lock). LRU and SIEVE have no small queue:
+ * there policy is second_hit.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 
 #include "blockedge/admission.h"
 #include "blockedge/check.h"
+#include "blockedge/policy.h"
 
 #define ADMISSION_MAGIC 0x41444d31u /* "ADM1" */
 
@@ -64,6 +74,34 @@ slot_of(be_admission_t *a, uint64_t *hash)
     if (*hash == 0)
         *hash = 1;
     return &a->slot[(*hash >> 16) & a->mask];
+}
+
+int
+be_admission_mode(int mode, int memory_policy)
+{
+    if (mode == BE_DISK_ADMIT_POLICY && !be_policy_has_probation(memory_policy))
+        return BE_DISK_ADMIT_SECOND_HIT;
+    return mode;
+}
+
+const char *
+be_admission_note(int mode, int memory_policy)
+{
+    if (mode != BE_DISK_ADMIT_POLICY || be_policy_has_probation(memory_policy))
+        return NULL;
+    return memory_policy == BE_POLICY_LRU
+               ? "disk_admission policy: memory_policy lru has no small queue to survive, so "
+                 "disk_admission works as second_hit"
+               : "disk_admission policy: memory_policy sieve has no small queue to survive, so "
+                 "disk_admission works as second_hit";
+}
+
+void
+be_admission_remember(be_admission_t *a, uint64_t hash)
+{
+    BE_CHECK_OBJ_NOTNULL(a, ADMISSION_MAGIC);
+    _Atomic uint64_t *s = slot_of(a, &hash);
+    atomic_store_explicit(s, hash, memory_order_relaxed);
 }
 
 int

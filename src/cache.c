@@ -27,7 +27,8 @@
  * Disk admission. With disk_admission all, every fill is queued for disk. With second_hit a
  * fill only records the block in the seen-once set (admission.c) and counts a skip; the write
  * is queued by the block's second request: a memory hit that finds it there, or a second fill
- * once it left memory. Either way a block is queued for disk once per stay in memory.
+ * once it left memory. Either way a block is queued for disk once per stay in memory. With
+ * policy the memory policy's promotion decides instead of a second request (admission.c).
  *
  * Prefetches go through the same look-up, entry and fill as a client miss, as quiet waiters:
  * they count no client hit or miss (the origin and disk counters still see their work).
@@ -43,6 +44,7 @@
 #include "blockedge/memcache.h"
 #include "blockedge/negcache.h"
 #include "blockedge/origin.h"
+#include "blockedge/policy.h"
 #include "blockedge/services.h"
 #include "blockedge/worker.h"
 
@@ -110,8 +112,14 @@ fill_disk_write(be_worker_t *w, be_block_t *b)
     be_services_t *svc = w->svc;
     if (svc->disk == NULL)
         return 0;
-    if (w->cfg->disk_admission == BE_DISK_ADMIT_SECOND_HIT && svc->admission != NULL &&
+    int mode = be_admission_mode(w->cfg->disk_admission, w->cfg->memory_policy);
+    if (mode == BE_DISK_ADMIT_SECOND_HIT && svc->admission != NULL &&
         !be_admission_fill(svc->admission, be_key_hash(&b->key))) {
+        be_stats_inc(&w->stats, DISK_ADMISSION_SKIPPED);
+        return 0;
+    }
+    if (mode == BE_DISK_ADMIT_POLICY && svc->admission != NULL && !be_policy_promoted(&b->pn)) {
+        be_admission_remember(svc->admission, be_key_hash(&b->key));
         be_stats_inc(&w->stats, DISK_ADMISSION_SKIPPED);
         return 0;
     }
@@ -119,12 +127,16 @@ fill_disk_write(be_worker_t *w, be_block_t *b)
 }
 
 /* A memory hit on b: under second_hit, the second request of a block whose fill skipped the
- * disk queues its write now. One load and compare otherwise. */
+ * disk queues its write now; under policy, the first hit once the memory policy promoted it.
+ * One load and compare under disk_admission all. */
 static void
 hit_disk_write(be_worker_t *w, be_block_t *b)
 {
     be_services_t *svc = w->svc;
-    if (w->cfg->disk_admission == BE_DISK_ADMIT_SECOND_HIT && svc->admission != NULL &&
+    if (w->cfg->disk_admission == BE_DISK_ADMIT_ALL || svc->admission == NULL)
+        return;
+    int mode = be_admission_mode(w->cfg->disk_admission, w->cfg->memory_policy);
+    if ((mode == BE_DISK_ADMIT_SECOND_HIT || be_policy_promoted(&b->pn)) &&
         be_admission_hit(svc->admission, be_key_hash(&b->key)))
         queue_disk_write(w, b);
 }

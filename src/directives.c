@@ -523,6 +523,7 @@ static const be_conf_enum_t auth_modes[] = {
 static const be_conf_enum_t disk_admissions[] = {
     {"all", BE_DISK_ADMIT_ALL},
     {"second_hit", BE_DISK_ADMIT_SECOND_HIT},
+    {"policy", BE_DISK_ADMIT_POLICY},
     {NULL, 0},
 };
 
@@ -651,9 +652,11 @@ const be_directive_t be_directives[] = {
     ONCE("disk_segment_size",         CACHE,  1, 1, be_conf_set_size,      disk_segment_size,         MIB,  4095 * MIB, "SIZE",                "256m",
         "size of one segment file; larger means fewer files and footers to read at start, but "
         "each reclaim drops more blocks at once"),
-    ONCE("disk_admission",            CACHE,  1, 1, ENUM(disk_admissions), disk_admission,            0,    0,          "all|second_hit",      "all",
-        "which fills are written to the disk tier: all, or second_hit (a block only once it is "
-        "asked for again, sparing the disk the blocks asked for once)"),
+    ONCE("disk_admission",            CACHE,  1, 1, ENUM(disk_admissions), disk_admission,            0,    0,          "all|second_hit|policy", "all",
+        "which fills are written to the disk tier: all, second_hit (a block only once it is "
+        "asked for again, sparing the disk the blocks asked for once), or policy (a block only "
+        "once the memory policy moved it from its small queue to its main area: s3fifo, "
+        "wtinylfu; under lru and sieve, which have none, policy works as second_hit)"),
     ONCE("negative_ttl",              CACHE,  1, 1, be_conf_set_msec,      negative_ttl,              0,    0,          "TIME",                "10s",
         "how long an origin 404 is remembered: a repeat within it is answered 404 (X-Cache: "
         "MISS-NEGATIVE) without an origin request; 0 turns it off. Longer shields the origin "

@@ -21,6 +21,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/crypto.h>
 
+#include "blockedge/admission.h"
 #include "blockedge/alloc.h"
 #include "blockedge/config.h"
 #include "blockedge/diskstore.h"
@@ -242,6 +243,19 @@ check_secret_mode(const be_config_t *cfg, int to_stderr)
         be_log(BE_LOG_WARN, "%s", msg);
 }
 
+/* Says when disk_admission policy works as second_hit (memory_policy lru or sieve). */
+static void
+check_disk_admission(const be_config_t *cfg, int to_stderr)
+{
+    const char *msg = be_admission_note(cfg->disk_admission, cfg->memory_policy);
+    if (msg == NULL)
+        return;
+    if (to_stderr)
+        fprintf(stderr, "blockedge: [notice] %s\n", msg);
+    else
+        be_log(BE_LOG_NOTICE, "%s", msg);
+}
+
 /* Removes the pid file if it still names this process (after an upgrade it names the new
  * one). */
 static void
@@ -275,6 +289,7 @@ serve(const be_config_t *cfg, char *const argv[])
     signal(SIGPIPE, SIG_IGN);
     check_fd_limit(cfg, 0);
     check_secret_mode(cfg, 0);
+    check_disk_admission(cfg, 0);
     int upgrading = be_upgrade_child_init();
     int inherited = be_listen_inherit_init();
     if (inherited > 0)
@@ -412,6 +427,7 @@ main(int argc, char **argv)
     if (test) {
         check_fd_limit(&cfg, 1);
         check_secret_mode(&cfg, 1);
+        check_disk_admission(&cfg, 1);
         fprintf(stderr, "blockedge: the configuration file %s syntax is ok\n", conf);
         fprintf(stderr, "blockedge: configuration file %s test is successful\n", conf);
         return 0;

@@ -23,6 +23,7 @@
 #include "blockedge/memcache.h"
 #include "blockedge/metrics.h"
 #include "blockedge/origin.h"
+#include "blockedge/policy.h"
 #include "blockedge/popularity.h"
 #include "blockedge/services.h"
 #include "blockedge/worker.h"
@@ -39,8 +40,8 @@ enum {
     L_FETCH_REASON, /* tbl/fetch_errors.h but "ok" */
     L_CLOSE_REASON, /* tbl/close_reasons.h */
     L_DISK_KIND,
-    L_SERVER, /* origin servers, in config order */
-    L_CACHE_BYTES,
+    L_SERVER,             /* origin servers, in config order */
+    L_POLICY_CACHE_BYTES, /* lru (SHARDS), then the configured policy (miniature simulations) */
     L_VERSION,
     L_RESULT,       /* ok, error */
     L_PURGE_RESULT, /* adminstats.h */
@@ -61,7 +62,7 @@ static const struct {
     [L_CLOSE_REASON] = {"reason", {"reason", NULL}},
     [L_DISK_KIND] = {"kind", {"kind", NULL}},
     [L_SERVER] = {"server", {"server", NULL}},
-    [L_CACHE_BYTES] = {"cache_bytes", {"cache_bytes", NULL}},
+    [L_POLICY_CACHE_BYTES] = {"policy,cache_bytes", {"policy", "cache_bytes"}},
     [L_VERSION] = {"version", {"version", NULL}},
     [L_RESULT] = {"result", {"result", NULL}},
     [L_PURGE_RESULT] = {"result", {"result", NULL}},
@@ -87,7 +88,9 @@ static const struct {
  *   ORIGIN       per origin server, the workers whose breaker has it marked down
  *   ALLOC        jemalloc's figures (allocated, resident); absent without jemalloc
  *   POP, ZIPF    a field of the popularity tracker's info or Zipf fit; absent when it is off
- *   MRC          the miss-ratio curve, one point per octave; absent until it has a point
+ *   MRC          the miss-ratio curves, one point per octave: LRU's (SHARDS) and, when
+ *                memory_policy is another, that policy's (miniature simulations, once they
+ *                have a point); absent until LRU's has a point
  *   BUILD        1, labelled with the version
  *   NODE_ARRAY   a member of the services (the node's own counters), indexed by the label
  *   ADMIN        an array of the admin listener's counters (adminstats.h) indexed by the label;
@@ -128,6 +131,9 @@ static const row_t rows[BE_METRIC_N] = {
 #undef X
 };
 
+/* Points of a curve exported by /metrics: one per octave. */
+#define MRC_OCTAVE_POINTS (2 * BE_MRC_OCTAVES + 1)
+
 struct be_metrics_s {
     be_services_t *svc; /* NULL: a snapshot of stats alone */
     be_stats_t st;      /* summed over the workers */
@@ -146,6 +152,9 @@ struct be_metrics_s {
     be_popularity_zipf_t zipf;
     size_t mrc_n;
     double mrc_bytes[BE_MRC_POINTS], mrc_hit[BE_MRC_POINTS];
+    int policy; /* enum be_memory_policy of the second curve */
+    size_t pmrc_n;
+    double pmrc_bytes[MRC_OCTAVE_POINTS], pmrc_hit[MRC_OCTAVE_POINTS];
     be_admin_stats_t admin;
 };
 
@@ -182,6 +191,8 @@ be_metrics_read(be_services_t *svc, be_msec_t now)
         be_popularity_info(svc->popularity, &m->pop);
         be_popularity_zipf(svc->popularity, &m->zipf);
         m->mrc_n = be_popularity_mrc(svc->popularity, m->mrc_bytes, m->mrc_hit);
+        m->pmrc_n =
+            be_popularity_policy_mrc(svc->popularity, &m->policy, m->pmrc_bytes, m->pmrc_hit);
     }
     return m;
 }
@@ -222,7 +233,7 @@ typedef struct sample_s {
 #define SAMPLE_ALLOC(f)       NUM(m->alloc.f)
 #define SAMPLE_POP(f)         NUM(m->pop.f)
 #define SAMPLE_ZIPF(f)        NUM(m->zipf.f)
-#define SAMPLE_MRC(f)         NUM(m->mrc_hit[(size_t)i * BE_MRC_PER_OCTAVE])
+#define SAMPLE_MRC(f)         NUM(i == 0 ? m->mrc_hit[(size_t)j * BE_MRC_PER_OCTAVE] : m->pmrc_hit[j])
 #define SAMPLE_BUILD(f)       NUM(1)
 #define SAMPLE_NODE_ARRAY(f)  NUM(m->svc->f[i])
 #define SAMPLE_ADMIN(f)       NUM(m->admin.f[i])
@@ -289,12 +300,14 @@ dims(const be_metrics_t *m, int set, int *n1, int *n2)
         [L_AUTH_REASON] = BE_AUTH_REASON_N,
     };
     *n2 = set == L_PROTO_CODE ? BE_CODE_N : 1;
-    if (set == L_SERVER)
+    if (set == L_SERVER) {
         *n1 = m->nservers;
-    else if (set == L_CACHE_BYTES)
-        *n1 = (int)((m->mrc_n + BE_MRC_PER_OCTAVE - 1) / BE_MRC_PER_OCTAVE);
-    else
+    } else if (set == L_POLICY_CACHE_BYTES) {
+        *n1 = m->pmrc_n == MRC_OCTAVE_POINTS ? 2 : 1;
+        *n2 = (int)((m->mrc_n + BE_MRC_PER_OCTAVE - 1) / BE_MRC_PER_OCTAVE);
+    } else {
         *n1 = fixed[set];
+    }
 }
 
 static const char *const tier_values[BE_TIER_N] = {"memory", "disk", "miss"};
@@ -328,7 +341,9 @@ label_value(const be_metrics_t *m, int set, int k, int idx, char *buf, size_t ca
         return be_disk_error_label(idx);
     case L_SERVER:
         return m->svc->cfg->servers[idx].url;
-    case L_CACHE_BYTES:
+    case L_POLICY_CACHE_BYTES:
+        if (k == 0)
+            return be_policy_name(idx == 0 ? BE_POLICY_LRU : m->policy);
         snprintf(buf, cap, "%.0f", m->mrc_bytes[(size_t)idx * BE_MRC_PER_OCTAVE]);
         return buf;
     case L_VERSION:
@@ -580,14 +595,35 @@ json_top(const void *arg, struct evbuffer *out)
 }
 
 static void
+curve_points(struct evbuffer *out, const double *bytes, const double *hit, size_t n, size_t step)
+{
+    evbuffer_add(out, "[", 1);
+    for (size_t i = 0; i < n; i += step)
+        evbuffer_add_printf(out, "%s{\"cache_bytes\":%.0f,\"hit_ratio\":%.6f}", i > 0 ? "," : "",
+                            bytes[i], hit[i]);
+    evbuffer_add(out, "]", 1);
+}
+
+/* LRU's curve, every point (SHARDS). */
+static void
 json_curve(const void *arg, struct evbuffer *out)
 {
     const be_metrics_t *m = arg;
-    evbuffer_add(out, "[", 1);
-    for (size_t i = 0; i < m->mrc_n; i++)
-        evbuffer_add_printf(out, "%s{\"cache_bytes\":%.0f,\"hit_ratio\":%.6f}", i > 0 ? "," : "",
-                            m->mrc_bytes[i], m->mrc_hit[i]);
-    evbuffer_add(out, "]", 1);
+    curve_points(out, m->mrc_bytes, m->mrc_hit, m->mrc_n, 1);
+}
+
+/* {"lru": LRU's curve at one point per octave, "<policy>": the configured policy's}. */
+static void
+json_policies(const void *arg, struct evbuffer *out)
+{
+    const be_metrics_t *m = arg;
+    evbuffer_add_printf(out, "{\"%s\":", be_policy_name(BE_POLICY_LRU));
+    curve_points(out, m->mrc_bytes, m->mrc_hit, m->mrc_n, BE_MRC_PER_OCTAVE);
+    if (m->pmrc_n > 0) {
+        evbuffer_add_printf(out, ",\"%s\":", be_policy_name(m->policy));
+        curve_points(out, m->pmrc_bytes, m->pmrc_hit, m->pmrc_n, 1);
+    }
+    evbuffer_add(out, "}", 1);
 }
 
 #define KEY(j, obj, s) be_json_key((j), (obj), (s), sizeof(s) - 1)
@@ -634,6 +670,8 @@ be_metrics_json(const be_metrics_t *m, double uptime_seconds, size_t top, struct
         be_json_set(j, KEY(j, mrc, "sampled_references"), (double)m->pop.sampled_refs);
         be_json_set(j, KEY(j, mrc, "memory_size"), (double)m->pop.memory_size);
         be_json_raw(j, KEY(j, mrc, "curve"), json_curve, m);
+        be_json_string(j, KEY(j, mrc, "policy"), be_policy_name(m->pop.policy));
+        be_json_raw(j, KEY(j, mrc, "policies"), json_policies, m);
     }
     int rc = be_json_write(j, out);
     if (rc == BE_OK)

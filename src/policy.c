@@ -63,7 +63,7 @@ void
 be_policy_insert(be_policy_t *p, be_policy_node_t *n)
 {
     BE_CHECK_OBJ_NOTNULL(p, BE_POLICY_MAGIC);
-    mark_set(n, 0);
+    atomic_store_explicit(&n->mark, 0, memory_order_relaxed);
     p->ops->insert(p, n);
 }
 
@@ -137,6 +137,18 @@ be_policy_grow(be_policy_t *p)
 {
     BE_CHECK_OBJ_NOTNULL(p, BE_POLICY_MAGIC);
     return p->ops->grow != NULL ? p->ops->grow(p) : BE_OK;
+}
+
+int
+be_policy_promoted(const be_policy_node_t *n)
+{
+    return (atomic_load_explicit(&n->mark, memory_order_relaxed) & MARK_PROMOTED) != 0;
+}
+
+int
+be_policy_has_probation(int kind)
+{
+    return kind >= 0 && kind < BE_POLICY_N ? kinds[kind]->has_probation : 0;
 }
 
 int

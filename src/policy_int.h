@@ -26,6 +26,7 @@ typedef struct plist_s {
 typedef struct policy_ops_s {
     const char *name;
     int hit_needs_lock;
+    int has_probation;               /* new objects wait in a small queue before the main area */
     int (*init)(be_policy_t *p);     /* BE_OK or BE_ERROR; priv and lists are zeroed */
     void (*dispose)(be_policy_t *p); /* frees priv; may be NULL */
     void (*insert)(be_policy_t *p, be_policy_node_t *n);
@@ -87,16 +88,30 @@ plist_move_head(be_policy_t *p, be_policy_node_t *n, uint8_t to)
     plist_push_head(&p->q[to], n, to);
 }
 
+/* The mark's top bit says the node reached the policy's main area (be_policy_promoted()); its
+ * other bits are the policy's visited bit or frequency, which mark_get/mark_set read and write.
+ * The bit is set under the owner's exclusive lock (insert, victim), never during lock-free
+ * hits, so mark_set's load and store cannot lose it. */
+#define MARK_PROMOTED 0x80u
+
 static inline uint8_t
 mark_get(be_policy_node_t *n)
 {
-    return atomic_load_explicit(&n->mark, memory_order_relaxed);
+    return atomic_load_explicit(&n->mark, memory_order_relaxed) & (uint8_t)~MARK_PROMOTED;
 }
 
 static inline void
 mark_set(be_policy_node_t *n, uint8_t v)
 {
-    atomic_store_explicit(&n->mark, v, memory_order_relaxed);
+    uint8_t old = atomic_load_explicit(&n->mark, memory_order_relaxed);
+    atomic_store_explicit(&n->mark, (uint8_t)((old & MARK_PROMOTED) | v), memory_order_relaxed);
+}
+
+/* n entered the main area (S3-FIFO's M, W-TinyLFU's probation from the window). */
+static inline void
+mark_promoted(be_policy_node_t *n)
+{
+    atomic_fetch_or_explicit(&n->mark, (uint8_t)MARK_PROMOTED, memory_order_relaxed);
 }
 
 /* A well-mixed 64-bit value from a key hash; sketch rows and ghost slots take its top bits. */

@@ -104,6 +104,8 @@ s3_insert(be_policy_t *p, be_policy_node_t *n)
 {
     int q = ghost_take(p, n->hash) ? MAIN : SMALL;
     plist_push_head(&p->q[q], n, (uint8_t)q);
+    if (q == MAIN)
+        mark_promoted(n);
 }
 
 static void
@@ -126,6 +128,7 @@ s3_victim(be_policy_t *p)
             if (mark_get(n) > 0) {
                 mark_set(n, 0);
                 plist_move_head(p, n, MAIN);
+                mark_promoted(n);
                 continue;
             }
             plist_unlink(small, n);
@@ -179,6 +182,7 @@ s3_grow(be_policy_t *p)
 const policy_ops_t be_policy_s3fifo_ops = {
     .name = "s3fifo",
     .hit_needs_lock = 0,
+    .has_probation = 1,
     .init = s3_init,
     .dispose = s3_dispose,
     .insert = s3_insert,

@@ -164,12 +164,14 @@ wt_victim(be_policy_t *p)
         be_policy_node_t *c = plist_tail(win);
         if (p->q[PROBATION].bytes + p->q[PROTECTED].bytes + c->size <= mcap) {
             plist_move_head(p, c, PROBATION);
+            mark_promoted(c);
             continue;
         }
         be_policy_node_t *v = main_tail(p);
         if (v != NULL && estimate(p->priv, c->hash) > estimate(p->priv, v->hash)) {
             plist_unlink(&p->q[v->queue], v);
             plist_move_head(p, c, PROBATION);
+            mark_promoted(c);
             return v;
         }
         plist_unlink(win, c);
@@ -227,6 +229,7 @@ be_policy_frequency(const be_policy_t *p, uint64_t hash)
 const policy_ops_t be_policy_wtinylfu_ops = {
     .name = "wtinylfu",
     .hit_needs_lock = 1,
+    .has_probation = 1,
     .init = wt_init,
     .dispose = wt_dispose,
     .insert = wt_insert,

@@ -3,8 +3,9 @@
  * and a SHARDS miss-ratio curve, fed through one lock-free ring per worker.
  *
  * This file owns the rings, the public API, the decay clock and pinning (which hot keys
- * SHARDS tracks with every reference); the algorithms are topk.c, zipf.c and shards.c,
- * reached through popularity_int.h. Knows nothing of HTTP, tiers or sockets: it sees
+ * SHARDS and the miniature simulations track with every reference); the algorithms are
+ * topk.c, zipf.c, shards.c (LRU's curve) and mrcsim.c (the configured policy's curve, when it
+ * is not LRU), reached through popularity_int.h. Knows nothing of HTTP, tiers or sockets: it sees
  * digests, sizes and `now`. Invariants: only the producer of a ring writes its head and
  * drop count; only the consumer writes tails and touches the sketches; every allocation
  * is made in be_popularity_new(), so memory never grows after start-up.
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blockedge/policy.h"
 #include "blockedge/popularity.h"
 #include "popularity_int.h"
 
@@ -65,6 +67,10 @@ typedef struct ring_s {
 #define PIN_SHARE 65536.0
 #define PIN_MIN   8.0
 
+/* A pinned key with at least 1/HOT_SHARE of the references is tracked by the miniature
+ * simulations whatever its hash (mrcsim.c says why): at most HOT_SHARE keys at once. */
+#define HOT_SHARE 4096.0
+
 /* ---- the whole ---------------------------------------------------------------------------- */
 
 struct be_popularity_s {
@@ -72,6 +78,7 @@ struct be_popularity_s {
     ring_t *rings;
     topk_t *topk;
     shards_t *shards;
+    mrcsim_t *mrcsim; /* NULL when the policy is LRU: SHARDS' curve is exact for it */
     uint64_t references;
     double weight; /* references, decayed like the counts */
     size_t npinned, max_pinned;
@@ -92,6 +99,7 @@ be_popularity_config_t
 be_popularity_config_from(const be_config_t *cfg, unsigned nworkers)
 {
     be_popularity_config_t c = {
+        .policy = cfg->memory_policy,
         .top_k = (unsigned)cfg->popularity_top_k,
         .sample_rate = cfg->mrc_sample_rate,
         .mrc_max_keys = (unsigned)cfg->mrc_max_keys,
@@ -101,6 +109,18 @@ be_popularity_config_from(const be_config_t *cfg, unsigned nworkers)
         .ring_capacity = BE_POPULARITY_RING,
     };
     return c;
+}
+
+/* The miniature simulations of cfg's policy into *out (NULL for LRU). */
+static int
+new_mrcsim(const be_popularity_config_t *cfg, mrcsim_t **out)
+{
+    *out = NULL;
+    if (cfg->policy == BE_POLICY_LRU)
+        return BE_OK;
+    size_t keys = cfg->mrc_max_keys / 4 < 16 ? 16 : cfg->mrc_max_keys / 4;
+    *out = mrcsim_new(cfg->policy, cfg->sample_rate, keys, cfg->memory_size);
+    return *out != NULL ? BE_OK : BE_ERROR;
 }
 
 be_popularity_t *
@@ -136,7 +156,7 @@ be_popularity_new(const be_popularity_config_t *cfg)
     p->shards = shards_new(cfg->sample_rate, cfg->mrc_max_keys, cfg->memory_size, &p->sketch_bytes);
     p->memory_bytes += p->sketch_bytes;
     p->max_pinned = cfg->mrc_max_keys / 4;
-    ok = ok && p->topk != NULL && p->shards != NULL;
+    ok = ok && p->topk != NULL && p->shards != NULL && new_mrcsim(cfg, &p->mrcsim) == BE_OK;
 
     if (!ok)
         be_popularity_free(&p);
@@ -152,20 +172,25 @@ be_popularity_reconfigure(be_popularity_t *p, const be_popularity_config_t *cfg)
         return BE_ERROR;
     p->cfg.half_life = cfg->half_life;
     if (cfg->top_k == p->cfg.top_k && cfg->sample_rate == p->cfg.sample_rate &&
-        cfg->mrc_max_keys == p->cfg.mrc_max_keys && cfg->memory_size == p->cfg.memory_size)
+        cfg->mrc_max_keys == p->cfg.mrc_max_keys && cfg->memory_size == p->cfg.memory_size &&
+        cfg->policy == p->cfg.policy)
         return BE_OK;
     uint64_t bytes = 0;
     topk_t *topk = topk_new(cfg->top_k, &bytes);
     shards_t *shards = shards_new(cfg->sample_rate, cfg->mrc_max_keys, cfg->memory_size, &bytes);
-    if (topk == NULL || shards == NULL) {
+    mrcsim_t *mrcsim = NULL;
+    if (topk == NULL || shards == NULL || new_mrcsim(cfg, &mrcsim) != BE_OK) {
         topk_free(&topk);
         shards_free(&shards);
         return BE_ERROR;
     }
     topk_free(&p->topk);
     shards_free(&p->shards);
+    mrcsim_free(&p->mrcsim);
     p->topk = topk;
     p->shards = shards;
+    p->mrcsim = mrcsim;
+    p->cfg.policy = cfg->policy;
     p->memory_bytes = p->memory_bytes - p->sketch_bytes + bytes;
     p->sketch_bytes = bytes;
     p->cfg.top_k = cfg->top_k;
@@ -192,6 +217,7 @@ be_popularity_free(be_popularity_t **pp)
     free(p->rings);
     topk_free(&p->topk);
     shards_free(&p->shards);
+    mrcsim_free(&p->mrcsim);
     free(p);
 }
 
@@ -238,9 +264,13 @@ halve(be_popularity_t *p, int64_t halvings)
             e->pinned = 0; /* cooled down (with hysteresis) */
             p->npinned--;
             shards_unpin(p->shards, e->hash);
+            if (p->mrcsim != NULL)
+                mrcsim_unpin(p->mrcsim, e->hash);
         }
     }
     shards_scale(p->shards, f);
+    if (p->mrcsim != NULL)
+        mrcsim_scale(p->mrcsim, f);
 }
 
 static void
@@ -273,6 +303,8 @@ be_popularity_access(be_popularity_t *p, const be_key_t *key, uint64_t bytes, be
     if (unpinned != 0) {
         p->npinned--;
         shards_unpin(p->shards, unpinned);
+        if (p->mrcsim != NULL)
+            mrcsim_unpin(p->mrcsim, unpinned);
     }
     if (!e->pinned && p->npinned < p->max_pinned && e->count - e->error >= PIN_MIN &&
         e->count - e->error >= p->weight / PIN_SHARE) {
@@ -280,6 +312,9 @@ be_popularity_access(be_popularity_t *p, const be_key_t *key, uint64_t bytes, be
         p->npinned++;
     }
     shards_access(p->shards, h, bytes, (int)e->pinned);
+    if (p->mrcsim != NULL)
+        mrcsim_access(p->mrcsim, h, bytes,
+                      e->pinned && e->count - e->error >= p->weight / HOT_SHARE);
 }
 
 size_t
@@ -351,6 +386,14 @@ be_popularity_mrc(const be_popularity_t *p, double *cache_bytes, double *hit_rat
     return shards_mrc(p->shards, cache_bytes, hit_ratio);
 }
 
+size_t
+be_popularity_policy_mrc(const be_popularity_t *p, int *kind, double *cache_bytes,
+                         double *hit_ratio)
+{
+    *kind = p->cfg.policy;
+    return p->mrcsim != NULL ? mrcsim_curve(p->mrcsim, cache_bytes, hit_ratio) : 0;
+}
+
 void
 be_popularity_info(const be_popularity_t *p, be_popularity_info_t *out)
 {
@@ -363,4 +406,13 @@ be_popularity_info(const be_popularity_t *p, be_popularity_info_t *out)
     out->sampled_refs = shards_sampled_refs(p->shards);
     out->memory_bytes = p->memory_bytes;
     out->memory_size = p->cfg.memory_size;
+    out->policy = p->cfg.policy;
+    if (p->mrcsim != NULL) {
+        out->policy_sample_rate = mrcsim_rate(p->mrcsim);
+        out->policy_sampled_keys = mrcsim_keys(p->mrcsim);
+        out->policy_sampled_refs = mrcsim_sampled_refs(p->mrcsim);
+        out->policy_memory_bytes = mrcsim_bytes(p->mrcsim);
+        out->policy_memory_bound = mrcsim_bound(mrcsim_max_keys(p->mrcsim));
+        out->memory_bytes += out->policy_memory_bytes;
+    }
 }

@@ -86,4 +86,39 @@ double shards_rate(const shards_t *s);           /* the sampling rate in force *
 uint64_t shards_keys(const shards_t *s);         /* keys tracked now */
 uint64_t shards_sampled_refs(const shards_t *s); /* references sampled so far */
 
+/* ---- mrcsim.c: miniature simulations of the configured policy ---- */
+
+/* One miniature cache per octave from memory_size/8 to memory_size*8. */
+#define MRCSIM_POINTS (2 * BE_MRC_OCTAVES + 1)
+
+typedef struct mrcsim_s mrcsim_t;
+
+/* Miniature caches of policy kind (enum be_memory_policy) over keys sampled at rate
+ * (0 < rate <= 1), at most max_keys of them tracked. NULL when out of memory. */
+mrcsim_t *mrcsim_new(int kind, double rate, size_t max_keys, uint64_t memory_size);
+void mrcsim_free(mrcsim_t **mp);
+
+/* One reference of bytes to the key whose hash is hash (non-zero); hot keys are tracked with
+ * every reference, the others only when their hash is sampled. */
+void mrcsim_access(mrcsim_t *m, uint64_t hash, uint64_t bytes, int hot);
+
+/* A key stops being pinned: if it is tracked as hot, it leaves. */
+void mrcsim_unpin(mrcsim_t *m, uint64_t hash);
+
+/* Multiplies the hit and reference counts by f (decay). */
+void mrcsim_scale(mrcsim_t *m, double f);
+
+/* The predicted hit ratio at MRCSIM_POINTS sizes (one per octave); 0 before any sample. */
+size_t mrcsim_curve(const mrcsim_t *m, double *cache_bytes, double *hit_ratio);
+
+/* The most bytes mrcsim_new(.., max_keys, ..) and its caches' tables can come to. */
+uint64_t mrcsim_bound(size_t max_keys);
+
+double mrcsim_rate(const mrcsim_t *m);           /* the sampling rate in force */
+uint64_t mrcsim_bytes(const mrcsim_t *m);        /* bytes allocated now */
+uint64_t mrcsim_keys(const mrcsim_t *m);         /* keys tracked now */
+uint64_t mrcsim_sampled_refs(const mrcsim_t *m); /* references tracked so far */
+size_t mrcsim_max_keys(const mrcsim_t *m);       /* the key bound */
+int mrcsim_kind(const mrcsim_t *m);              /* the policy simulated */
+
 #endif

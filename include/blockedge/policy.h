@@ -84,6 +84,15 @@ int be_policy_grow(be_policy_t *p);
  * the other policies. */
 unsigned be_policy_frequency(const be_policy_t *p, uint64_t hash);
 
+/* 1 once the object left the policy's small queue for its main area (S3-FIFO: moved from the
+ * small FIFO to main, or entered main from the ghost; W-TinyLFU: admitted from the window into
+ * probation), until it is inserted again; always 0 under LRU and SIEVE. `disk_admission policy`
+ * reads it. Thread: any (a relaxed atomic load); the node must not be freed meanwhile. */
+int be_policy_promoted(const be_policy_node_t *n);
+
+/* 1 when the kind has a small queue before its main area (S3-FIFO, W-TinyLFU). */
+int be_policy_has_probation(int kind);
+
 /* 1 when a hit moves the object in a list (the owner must hold its lock exclusively), 0 when
  * it only stores a mark in the node. */
 int be_policy_hit_needs_lock(int kind);

@@ -38,6 +38,7 @@ typedef struct be_popularity_config_s {
     uint64_t memory_size;   /* the memory tier's budget: the curve's middle point */
     unsigned nrings;        /* producers (workers); 0 = fed only by be_popularity_access */
     unsigned ring_capacity; /* references buffered per producer, a power of two */
+    int policy;             /* enum be_memory_policy: miniature simulations of it unless LRU */
 } be_popularity_config_t;
 
 /* One top-K entry: its counted references (decayed) and the most that count may
@@ -62,6 +63,14 @@ typedef struct be_popularity_info_s {
     uint64_t sampled_refs; /* references SHARDS has sampled */
     uint64_t memory_bytes; /* every allocation of this module, rings included */
     uint64_t memory_size;  /* the reference size of the curve */
+    int policy;            /* enum be_memory_policy of be_popularity_policy_mrc() */
+    /* the miniature simulations (0 under LRU): like the SHARDS fields above, and their bytes
+     * (part of memory_bytes; their policies' tables grow up to a bound set at start-up) */
+    double policy_sample_rate;
+    uint64_t policy_sampled_keys;
+    uint64_t policy_sampled_refs;
+    uint64_t policy_memory_bytes;
+    uint64_t policy_memory_bound; /* the most policy_memory_bytes can reach */
 } be_popularity_info_t;
 
 /* The tracker's settings from a loaded config's stats { } block, one ring per worker. */
@@ -95,6 +104,13 @@ void be_popularity_zipf(const be_popularity_t *p, be_popularity_zipf_t *out);
 /* Consumer: the predicted LRU hit ratio at BE_MRC_POINTS cache sizes (bytes) from
  * memory_size/8 to memory_size*8; returns the number of points (0 with no sample yet). */
 size_t be_popularity_mrc(const be_popularity_t *p, double *cache_bytes, double *hit_ratio);
+
+/* Consumer: the predicted hit ratio of the configured policy (*kind, enum be_memory_policy)
+ * from miniature simulations, at BE_MRC_OCTAVES * 2 + 1 sizes (one per octave, the same sizes
+ * as every BE_MRC_PER_OCTAVE-th point of be_popularity_mrc()); returns the number of points:
+ * 0 under LRU (whose curve is be_popularity_mrc()) or with no sample yet. */
+size_t be_popularity_policy_mrc(const be_popularity_t *p, int *kind, double *cache_bytes,
+                                double *hit_ratio);
 
 /* Consumer: counters and sizes. */
 void be_popularity_info(const be_popularity_t *p, be_popularity_info_t *out);

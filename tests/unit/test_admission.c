@@ -1,9 +1,12 @@
 /*
  * test_admission.c - the seen-once set of disk_admission second_hit: a first fill is skipped
  * and remembered, the second request (a fill or a memory hit) is admitted once, a colliding
- * key takes the slot, a purge forgets.
+ * key takes the slot, a purge forgets; disk_admission policy's rule and its remembered fills.
  */
+#include <string.h>
+
 #include "blockedge/admission.h"
+#include "blockedge/policy.h"
 #include "test.h"
 
 #define BITS 4 /* 16 slots: slot = (hash >> 16) & 15 */
@@ -69,6 +72,37 @@ test_admission_forget_and_zero_hash(void)
     be_admission_free(&a);
 }
 
+/* policy is itself under S3-FIFO and W-TinyLFU and second_hit (said by a note) under LRU and
+ * SIEVE; the other modes are what they say. A remembered fill is written by one later hit
+ * only, and a second remember of the same block is not a second sighting. */
+static void
+test_admission_policy_mode_and_remember(void)
+{
+    BE_CHECK_INT(be_admission_mode(BE_DISK_ADMIT_POLICY, BE_POLICY_S3FIFO), BE_DISK_ADMIT_POLICY);
+    BE_CHECK_INT(be_admission_mode(BE_DISK_ADMIT_POLICY, BE_POLICY_WTINYLFU), BE_DISK_ADMIT_POLICY);
+    BE_CHECK_INT(be_admission_mode(BE_DISK_ADMIT_POLICY, BE_POLICY_LRU), BE_DISK_ADMIT_SECOND_HIT);
+    BE_CHECK_INT(be_admission_mode(BE_DISK_ADMIT_POLICY, BE_POLICY_SIEVE),
+                 BE_DISK_ADMIT_SECOND_HIT);
+    BE_CHECK_INT(be_admission_mode(BE_DISK_ADMIT_ALL, BE_POLICY_LRU), BE_DISK_ADMIT_ALL);
+    BE_CHECK_INT(be_admission_mode(BE_DISK_ADMIT_SECOND_HIT, BE_POLICY_S3FIFO),
+                 BE_DISK_ADMIT_SECOND_HIT);
+    BE_CHECK(be_admission_note(BE_DISK_ADMIT_POLICY, BE_POLICY_S3FIFO) == NULL);
+    BE_CHECK(be_admission_note(BE_DISK_ADMIT_SECOND_HIT, BE_POLICY_LRU) == NULL);
+    const char *note = be_admission_note(BE_DISK_ADMIT_POLICY, BE_POLICY_SIEVE);
+    BE_CHECK(note != NULL && strstr(note, "sieve") != NULL && strstr(note, "second_hit") != NULL);
+
+    be_admission_t *a = be_admission_new(BITS);
+    uint64_t h = in_slot(5, 9);
+    be_admission_remember(a, h);
+    be_admission_remember(a, h); /* filled again while still small: still one pending write */
+    BE_CHECK_INT(be_admission_hit(a, h), 1);
+    BE_CHECK_INT(be_admission_hit(a, h), 0);
+    be_admission_remember(a, h);
+    be_admission_remember(a, in_slot(5, 10)); /* a colliding key takes the slot */
+    BE_CHECK_INT(be_admission_hit(a, h), 0);
+    be_admission_free(&a);
+}
+
 int
 main(void)
 {
@@ -76,5 +110,6 @@ main(void)
     BE_RUN(test_admission_hit_after_skipped_fill_is_admitted_once);
     BE_RUN(test_admission_colliding_key_takes_the_slot);
     BE_RUN(test_admission_forget_and_zero_hash);
+    BE_RUN(test_admission_policy_mode_and_remember);
     BE_TEST_EXIT();
 }

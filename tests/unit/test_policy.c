@@ -372,6 +372,54 @@ test_policy_bytes_never_exceed_capacity(void)
     }
 }
 
+/* be_policy_promoted(): S3-FIFO sets it when a node hit while small moves to main (not for a
+ * node evicted from small) and when a ghost sends a returning key straight to main; W-TinyLFU
+ * when the window's overflow enters probation; never under LRU and SIEVE. The flag leaves the
+ * policy's own marks alone (S3-FIFO's frequency still counts up to 3 and down). */
+static void
+test_policy_promoted_marks_the_main_area(void)
+{
+    enum { N = 12 };
+    be_policy_node_t n[N];
+    pick_key_hashes(); /* distinct ghost slots */
+    for (int kind = 0; kind < BE_POLICY_N; kind++) {
+        be_policy_t *p = be_policy_new(kind, 10 * 100); /* S3-FIFO's small queue: 100 bytes */
+        BE_CHECK(p != NULL);
+        memset(n, 0, sizeof(n));
+        for (int i = 0; i < N; i++)
+            n[i].hash = key_hash[i], n[i].size = 100;
+        for (int i = 0; i < 10; i++)
+            be_policy_insert(p, &n[i]);
+        for (int i = 0; i < 10; i++)
+            BE_CHECK(!be_policy_promoted(&n[i]));
+        be_policy_hit(p, &n[0]);
+        be_policy_node_t *v = be_policy_victim(p);
+        BE_CHECK(v != NULL);
+        if (kind == BE_POLICY_S3FIFO) {
+            BE_CHECK(v == &n[1]); /* n[0], hit, went to main; n[1] is the victim */
+            BE_CHECK(be_policy_promoted(&n[0]) && !be_policy_promoted(&n[1]));
+            for (int i = 0; i < 5; i++)
+                be_policy_hit(p, &n[0]);
+            BE_CHECK(be_policy_promoted(&n[0])); /* hits keep the flag... */
+            be_policy_insert(p, &n[1]);          /* ...and a ghost's key goes to main */
+            BE_CHECK(be_policy_promoted(&n[1]));
+            be_policy_insert(p, &n[10]);
+            BE_CHECK(!be_policy_promoted(&n[10]));
+        } else if (kind == BE_POLICY_WTINYLFU) {
+            int promoted = 0;
+            for (int i = 0; i < 10; i++)
+                promoted += &n[i] != v && be_policy_promoted(&n[i]);
+            BE_CHECK(promoted > 0); /* the window (1% of the bytes) overflowed into probation */
+        } else {
+            for (int i = 0; i < 10; i++)
+                BE_CHECK(!be_policy_promoted(&n[i]));
+        }
+        BE_CHECK_INT(be_policy_has_probation(kind),
+                     kind == BE_POLICY_S3FIFO || kind == BE_POLICY_WTINYLFU);
+        be_policy_free(&p);
+    }
+}
+
 /* The sketch halves every counter after 10 increments per column (64 columns at first):
  * a key seen 11 times reads 11, then 5 once a hot key has pushed the total to 640. */
 static void
@@ -496,6 +544,7 @@ main(void)
     BE_RUN(test_policy_s3fifo_matches_reference_model);
     BE_RUN(test_policy_wtinylfu_matches_reference_model);
     BE_RUN(test_policy_bytes_never_exceed_capacity);
+    BE_RUN(test_policy_promoted_marks_the_main_area);
     BE_RUN(test_policy_wtinylfu_sketch_ages);
     BE_RUN(test_policy_wtinylfu_keeps_frequent_keys_through_a_scan);
     BE_RUN(test_policy_simulator_matches_memory_tier);
