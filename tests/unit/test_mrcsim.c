@@ -3,7 +3,7 @@
  * full simulation of the same policy (policysim.h) at each of its sizes, and its memory bound.
  *
  * Traces are synthetic with fixed seeds (splitmix64), so every figure printed here is
- * reproducible. The bound asserted is issue 13's: at most 3 points of hit ratio at each size.
+ * reproducible. The bound asserted: at most 3 points of hit ratio at each size.
  */
 #include <math.h>
 #include <stdlib.h>

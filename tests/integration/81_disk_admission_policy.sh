@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 81_issue_13_disk_admission_policy: with disk_admission policy and memory_policy s3fifo a block is
+# 81_disk_admission_policy: with disk_admission policy and memory_policy s3fifo a block is
 # written to disk once S3-FIFO moved it from its small FIFO to main, not at its second request
 # (that is second_hit): block A asked for twice in a row stays in the small FIFO (no eviction
 # yet: no write), a scan of 800 blocks asked for once each pushes A (hit while small) into main

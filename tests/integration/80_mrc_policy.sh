@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 80_issue_13_mrc_policy: with memory_policy s3fifo, after a Zipf load /metrics has the miss-ratio
+# 80_mrc_policy: with memory_policy s3fifo, after a Zipf load /metrics has the miss-ratio
 # curve of that policy (blockedge_mrc_hit_ratio{policy="s3fifo",cache_bytes}, miniature
 # simulations) beside LRU's (policy="lru", SHARDS), 7 sizes each, and passes promtool's checker;
 # /stats shows the same curves under popularity.mrc.policies. The sample rate is 1 here, so the
