@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blockedge/block.h"
 #include "blockedge/iopool.h"
 #include "blockedge/services.h"
 #include "blockedge/worker.h"
@@ -44,6 +45,7 @@ file_work(void *arg)
         close(fd);
         return;
     }
+    be_block_prefault(f->block, (size_t)st.st_size);
     while (f->block->size < (size_t)st.st_size) {
         ssize_t n = read(fd, f->block->data + f->block->size, (size_t)st.st_size - f->block->size);
         if (n < 0 && errno == EINTR)

@@ -191,6 +191,8 @@ take_first_bytes(fetch_t *f)
         fail_in_callback(f, BE_FETCH_STATUS);
         return BE_ERROR;
     }
+    if (cl > 0)
+        be_block_prefault(f->block, (size_t)cl);
     return BE_OK;
 }
 

@@ -46,6 +46,17 @@ struct be_block_s {
  * NULL on allocation failure. Any thread. */
 be_block_t *be_block_new(const be_key_t *key, size_t capacity);
 
+/* Below this a fill is left to fault in page by page: the call would save little. */
+#define BE_BLOCK_PREFAULT_MIN (64 * 1024)
+
+/* Makes the first len bytes of data[] resident and writable in one system call
+ * (madvise MADV_POPULATE_WRITE), before a fill writes them: a fresh 1 MiB block otherwise
+ * takes 256 page faults as its bytes are copied in, and a fault is one trap each (costly on
+ * a virtual machine: bench/README.md, "Verified fills"). Only for bytes about to be written
+ * (a fill that knows its length): it adds no memory the block did not already own. A hint:
+ * failure (old kernel, no memory yet) changes nothing. Thread: the filling one. */
+void be_block_prefault(be_block_t *b, size_t len);
+
 /* Grows an unpublished block (refs == 1) to hold capacity bytes; may move its data (the
  * header stays). NULL on failure, and then the old block is still valid and owned by the
  * caller. */
