@@ -443,6 +443,12 @@ be_diskstore_unadmit(be_diskstore_t *s, size_t len)
     atomic_fetch_sub(&s->backlog, len);
 }
 
+static uint64_t
+usec_between(const struct timespec *a, const struct timespec *b)
+{
+    return (uint64_t)((b->tv_sec - a->tv_sec) * 1000000 + (b->tv_nsec - a->tv_nsec) / 1000);
+}
+
 int
 be_diskstore_append(be_diskstore_t *s, const be_key_t *digest, const void *data, size_t len)
 {
@@ -451,12 +457,14 @@ be_diskstore_append(be_diskstore_t *s, const be_key_t *digest, const void *data,
     be_disk_loc_t loc;
     int rc = BE_DECLINED;
     if (!atomic_load(&s->writes_disabled) && be_diskstore_lookup(s, digest, &loc) != BE_OK) {
-        struct timespec t0, t1;
+        struct timespec t0, t1, c0, c1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         rc = ds_append_wlocked(s, digest, data, (uint32_t)len, BE_REC_BLOCK, 1);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        atomic_fetch_add(&s->write_busy_usec, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-                                                         (t1.tv_nsec - t0.tv_nsec) / 1000));
+        atomic_fetch_add(&s->write_busy_usec, usec_between(&t0, &t1));
+        atomic_fetch_add(&s->write_cpu_usec, usec_between(&c0, &c1));
         if (rc == BE_OK)
             atomic_fetch_add(&s->written_bytes, BE_REC_HEADER_SIZE + (uint64_t)len);
     }
@@ -581,6 +589,7 @@ be_diskstore_stats(be_diskstore_t *s, be_diskstore_stats_t *out)
     out->backlog = atomic_load(&s->backlog);
     out->written_bytes = atomic_load(&s->written_bytes);
     out->write_busy_msec = atomic_load(&s->write_busy_usec) / 1000;
+    out->write_cpu_msec = atomic_load(&s->write_cpu_usec) / 1000;
     out->purges = atomic_load(&s->purges);
     out->load_msec = atomic_load(&s->load_msec);
     for (int i = 0; i < BE_DISK_ERR_N; i++)

@@ -74,7 +74,7 @@ struct be_diskstore_s {
     _Atomic uint64_t evictions, reappends, corruptions, writes, purges;
     _Atomic uint64_t dropped_by[BE_DISK_DROP_N];
     _Atomic int64_t drop_log_at; /* be_clock_msec() of the next drop summary allowed */
-    _Atomic uint64_t written_bytes, write_busy_usec;
+    _Atomic uint64_t written_bytes, write_busy_usec, write_cpu_usec;
     _Atomic uint64_t load_msec;
     _Atomic uint64_t errors[BE_DISK_ERR_N];
     _Atomic int logged[BE_DISK_ERR_N];

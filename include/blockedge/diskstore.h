@@ -85,6 +85,7 @@ typedef struct be_diskstore_stats_s {
     uint64_t backlog;                    /* bytes admitted, not yet written */
     uint64_t written_bytes;              /* record bytes appended (headers included) */
     uint64_t write_busy_msec;            /* time the writer spent appending them */
+    uint64_t write_cpu_msec;             /* CPU time it used for that (the rest: waiting) */
     uint64_t purges;
     uint64_t load_msec; /* how long the index load took */
     uint64_t errors[BE_DISK_ERR_N];

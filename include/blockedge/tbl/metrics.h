@@ -51,6 +51,7 @@ X(DISK_WRITES_DROPPED, "blockedge_disk_writes_dropped_total", COUNTER, NONE, DIS
 X(DISK_WRITE_BACKLOG, "blockedge_disk_write_backlog_bytes", GAUGE, NONE, DISK, backlog, "", "Bytes of fills queued for the disk writer and not yet written (fills are dropped past 256 MiB).")
 X(DISK_WRITTEN_BYTES, "blockedge_disk_written_bytes_total", COUNTER, NONE, DISK, written_bytes, "", "Bytes of fill records (headers included) appended to the disk tier.")
 X(DISK_WRITE_BUSY, "blockedge_disk_write_busy_seconds_total", COUNTER, NONE, DISK_MSEC, write_busy_msec, "", "Time the disk writer spent appending fills: written bytes over it is the writer's rate.")
+X(DISK_WRITE_CPU, "blockedge_disk_write_cpu_seconds_total", COUNTER, NONE, DISK_MSEC, write_cpu_msec, "", "CPU time the disk writer used while appending fills (busy time minus waits for a CPU or the device).")
 X(DISK_REAPPENDS, "blockedge_disk_reappends_total", COUNTER, NONE, DISK, reappends, "", "Hot blocks rewritten when their segment was reclaimed.")
 X(DISK_ADMISSION_SKIPPED, "blockedge_disk_admission_skipped_total", COUNTER, NONE, CTR, DISK_ADMISSION_SKIPPED, "", "Fills not written to the disk tier because disk_admission second_hit had not seen the block asked for before.")
 X(DISK_PURGES, "blockedge_disk_purges_total", COUNTER, NONE, DISK, purges, "", "Blocks purged from the disk tier.")
