@@ -32,8 +32,9 @@ typedef struct seg_s {
     int fd;
     unsigned refs; /* the table's one + pinned reads; under lock */
     int sealed;
-    uint64_t size; /* file bytes */
-    uint8_t *foot; /* open segment: encoded footer entries so far */
+    uint64_t size;    /* file bytes */
+    uint64_t flushed; /* bytes whose writeback was started (open segment; under wlock) */
+    uint8_t *foot;    /* open segment: encoded footer entries so far */
     size_t nfoot, foot_cap;
 } seg_t;
 
@@ -70,7 +71,10 @@ struct be_diskstore_s {
     _Atomic int64_t paused_until;
 
     _Atomic uint64_t backlog;
-    _Atomic uint64_t evictions, reappends, corruptions, writes, writes_dropped, purges;
+    _Atomic uint64_t evictions, reappends, corruptions, writes, purges;
+    _Atomic uint64_t dropped_by[BE_DISK_DROP_N];
+    _Atomic int64_t drop_log_at; /* be_clock_msec() of the next drop summary allowed */
+    _Atomic uint64_t written_bytes, write_busy_usec, write_cpu_usec;
     _Atomic uint64_t load_msec;
     _Atomic uint64_t errors[BE_DISK_ERR_N];
     _Atomic int logged[BE_DISK_ERR_N];
@@ -99,6 +103,10 @@ void ds_slot_release(be_diskstore_t *s, uint32_t slot);
 void ds_bytes_add(be_diskstore_t *s, seg_t *g, uint64_t n);
 /* The sealed segment with the lowest sequence (written longest ago), or UINT32_MAX. */
 uint32_t ds_oldest_sealed(be_diskstore_t *s);
+
+/* Counts a fill not written for reason (enum be_disk_drop); logs a summary of the drops at most
+ * every 10 s. */
+void ds_drop(be_diskstore_t *s, int reason);
 
 /* ---- diskstore_index.c: the RAM index (takes a shard's lock; never lock or wlock) ---- */
 

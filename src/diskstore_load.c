@@ -332,6 +332,7 @@ ds_loader_main(void *arg)
             }
         }
         if (last) {
+            g->flushed = g->size;
             s->open = g;
             s->open_slot = slot;
         } else {

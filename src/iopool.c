@@ -5,8 +5,13 @@
  * its worker's mailbox, so done() runs on the thread that owns the request and may touch
  * its connection. Shutdown lets the queue drain first: no job is dropped silently.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "blockedge/defs.h"
 #include "blockedge/iopool.h"
@@ -27,6 +32,8 @@ struct be_iopool_s {
     pthread_cond_t cond;
     job_t *head, *tail;
     int stopping;
+    int nice;                /* each thread's nice value; 0: as the process */
+    atomic_int nice_refused; /* a thread could not set it (logged once) */
     int nthreads;
     pthread_t threads[];
 };
@@ -43,6 +50,13 @@ static void *
 pool_main(void *arg)
 {
     be_iopool_t *p = arg;
+    /* On Linux a thread's nice value is its own (setpriority on its thread id). Lowering it
+     * needs CAP_SYS_NICE; without it the thread keeps the process's and says so once. */
+    if (p->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), p->nice) != 0 && p->nthreads == 0)
+        be_log(BE_LOG_NOTICE,
+               "setpriority(%d) failed (%d: %s) for an I/O thread; it runs at the process's "
+               "priority",
+               p->nice, errno, strerror(errno));
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (p->head == NULL && !p->stopping)
@@ -67,9 +81,16 @@ pool_main(void *arg)
 be_iopool_t *
 be_iopool_new(int nthreads)
 {
+    return be_iopool_new_nice(nthreads, 0);
+}
+
+be_iopool_t *
+be_iopool_new_nice(int nthreads, int nice)
+{
     be_iopool_t *p = calloc(1, sizeof(*p) + (size_t)nthreads * sizeof(pthread_t));
     if (p == NULL)
         return NULL;
+    p->nice = nice;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     for (int i = 0; i < nthreads; i++) {

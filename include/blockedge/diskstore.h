@@ -55,18 +55,37 @@ enum be_disk_error {
         BE_DISK_ERR_N
 };
 
+/* Why a fill was not written, each counted and summed up in a warn line at most every 10 s:
+ * X(ID, what the log line calls it). */
+#define BE_DISK_DROPS(X)                                                                           \
+    X(BACKLOG, "writer backlog full")                                                              \
+    X(PAUSED, "writes paused after a full file system")                                            \
+    X(ERROR, "write failed")
+
+enum be_disk_drop {
+#define X(id, what) BE_DISK_DROP_##id,
+    BE_DISK_DROPS(X)
+#undef X
+        BE_DISK_DROP_N
+};
+
 typedef struct be_diskstore_stats_s {
-    int state;            /* enum be_disk_state */
-    uint64_t blocks;      /* in the index */
-    uint64_t bytes;       /* segment files' sizes */
-    uint64_t capacity;    /* disk_size */
-    uint64_t segments;    /* files, the open one included */
-    uint64_t index_bytes; /* RAM held by the index (tables and segment table) */
-    uint64_t evictions;   /* blocks dropped by reclaim */
-    uint64_t reappends;   /* hot blocks rewritten by reclaim */
-    uint64_t corruptions; /* records that failed their checks on read */
-    uint64_t writes;      /* records appended */
-    uint64_t writes_dropped;
+    int state;                           /* enum be_disk_state */
+    uint64_t blocks;                     /* in the index */
+    uint64_t bytes;                      /* segment files' sizes */
+    uint64_t capacity;                   /* disk_size */
+    uint64_t segments;                   /* files, the open one included */
+    uint64_t index_bytes;                /* RAM held by the index (tables and segment table) */
+    uint64_t evictions;                  /* blocks dropped by reclaim */
+    uint64_t reappends;                  /* hot blocks rewritten by reclaim */
+    uint64_t corruptions;                /* records that failed their checks on read */
+    uint64_t writes;                     /* records appended */
+    uint64_t writes_dropped;             /* the sum of the next */
+    uint64_t dropped_by[BE_DISK_DROP_N]; /* by reason */
+    uint64_t backlog;                    /* bytes admitted, not yet written */
+    uint64_t written_bytes;              /* record bytes appended (headers included) */
+    uint64_t write_busy_msec;            /* time the writer spent appending them */
+    uint64_t write_cpu_msec;             /* CPU time it used for that (the rest: waiting) */
     uint64_t purges;
     uint64_t load_msec; /* how long the index load took */
     uint64_t errors[BE_DISK_ERR_N];

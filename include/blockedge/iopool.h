@@ -16,6 +16,11 @@ typedef void (*be_io_fn)(void *arg);
 /* Starts nthreads threads. NULL on failure (logged). Thread: main. */
 be_iopool_t *be_iopool_new(int nthreads);
 
+/* The same, the threads running at nice value nice (e.g. -5: a larger share of a busy CPU
+ * than the workers'), when the process may set it (CAP_SYS_NICE to go below 0); otherwise
+ * at the process's, noted once in the log. */
+be_iopool_t *be_iopool_new_nice(int nthreads, int nice);
+
 /* Runs every queued job, stops the threads and frees the pool. *pp = NULL. Thread: main. */
 void be_iopool_free(be_iopool_t **pp);
 

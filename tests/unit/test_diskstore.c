@@ -3,7 +3,8 @@
  * recovery from footers and from the open segment's records, a torn tail dropped, a flipped
  * byte counted and never served, purge surviving a restart, reclaim keeping the files within
  * disk_size + one segment while a re-touched block survives, junk / temp / symlink entries,
- * a missing directory, and the index's bytes per block.
+ * a missing directory, the index's bytes per block, and drops past the write backlog counted
+ * by reason.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -386,6 +387,43 @@ test_index_costs_at_most_64_bytes_per_block(void)
     be_diskstore_close(&s);
 }
 
+/* A fill past the backlog bound is declined and counted as a backlog drop (the sum stays
+ * writes_dropped); the bound is above the old 64 MiB; a write that goes through is accounted in
+ * written_bytes and busy time, and drops nothing. */
+static void
+test_backlog_drop_is_counted_by_reason_and_writes_are_accounted(void)
+{
+    fresh_dir();
+    be_diskstore_t *s = open_store(1 << 20, 64 << 10);
+    const size_t chunk = 8u << 20;
+    int admitted = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint8_t b[4];
+        be_key_t k;
+        block_of(100000 + i, sizeof(b), b, &k);
+        if (be_diskstore_admit(s, &k, chunk) != BE_OK)
+            break;
+        admitted++;
+    }
+    be_diskstore_stats_t st;
+    be_diskstore_stats(s, &st);
+    BE_CHECK((uint64_t)admitted * chunk > (64u << 20));
+    BE_CHECK(admitted < 1000);
+    BE_CHECK_INT(st.backlog, (uint64_t)admitted * chunk);
+    BE_CHECK_INT(st.dropped_by[BE_DISK_DROP_BACKLOG], 1);
+    BE_CHECK_INT(st.dropped_by[BE_DISK_DROP_PAUSED], 0);
+    BE_CHECK_INT(st.writes_dropped, 1);
+    for (int i = 0; i < admitted; i++)
+        be_diskstore_unadmit(s, chunk);
+    BE_CHECK_INT(put(s, 1, 4096), BE_OK);
+    be_diskstore_stats(s, &st);
+    BE_CHECK_INT(st.backlog, 0);
+    BE_CHECK_INT(st.written_bytes, BE_REC_HEADER_SIZE + 4096);
+    BE_CHECK_INT(st.writes_dropped, 1);
+    BE_CHECK_INT(get(s, 1, 4096), 1);
+    be_diskstore_close(&s);
+}
+
 int
 main(void)
 {
@@ -398,6 +436,7 @@ main(void)
     BE_RUN(test_junk_temp_files_and_symlinks);
     BE_RUN(test_missing_directory_fails_and_is_counted);
     BE_RUN(test_index_costs_at_most_64_bytes_per_block);
+    BE_RUN(test_backlog_drop_is_counted_by_reason_and_writes_are_accounted);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
