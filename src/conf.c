@@ -49,6 +49,11 @@ be_conf_error(be_conf_t *cf, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(cf->err, cf->errlen, fmt, ap);
     va_end(ap);
+    for (char *c = cf->err; *c != '\0'; c++) {
+        if (*c == '\n' || *c == '\r') {
+            *c = ' '; /* a quoted value may hold line breaks: the message stays one line */
+        }
+    }
     if (n < 0 || (size_t)n >= cf->errlen) {
         return BE_ERROR;
     }

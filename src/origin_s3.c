@@ -79,16 +79,9 @@ read_bounded(const char *path, char *buf, size_t cap, char *err, size_t errlen)
     return (ssize_t)len;
 }
 
-/* The [default] profile of an AWS shared-credentials file into *ak and *sk (malloc'd).
- * BE_OK, or BE_ERROR with err set. */
-static int
-read_credentials(const char *path, char **ak, char **sk, char *err, size_t errlen)
+int
+be_origin_s3_parse_credentials(char *buf, char **ak, char **sk)
 {
-    static _Thread_local char buf[BE_S3_CREDENTIALS_MAX + 1];
-    ssize_t len = read_bounded(path, buf, sizeof(buf), err, errlen);
-    if (len < 0)
-        return BE_ERROR;
-    buf[len] = '\0';
     int in_default = 0;
     for (char *line = buf, *next; line != NULL; line = next) {
         next = strchr(line, '\n');
@@ -117,14 +110,31 @@ read_credentials(const char *path, char **ak, char **sk, char *err, size_t errle
             *dst = strdup(v);
         }
     }
-    explicit_bzero(buf, (size_t)len);
     if (*ak == NULL || *sk == NULL) {
+        forget_secret(ak);
+        forget_secret(sk);
+        return BE_ERROR;
+    }
+    return BE_OK;
+}
+
+/* The [default] profile of an AWS shared-credentials file into *ak and *sk (malloc'd).
+ * BE_OK, or BE_ERROR with err set. */
+static int
+read_credentials(const char *path, char **ak, char **sk, char *err, size_t errlen)
+{
+    static _Thread_local char buf[BE_S3_CREDENTIALS_MAX + 1];
+    ssize_t len = read_bounded(path, buf, sizeof(buf), err, errlen);
+    if (len < 0)
+        return BE_ERROR;
+    buf[len] = '\0';
+    int rc = be_origin_s3_parse_credentials(buf, ak, sk);
+    explicit_bzero(buf, (size_t)len);
+    if (rc != BE_OK) {
         snprintf(err, errlen,
                  "no aws_access_key_id and aws_secret_access_key in the [default] profile of "
                  "\"%s\"",
                  path);
-        forget_secret(ak);
-        forget_secret(sk);
         return BE_ERROR;
     }
     return BE_OK;

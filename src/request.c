@@ -284,11 +284,10 @@ pick_range(const be_request_t *r, uint64_t size, uint64_t *first, uint64_t *last
     return 1;
 }
 
-/* With the block in hand: 304, 206, 416 or 200. */
-static void
-answer_with_block(be_request_t *r)
+void
+be_request_answer(be_request_t *r, uint64_t size)
 {
-    uint64_t size = r->block->size;
+    BE_CHECK_OBJ_NOTNULL(r, BE_REQUEST_MAGIC);
     r->step = BE_STEP_READY;
     r->content_length = size;
     r->body_off = 0;
@@ -316,6 +315,13 @@ answer_with_block(be_request_t *r)
     }
     if (r->method == BE_METHOD_HEAD)
         r->body_len = 0;
+}
+
+/* With the block in hand: 304, 206, 416 or 200. */
+static void
+answer_with_block(be_request_t *r)
+{
+    be_request_answer(r, r->block->size);
 }
 
 static void

@@ -56,6 +56,12 @@ void be_origin_reconfigure(be_origin_t *o, const be_config_t *cfg);
  * of an s3:// origin (read, then wiped). BE_OK, or BE_ERROR with err set. */
 int be_origin_check(const be_config_t *cfg, char *err, size_t errlen);
 
+/* The [default] profile of an AWS shared-credentials file held in buf (NUL-terminated; parsed
+ * in place, so its bytes change): *ak and *sk (NULL on entry) get malloc'd copies of
+ * aws_access_key_id and aws_secret_access_key. BE_OK with both, or BE_ERROR with neither (the
+ * caller words the error). The caller wipes buf. Any thread. */
+int be_origin_s3_parse_credentials(char *buf, char **ak, char **sk);
+
 /* Process-wide libcurl set-up and tear-down. Thread: main, before/after any worker. */
 int be_origin_global_init(void);
 void be_origin_global_cleanup(void);

@@ -113,6 +113,11 @@ int be_request_header(be_request_t *r, const char *name, size_t nlen, const char
 int be_request_start(be_request_t *r, const char *method, size_t mlen, const char *path,
                      size_t plen);
 
+/* Answers as for a block of `size` bytes: status 304, 416, 206 or 200 from the If-None-Match,
+ * If-Range and Range fields offered, with body_off, body_len and content_length. Needs the
+ * etag (set by be_request_start()); touches no block. Used on every hit and by fuzz_range. */
+void be_request_answer(be_request_t *r, uint64_t size);
+
 /* True when the body is the block's bytes (200, 206), false when it is error text. */
 int be_request_body_is_block(const be_request_t *r);
 
