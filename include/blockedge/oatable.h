@@ -10,16 +10,14 @@
  * one slot empty, so every probe ends. No locks, no clock: the caller serializes.
  *
  * BE_OATABLE_DEFINE(name, etype, ktype, ctype, HELD, HASH, MATCH) declares name_t and
- * static inline name_init/_dispose/_clear/_grow/_bytes/_find/_insert/_erase, where
- *   int HELD(const etype *e)                           non-zero when the slot holds an entry;
- *                                                      an all-zero etype must read as empty
- *   uint64_t HASH(ctype *ctx, const etype *e)          a held entry's hash, the one it was
- *                                                      inserted with (ctx: e.g. the array an
- *                                                      entry indexes into; may be unused)
- *   int MATCH(ctype *ctx, const etype *e, const ktype *key)   non-zero when e holds key
- * A zeroed name_t is an empty table of capacity 0 (finds miss, inserts are refused).
- * Erasing may move a later entry of the same probe run into the erased slot, so a walk over
- * the slots that erases as it goes looks at the same slot again after each erase.
+ * static inline (marked unused: a user may not call them all)
+ * name_init/_dispose/_clear/_grow/_bytes/_find/_insert/_erase, where int HELD(const etype *e)
+ * non-zero when the slot holds an entry; an all-zero etype must read as empty uint64_t HASH(ctype
+ * *ctx, const etype *e)          a held entry's hash, the one it was inserted with (ctx: e.g. the
+ * array an entry indexes into; may be unused) int MATCH(ctype *ctx, const etype *e, const ktype
+ * *key)   non-zero when e holds key A zeroed name_t is an empty table of capacity 0 (finds miss,
+ * inserts are refused). Erasing may move a later entry of the same probe run into the erased slot,
+ * so a walk over the slots that erases as it goes looks at the same slot again after each erase.
  * Source: Knuth, TAOCP vol. 3, section 6.4, algorithm R (deletion with linear probing).
  */
 #ifndef BLOCKEDGE_OATABLE_H
@@ -39,7 +37,7 @@
     } name##_t;                                                                                    \
                                                                                                    \
     /* An empty table of cap slots (0 or a power of two). BE_OK or BE_ERROR (no memory). */        \
-    static inline int name##_init(name##_t *t, uint32_t cap)                                       \
+    static inline __attribute__((unused)) int name##_init(name##_t *t, uint32_t cap)               \
     {                                                                                              \
         t->slots = NULL;                                                                           \
         t->cap = t->used = 0;                                                                      \
@@ -51,7 +49,7 @@
         return BE_OK;                                                                              \
     }                                                                                              \
                                                                                                    \
-    static inline void name##_dispose(name##_t *t)                                                 \
+    static inline __attribute__((unused)) void name##_dispose(name##_t *t)                         \
     {                                                                                              \
         free(t->slots);                                                                            \
         t->slots = NULL;                                                                           \
@@ -59,7 +57,7 @@
     }                                                                                              \
                                                                                                    \
     /* Forgets every entry; keeps the capacity. */                                                 \
-    static inline void name##_clear(name##_t *t)                                                   \
+    static inline __attribute__((unused)) void name##_clear(name##_t *t)                           \
     {                                                                                              \
         if (t->cap > 0)                                                                            \
             memset(t->slots, 0, (size_t)t->cap * sizeof(etype));                                   \
@@ -67,14 +65,14 @@
     }                                                                                              \
                                                                                                    \
     /* Bytes of the slot array. */                                                                 \
-    static inline size_t name##_bytes(const name##_t *t)                                           \
+    static inline __attribute__((unused)) size_t name##_bytes(const name##_t *t)                   \
     {                                                                                              \
         return (size_t)t->cap * sizeof(etype);                                                     \
     }                                                                                              \
                                                                                                    \
     /* Moves every entry into a new array of cap slots (a power of two above the entries           \
      * held). BE_OK, or BE_ERROR with the table unchanged. */                                      \
-    static inline int name##_grow(name##_t *t, ctype *ctx, uint32_t cap)                           \
+    static inline __attribute__((unused)) int name##_grow(name##_t *t, ctype *ctx, uint32_t cap)   \
     {                                                                                              \
         if (cap <= t->used || (cap & (cap - 1)) != 0)                                              \
             return BE_ERROR;                                                                       \
@@ -98,7 +96,8 @@
     }                                                                                              \
                                                                                                    \
     /* The entry holding key (whose hash is h), or NULL. */                                        \
-    static inline etype *name##_find(const name##_t *t, ctype *ctx, uint64_t h, const ktype *key)  \
+    static inline __attribute__((unused))                                                          \
+    etype *name##_find(const name##_t *t, ctype *ctx, uint64_t h, const ktype *key)                \
     {                                                                                              \
         if (t->cap == 0)                                                                           \
             return NULL;                                                                           \
@@ -115,7 +114,7 @@
     /* Claims the empty (all-zero) slot where a key with hash h goes and counts it; the key        \
      * must be absent. The caller fills the slot (HELD true, HASH h) before the next call.         \
      * NULL when the table would be left without an empty slot: grow it first. */                  \
-    static inline etype *name##_insert(name##_t *t, uint64_t h)                                    \
+    static inline __attribute__((unused)) etype *name##_insert(name##_t *t, uint64_t h)            \
     {                                                                                              \
         if (t->used + 1 >= t->cap)                                                                 \
             return NULL;                                                                           \
@@ -128,7 +127,7 @@
                                                                                                    \
     /* Removes the held entry e, shifting back the later entries of its probe run that may         \
      * move (those whose home is not cyclically after the hole), and zeroes the last hole. */      \
-    static inline void name##_erase(name##_t *t, ctype *ctx, etype *e)                             \
+    static inline __attribute__((unused)) void name##_erase(name##_t *t, ctype *ctx, etype *e)     \
     {                                                                                              \
         uint32_t mask_ = t->cap - 1, i_ = (uint32_t)(e - t->slots);                                \
         t->used--;                                                                                 \
