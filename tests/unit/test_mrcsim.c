@@ -141,14 +141,25 @@ worst_error(const trace_t *t, int kind, double rate, unsigned max_keys, be_popul
     return worst;
 }
 
+/* Under a sanitizer (several times slower) each accuracy check runs for S3-FIFO alone: the
+ * memory and thread checks need the code paths, not every policy's figures, which the normal
+ * tree checks. */
+static int
+every_policy(void)
+{
+    return getenv("BE_TEST_SANITIZED") == NULL;
+}
+
 /* The defaults (R = 0.1, mrc_max_keys 32768) on 200k keys, Zipf 0.8, 1-16 KiB blocks. */
 static void
 test_mrcsim_within_3_points_of_full_simulation(void)
 {
     trace_t t = make_trace(200000, 1000000, 0.8, 0, 11);
     BE_CHECK(worst_error(&t, BE_POLICY_S3FIFO, 0.1, 32768, NULL) <= 0.03);
-    BE_CHECK(worst_error(&t, BE_POLICY_WTINYLFU, 0.1, 32768, NULL) <= 0.03);
-    BE_CHECK(worst_error(&t, BE_POLICY_SIEVE, 0.1, 32768, NULL) <= 0.03);
+    if (every_policy()) {
+        BE_CHECK(worst_error(&t, BE_POLICY_WTINYLFU, 0.1, 32768, NULL) <= 0.03);
+        BE_CHECK(worst_error(&t, BE_POLICY_SIEVE, 0.1, 32768, NULL) <= 0.03);
+    }
     free(t.item);
     free(t.size);
 }
@@ -160,7 +171,8 @@ test_mrcsim_follows_policy_under_scan(void)
 {
     trace_t t = make_trace(200000, 1000000, 0.9, 4, 12);
     BE_CHECK(worst_error(&t, BE_POLICY_S3FIFO, 0.1, 32768, NULL) <= 0.03);
-    BE_CHECK(worst_error(&t, BE_POLICY_WTINYLFU, 0.1, 32768, NULL) <= 0.03);
+    if (every_policy())
+        BE_CHECK(worst_error(&t, BE_POLICY_WTINYLFU, 0.1, 32768, NULL) <= 0.03);
     free(t.item);
     free(t.size);
 }
