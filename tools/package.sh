@@ -167,7 +167,9 @@ rc=0
 wait "$PID" || rc=$?
 PID=
 [ "$rc" = 0 ] || fail "blockedge exited $rc on SIGTERM"
-say "ran as blockedge on 127.0.0.1:$port, served $key (sha256 ok), exited 0 on SIGTERM"
+segs=$(find /var/cache/blockedge -name '*.seg' -user blockedge | wc -l)
+[ "$segs" -ge 1 ] || fail "no disk tier segment of the blockedge user in /var/cache/blockedge"
+say "ran as blockedge on 127.0.0.1:$port, served $key (sha256 ok), exited 0 on SIGTERM, $segs segment(s) in /var/cache/blockedge"
 
 # --- purge -------------------------------------------------------------------------------
 dpkg --purge blockedge >"$T/purge.log" 2>&1 || {
