@@ -34,7 +34,7 @@ void be_directives_dump(FILE *out);
 /* One command-line option, as main.c's usage() prints it: "-c FILE  help". A help with "\n"
  * goes on over several lines. */
 typedef struct {
-    char        opt;  /* the letter after "-" */
+    char opt;         /* the letter after "-" */
     const char *arg;  /* its argument's name, or NULL */
     const char *help; /* one sentence, lower case first */
 } be_cli_option_t;
