@@ -24,6 +24,7 @@
 #include "blockedge/admission.h"
 #include "blockedge/alloc.h"
 #include "blockedge/config.h"
+#include "blockedge/directives.h"
 #include "blockedge/diskstore.h"
 #include "blockedge/listen.h"
 #include "blockedge/log.h"
@@ -33,17 +34,35 @@
 #include "blockedge/tls.h"
 #include "blockedge/upgrade.h"
 
+/* The options, for usage() and for blockedge(8) (-M 8); -M itself is for the build only. */
+static const be_cli_option_t options[] = {
+    {'c', "FILE", "configuration file (default: " BE_DEFAULT_CONF_PATH ")"},
+    {'t', NULL, "test the configuration and exit"},
+    {'s', "SIG",
+     "send SIG to the running blockedge named by the config's pid file:\n"
+     "stop (TERM), quit (QUIT), reopen (USR1: logs), reload (HUP)"},
+    {'T', NULL, "print every directive with its default and help, then exit"},
+    {'v', NULL, "print the versions of blockedge and its libraries, then exit"},
+    {'h', NULL, "print this help and exit"},
+};
+
 static void
 usage(FILE *out)
 {
-    fprintf(out, "usage: blockedge [-c FILE] [-t] [-T] [-v] [-h] [-s SIGNAL]\n"
-                 "  -c FILE  configuration file (default: " BE_DEFAULT_CONF_PATH ")\n"
-                 "  -t       test the configuration and exit\n"
-                 "  -s SIG   send SIG to the running blockedge named by the config's pid file:\n"
-                 "           stop (TERM), quit (QUIT), reopen (USR1: logs), reload (HUP)\n"
-                 "  -T       print every directive with its default and help, then exit\n"
-                 "  -v       print the versions of blockedge and its libraries, then exit\n"
-                 "  -h       print this help and exit\n");
+    fputs("usage: blockedge", out);
+    for (size_t i = 0; i < BE_ARRAY_LEN(options); i++)
+        fprintf(out, options[i].arg ? " [-%c %s]" : " [-%c]", options[i].opt,
+                options[i].arg ? options[i].arg : "");
+    fputc('\n', out);
+    for (size_t i = 0; i < BE_ARRAY_LEN(options); i++) {
+        const char *h = options[i].help, *nl;
+        fprintf(out, "  -%c %-5s ", options[i].opt, options[i].arg ? options[i].arg : "");
+        while ((nl = strchr(h, '\n')) != NULL) {
+            fprintf(out, "%.*s\n%11s", (int)(nl - h), h, "");
+            h = nl + 1;
+        }
+        fprintf(out, "%s\n", h);
+    }
 }
 
 static void
@@ -340,9 +359,9 @@ int
 main(int argc, char **argv)
 {
     const char *conf = BE_DEFAULT_CONF_PATH;
-    int test = 0, dump = 0, sig = 0, opt;
+    int test = 0, dump = 0, man = 0, sig = 0, opt;
     opterr = 0;
-    while ((opt = getopt(argc, argv, "c:tTvhs:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tTvhs:M:")) != -1) {
         switch (opt) {
         case 'c':
             conf = optarg;
@@ -352,6 +371,13 @@ main(int argc, char **argv)
             break;
         case 'T':
             dump = 1;
+            break;
+        case 'M': /* manual pages, written at build time: -M 5 or -M 8 */
+            man = atoi(optarg);
+            if (man != 5 && man != 8) {
+                fprintf(stderr, "blockedge: invalid option: \"-M %s\"\n", optarg);
+                return 2;
+            }
             break;
         case 'v':
             print_versions();
@@ -382,6 +408,13 @@ main(int argc, char **argv)
         fprintf(stderr, "blockedge: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+    if (man == 5 || man == 8) {
+        if (man == 5)
+            be_directives_man5(stdout);
+        else
+            be_directives_man8(stdout, options, BE_ARRAY_LEN(options));
+        return 0;
     }
     if (dump) {
         be_config_dump_directives(stdout);

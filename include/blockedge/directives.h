@@ -3,7 +3,8 @@
  * one row each (conf.h describes a row), the contexts they live in, and the -T dump.
  *
  * The loader (config.c) hands this table to the engine (conf.c); tests read it to check its
- * rows. No other module includes this header: settings are read from be_config_t.
+ * rows; main.c includes it for the manual pages only. No other module includes this header:
+ * settings are read from be_config_t.
  */
 #ifndef BLOCKEDGE_DIRECTIVES_H
 #define BLOCKEDGE_DIRECTIVES_H
@@ -29,5 +30,19 @@ extern const size_t be_directives_count;
 /* Prints every directive with its context, arguments, default and help, one per line under
  * a header line (for -T). */
 void be_directives_dump(FILE *out);
+
+/* One command-line option, as main.c's usage() prints it: "-c FILE  help". A help with "\n"
+ * goes on over several lines. */
+typedef struct {
+    char opt;         /* the letter after "-" */
+    const char *arg;  /* its argument's name, or NULL */
+    const char *help; /* one sentence, lower case first */
+} be_cli_option_t;
+
+/* Manual pages in man(7) roff, so that they cannot drift from the table and the options:
+ * blockedge.conf(5) lists every directive (context, arguments, default, help);
+ * blockedge(8) lists the n options of opts. Write to out; no allocation. */
+void be_directives_man5(FILE *out);
+void be_directives_man8(FILE *out, const be_cli_option_t *opts, size_t n);
 
 #endif
