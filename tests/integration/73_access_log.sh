@@ -16,17 +16,6 @@ LOG="$T/access.log"
 start_blockedge "$(be_conf "$ORIGIN_URL" | sed "s|^    listen 127.0.0.1:$HTTP_PORT;|&\n    access_log $LOG;|")"
 IT_LOGS+=("$LOG")
 
-# lines FILE N: wait (<= 3 s) until FILE has N lines; prints the count.
-lines() {
-    local f=$1 n=$2 i c=0
-    for ((i = 0; i < 30; i++)); do
-        c=$( (grep -c '' "$f" 2>/dev/null) || true)
-        [ "${c:-0}" -ge "$n" ] && break
-        sleep 0.1
-    done
-    echo "${c:-0}"
-}
-
 A=(-A "it-agent/1.0" -e "http://referer.example/")
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" "${A[@]}")" 200 "GET (miss)"
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" "${A[@]}")" 200 "GET (hit)"
@@ -34,7 +23,7 @@ check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" -I)" 200 "HEAD"
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" -H 'Range: bytes=0-99')" 206 "range"
 check_eq "$(http_get "$BE_URL/blocks/$ABSENT")" 404 "absent block"
 check_eq "$(http_get "$BE_URL/blocks/not-a-key" -A 'say "hi"\')" 400 "bad key"
-check_eq "$(lines "$LOG" 6)" 6 "access log lines within the flush interval"
+check_eq "$(wait_lines "$LOG" 6)" 6 "access log lines within the flush interval"
 
 "$PY" - "$LOG" "${KEYS[0]}" "$SIZE0" "$ABSENT" <<'PYEOF' || fail "access log format: $(cat "$LOG")"
 import re, sys
@@ -77,7 +66,7 @@ kill -USR1 "$BE_PID"
 sleep 0.3
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[1]}")" 200 "GET after SIGUSR1"
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[1]}")" 200 "GET after SIGUSR1"
-check_eq "$(lines "$LOG" 2)" 2 "lines in the reopened access log"
+check_eq "$(wait_lines "$LOG" 2)" 2 "lines in the reopened access log"
 check_eq "$(grep -c '' "$LOG.1")" 6 "lines left in the renamed access log"
 check_contains "$BE_ERRLOG" "logs reopened" "error log after SIGUSR1"
 

@@ -7,9 +7,8 @@
 # fires no alert for a healthy node. Bounded: at most ~30 s of waiting in all.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
+source "$(dirname "$0")/promlib.sh"
 
-command -v promtool >/dev/null || fail "promtool is not installed (tools/install-deps.sh)"
-command -v prometheus >/dev/null || fail "prometheus is not installed (tools/install-deps.sh)"
 RULES=$BE_SOURCE_DIR/conf/prometheus/blockedge-rules.yml
 TESTS=$BE_SOURCE_DIR/conf/prometheus/blockedge-rules.test.yml
 
@@ -68,56 +67,23 @@ for n in $names; do
     grep -q "^# TYPE $n " "$T/metrics.prom" || fail "the rules name $n, which /metrics does not export"
 done
 
-PROM_PORT=$(free_port)
-mkdir -p "$T/prom-data"
 cp "$RULES" "$T/blockedge-rules.yml"
-cat >"$T/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - $T/blockedge-rules.yml
-scrape_configs:
-  - job_name: blockedge
-    static_configs:
-      - targets: ['127.0.0.1:$ADMIN_PORT']
-YML
-promtool check config "$T/prometheus.yml" >"$T/promtool-config.out" 2>&1 ||
-    fail "promtool check config: $(cat "$T/promtool-config.out")"
-prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn \
-    >"$T/prometheus.stdout" 2>"$T/prometheus.log" &
-PROM_PID=$!
-track "$PROM_PID"
-IT_LOGS+=("$T/prometheus.log")
-
-# query EXPR: the first result's value, or "none".
-query() {
-    curl -s --max-time 2 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
-        "$PY" -c '
-import json, sys
-try:
-    r = json.load(sys.stdin)["data"]["result"]
-    print(r[0]["value"][1] if r else "none")
-except Exception:
-    print("none")'
-}
+start_prometheus "$T/blockedge-rules.yml"
 
 # Load while Prometheus scrapes, so the rates have something to show.
 ratio=none
 for ((i = 0; i < 50; i++)); do
     kill -0 "$PROM_PID" 2>/dev/null || fail "prometheus exited"
     curl -s --max-time 5 -o /dev/null "$BE_URL/blocks/${KEYS[$((i % 4))]}" || true
-    ratio=$(query 'blockedge:hit_ratio:rate5m{job="blockedge"}')
+    ratio=$(prom_query 'blockedge:hit_ratio:rate5m{job="blockedge"}')
     [ "$ratio" != none ] && [ "$ratio" != NaN ] && break
     sleep 0.4
 done
 [ "$ratio" != none ] && [ "$ratio" != NaN ] || fail "blockedge:hit_ratio:rate5m never had a value"
 awk -v r="$ratio" 'BEGIN { exit !(r > 0 && r <= 1) }' ||
     fail "blockedge:hit_ratio:rate5m is $ratio, not in (0, 1] (every request after the first 4 is a hit)"
-lookups=$(query 'blockedge:lookups:rate5m')
+lookups=$(prom_query 'blockedge:lookups:rate5m')
 [ "$lookups" != none ] || fail "blockedge:lookups:rate5m has no value"
-firing=$(query 'count(ALERTS{alertstate="firing"})')
+firing=$(prom_query 'count(ALERTS{alertstate="firing"})')
 check_eq "$firing" none "alerts firing for a healthy node"
 log "ok (hit ratio $ratio, lookups/s $lookups)"

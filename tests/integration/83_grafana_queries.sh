@@ -6,8 +6,8 @@
 # misses, a 404). Bounded: at most ~30 s of waiting in all.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
+source "$(dirname "$0")/promlib.sh"
 
-command -v prometheus >/dev/null || fail "prometheus is not installed (tools/install-deps.sh)"
 DASH=$BE_SOURCE_DIR/conf/grafana/blockedge.json
 
 # The panels and their queries, one "TITLE<TAB>KIND<TAB>EXPR" line per query.
@@ -41,23 +41,7 @@ mkdir -p "$T/disk"
 start_blockedge "$(disk_conf "$ORIGIN_URL" "$T/disk")"
 wait_disk_ready
 
-PROM_PORT=$(free_port)
-mkdir -p "$T/prom-data"
-cat >"$T/prometheus.yml" <<YML
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: blockedge
-    static_configs:
-      - targets: ['127.0.0.1:$ADMIN_PORT']
-YML
-prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn \
-    >"$T/prometheus.stdout" 2>"$T/prometheus.log" &
-PROM_PID=$!
-track "$PROM_PID"
-IT_LOGS+=("$T/prometheus.log")
+start_prometheus
 
 # A skewed workload in rounds while Prometheus scrapes: block i asked N - i times a round.
 workload() {

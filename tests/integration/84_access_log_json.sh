@@ -29,17 +29,6 @@ done
 start_blockedge "$(conf_with "$LOG json")"
 IT_LOGS+=("$LOG")
 
-# lines FILE N: wait (<= 3 s) until FILE has N lines; prints the count.
-lines() {
-    local f=$1 n=$2 i c=0
-    for ((i = 0; i < 30; i++)); do
-        c=$( (grep -c '' "$f" 2>/dev/null) || true)
-        [ "${c:-0}" -ge "$n" ] && break
-        sleep 0.1
-    done
-    echo "${c:-0}"
-}
-
 A=(-A "it-agent/1.0" -e "http://referer.example/")
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" "${A[@]}")" 200 "GET (miss)"
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" "${A[@]}")" 200 "GET (hit)"
@@ -48,7 +37,7 @@ check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" -H 'Range: bytes=0-99')" 206 "r
 check_eq "$(http_get "$BE_URL/blocks/$ABSENT")" 404 "absent block"
 check_eq "$(http_get "$BE_URL/blocks/not-a-key" -A $'say "hi"\\ caf\xc3\xa9 \xff')" 400 "bad key"
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}" --http2-prior-knowledge)" 200 "GET over h2c"
-check_eq "$(lines "$LOG" 7)" 7 "access log lines within the flush interval"
+check_eq "$(wait_lines "$LOG" 7)" 7 "access log lines within the flush interval"
 
 "$PY" - "$LOG" "${KEYS[0]}" "$SIZE0" "$ABSENT" <<'PYEOF' || fail "JSON access log: $(cat "$LOG")"
 import json, re, sys
@@ -108,12 +97,12 @@ reload_to() {
 }
 reload_to "$LOG combined"
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[1]}")" 200 "GET after the reload to combined"
-check_eq "$(lines "$LOG" 8)" 8 "lines after the reload to combined"
+check_eq "$(wait_lines "$LOG" 8)" 8 "lines after the reload to combined"
 tail -n 1 "$LOG" | grep -Eq "^127\.0\.0\.1 - - \[.*\] \"GET /blocks/${KEYS[1]} HTTP/1\.1\" 200 [0-9]+ \"-\" \"curl/[^\"]*\" MISS origin [0-9]+ [0-9.]+$" ||
     fail "the line after the reload to combined: $(tail -n 1 "$LOG")"
 reload_to "$LOG json"
 check_eq "$(http_get "$BE_URL/blocks/${KEYS[1]}")" 200 "GET after the reload back to json"
-check_eq "$(lines "$LOG" 9)" 9 "lines after the reload back to json"
+check_eq "$(wait_lines "$LOG" 9)" 9 "lines after the reload back to json"
 tail -n 1 "$LOG" | "$PY" -c 'import json, sys; o = json.loads(sys.stdin.read()); assert o["cache"] == "HIT", o' ||
     fail "the line after the reload back to json: $(tail -n 1 "$LOG")"
 log "ok"

@@ -105,6 +105,17 @@ check_contains() {
     grep -qF -- "$2" "$1" || fail "$3: '$2' not found in $(basename "$1"): $(head -c 600 "$1")"
 }
 
+# wait_lines FILE N: wait (<= 3 s) until FILE has N lines; prints the count.
+wait_lines() {
+    local f=$1 n=$2 i c=0
+    for ((i = 0; i < 30; i++)); do
+        c=$( (grep -c '' "$f" 2>/dev/null) || true)
+        [ "${c:-0}" -ge "$n" ] && break
+        sleep 0.1
+    done
+    echo "${c:-0}"
+}
+
 # ms_bound MS: an upper bound on how long something may take, times BE_TEST_TIME_SCALE (1 by
 # default; the ThreadSanitizer tree sets 3, its code runs several times slower). Lower bounds
 # (a timeout must not fire early) are never scaled.
