@@ -48,7 +48,7 @@ fi
 check_contains "$T/broken.out" "BlockedgeDigestMismatch" "the broken rule's failure"
 
 # A live node (with a disk tier, whose metrics the rules use): every blockedge_* name in the
-# rules is in its /metrics.
+# rules' expressions is in its /metrics.
 gen_blocks "$T/blocks" 4 4k 8204
 mapfile -t KEYS < <(keys_of "$T/blocks")
 start_nginx_origin "$T/blocks"
@@ -61,7 +61,13 @@ for k in "${KEYS[@]}"; do
     curl -s --max-time 5 -o /dev/null -o /dev/null "$BE_URL/blocks/$k" "$BE_URL/blocks/$k" || fail "GET $k failed"
 done
 scrape >"$T/metrics.prom"
-names=$(grep -o 'blockedge_[a-z_]*' "$RULES" | sed 's/_bucket$//' | sort -u)
+names=$("$PY" - "$RULES" <<'PY' | sed 's/_bucket$//' | sort -u
+import re, sys, yaml
+for g in yaml.safe_load(open(sys.argv[1]))["groups"]:
+    for r in g["rules"]:
+        print("\n".join(re.findall(r"\bblockedge_[a-z_]+", r["expr"])))
+PY
+)
 [ -n "$names" ] || fail "no metric names found in $RULES"
 for n in $names; do
     grep -q "^# TYPE $n " "$T/metrics.prom" || fail "the rules name $n, which /metrics does not export"
