@@ -121,18 +121,18 @@ nginx_http_common() {
 EOF
 }
 
-# nginx_static_conf DIR PORT: nginx serving $TMP/blocks/ at /blocks/ as plain static files,
-# no access log, open_file_cache: the floor bench/run measures edges against.
-nginx_static_conf() {
-    local dir=$1 port=$2
+# nginx_files_conf DIR LISTEN HTTP_EXTRA SERVER_EXTRA: nginx serving $TMP/blocks/ at /blocks/
+# as plain files on LISTEN, with extra lines in its http and server blocks.
+nginx_files_conf() {
+    local dir=$1
     nginx_main "$dir"
     echo "http {"
     nginx_http_common "$dir"
     cat <<EOF
-    open_file_cache max=65536 inactive=10m;
-    open_file_cache_valid 10m;
+$3
     server {
-        listen 127.0.0.1:$port reuseport${NGINX_H2:-};
+        listen $2;
+$4
         location /blocks/ { root $TMP; }
         location = /ping { return 204; }
     }
@@ -140,21 +140,17 @@ nginx_static_conf() {
 EOF
 }
 
-# nginx_origin_conf DIR PORT: nginx serving $TMP/blocks/ at /blocks/ (access log in DIR/logs).
-nginx_origin_conf() {
-    local dir=$1 port=$2
-    nginx_main "$dir"
-    echo "http {"
-    nginx_http_common "$dir"
-    cat <<EOF
-    server {
-        listen 127.0.0.1:$port;
-        access_log $dir/logs/access.log;
-        location /blocks/ { root $TMP; }
-        location = /ping { return 204; }
-    }
+# nginx_static_conf DIR PORT: the floor bench/run measures edges against: static files, no
+# access log, open_file_cache.
+nginx_static_conf() {
+    nginx_files_conf "$1" "127.0.0.1:$2 reuseport${NGINX_H2:-}" \
+        "    open_file_cache max=65536 inactive=10m;
+    open_file_cache_valid 10m;" ""
 }
-EOF
+
+# nginx_origin_conf DIR PORT: the origin (access log in DIR/logs).
+nginx_origin_conf() {
+    nginx_files_conf "$1" "127.0.0.1:$2" "" "        access_log $1/logs/access.log;"
 }
 
 # nginx_edge_conf DIR PORT ORIGIN_PORT [MAX_SIZE]: the tuned nginx proxy_cache edge.
