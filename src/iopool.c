@@ -52,7 +52,8 @@ pool_main(void *arg)
     be_iopool_t *p = arg;
     /* On Linux a thread's nice value is its own (setpriority on its thread id). Lowering it
      * needs CAP_SYS_NICE; without it the thread keeps the process's and says so once. */
-    if (p->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), p->nice) != 0 && p->nthreads == 0)
+    if (p->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), p->nice) != 0 &&
+        atomic_exchange(&p->nice_refused, 1) == 0)
         be_log(BE_LOG_NOTICE,
                "setpriority(%d) failed (%d: %s) for an I/O thread; it runs at the process's "
                "priority",
