@@ -78,7 +78,8 @@ wait_http() {
             die "$name exited during start-up"
         fi
         local h2=
-        [ "${H2:-0}" = 1 ] && [ "$name" = nginx ] && [ "${TLS:-0}" = 0 ] && h2=--http2-prior-knowledge
+        # nginx's cleartext "listen ... http2" (the proxy_cache edge and the floor) speaks only h2
+        case $name in nginx | floor) [ "${H2:-0}" = 1 ] && [ "${TLS:-0}" = 0 ] && h2=--http2-prior-knowledge ;; esac
         if [ "$(curl -s $h2 ${CURL_K:-} -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" != 000 ]; then
             return 0
         fi
