@@ -543,8 +543,10 @@ static const be_conf_enum_t memory_policies[] = {
  * Row shapes, so that each directive reads as one line. ONCE may appear once in its context;
  * MANY may repeat, its field an array counted by the int named n<field>. ENUM(list) in the
  * setter column is the keyword setter with its words. lo and hi bound numbers, sizes and
- * times (hi 0: no upper bound). The help follows on the lines below each row. The rows are
- * wider than 100 columns, so clang-format is off for the table.
+ * times (hi 0: no upper bound). The help follows on the lines below each row: lower case
+ * first, no final period, `code` in backquotes, "see TITLE in the README" for a README section
+ * (directives_dump.c renders it for -T, -M md and the manual pages, adding the bounds). The
+ * rows are wider than 100 columns, so clang-format is off for the table.
  */
 /* clang-format off */
 #define ONCE(name_, ctx_, nmin_, nmax_, set_, field_, lo_, hi_, args_, dflt_, help_)              \
@@ -566,203 +568,225 @@ const be_directive_t be_directives[] = {
 /*       name                         context arity setter                 field                      lo    hi          syntax                 default */
     /* main */
     ONCE("worker_threads",            MAIN,   1, 1, set_worker_threads,    worker_threads,            1,    256,        "N|auto",              "auto",
-        "threads, each with its own event loop and connections; auto = one per core; fewer "
+        "worker threads, each with its own event loop, listeners and connections; `auto` = one per CPU core; fewer "
         "leaves cores to other processes"),
     ONCE("pid",                       MAIN,   1, 1, be_conf_set_str,       pid_path,                  0,    0,          "PATH",                NULL,
         "file that receives the process id, for init scripts; none = no file"),
     ONCE("error_log",                 MAIN,   1, 2, set_error_log,         error_log_path,            0,    0,          "PATH|stderr [level]", "stderr notice",
-        "error log and its lowest level (emerg..debug); info and debug help diagnose but cost a "
-        "write per event on a busy node"),
+        "error log and its lowest level: `emerg alert crit error warn notice info debug` (`notice` when omitted); "
+        "`info` and `debug` help diagnose but cost a write per event on a busy node"),
     ONCE("shutdown_timeout",          MAIN,   1, 1, be_conf_set_msec,      shutdown_timeout,          0,    0,          "TIME",                "10s",
-        "on SIGTERM, SIGINT or SIGQUIT, how long requests in flight may take to finish before "
-        "their connections are closed; longer spares slow clients, shorter stops sooner; 0 "
-        "closes at once"),
+        "on `SIGTERM`, `SIGINT` or `SIGQUIT`, how long requests in flight may take to finish before their "
+        "connections are closed (see Drain in the README); longer spares slow clients and origins, shorter stops "
+        "sooner; `0` closes at once. Keep a service manager's stop timeout above it"),
     INCLUDE("include", "PATTERN",
-            "reads files matching a glob in place, relative to this file's directory; a pattern "
-            "matching nothing is fine, a missing plain path is an error"),
+            "any context: reads the files matching a glob in place, in that context, a relative pattern taken from "
+            "the directory of the file that contains it; a glob (`*`, `?`, `[`) that matches nothing is fine, a "
+            "plain path that does not exist is an error; includes nest at most 16 deep"),
     BLOCK("http",                     HTTP,   "client side: listeners, timeouts and connection limits"),
     BLOCK("cache",                    CACHE,  "memory and disk tiers"),
-    BLOCK("origin",                   ORIGIN, "where misses are fetched from; required"),
-    BLOCK("admin",                    ADMIN,  "the /metrics, /stats, /healthz, /blocks, /purge and /prefetch listener and who may use it"),
+    BLOCK("origin",                   ORIGIN, "where misses are fetched from; required (at least one `server`)"),
+    BLOCK("admin",                    ADMIN,  "the `/metrics`, `/stats`, `/healthz`, `/blocks`, `/purge` and `/prefetch` listener and who may use it"),
     BLOCK("stats",                    STATS,  "popularity statistics: top blocks, Zipf fit, miss-ratio curve"),
-    BLOCK("auth",                     AUTH,   "who may read a block: signed URLs"),
+    BLOCK("auth",                     AUTH,   "who may read a block: signed URLs (see Signed URLs in the README)"),
 
     /* http { } */
     MANY("listen",                    HTTP,   1, 2, set_listen,            listen,                    0,    0,          "ADDR:PORT [tls]",     "127.0.0.1:8480",
-        "client address (IPv4, [IPv6], *:PORT or PORT), bound in every worker with SO_REUSEPORT; "
-        "loopback by default so a fresh install is not exposed"),
+        "client address: `1.2.3.4:80`, `[::1]:80`, `*:80` or `80` (all IPv4), numeric addresses only; up to 16, the "
+        "default applies only when no `listen` is given. Every worker binds each one with `SO_REUSEPORT`; the same "
+        "address twice (here or in `admin`) is an error. Loopback by default so a fresh install is not exposed. "
+        "Plain: HTTP/1.1 and h2c (prior knowledge); `tls`: TLS 1.2+, ALPN `h2` or `http/1.1`"),
     ONCE("tls_certificate",           HTTP,   1, 1, be_conf_set_str,       tls_certificate,           0,    0,          "PATH",                NULL,
-        "PEM certificate chain for \"listen ... tls\""),
+        "PEM certificate chain for `listen ... tls` (required with it; `-t` checks that it loads and matches the key)"),
     ONCE("tls_certificate_key",       HTTP,   1, 1, be_conf_set_str,       tls_certificate_key,       0,    0,          "PATH",                NULL,
-        "PEM private key of tls_certificate; keep it readable by this user only"),
+        "PEM private key of `tls_certificate`; keep it readable by this user only"),
     ONCE("access_log",                HTTP,   1, 2, set_access_log,        access_log,                0,    0,          "PATH [combined|json]|off", "off",
-        "one line per request (combined format plus cache status, tier, block bytes and "
-        "duration; json: the same fields as one JSON object per line, for log pipelines), "
-        "buffered per worker, reopened on SIGUSR1; costs a write per 64 KiB or second and disk "
-        "space, off saves both"),
+        "one line per request: nginx's combined format, then the cache status (`HIT`, `MISS`, `-`, or `DENIED` for a "
+        "request refused by signed URLs), the tier (`memory`, `disk`, `origin`, `-`, or the refusal's reason), the "
+        "block's size (or `-`) and the duration in seconds; `sig=` values in the path are logged as `REDACTED`. Each "
+        "worker buffers 64 KiB and writes when full, once a second and at exit, on its own descriptor (`O_APPEND`); "
+        "`SIGUSR1` reopens. With `json`, each line is one JSON object with the same fields (`time_local`, "
+        "`remote_addr`, `method`, `path`, `protocol`, `status`, `body_bytes_sent`, `http_referer`, "
+        "`http_user_agent`, `cache`, `tier`, `block_bytes` (null without a block), `request_time`), every non-ASCII "
+        "or control byte escaped as `\\u00XX`, for log pipelines. Costs writes and disk space, `off` saves both"),
     ONCE("keepalive_timeout",         HTTP,   1, 1, be_conf_set_msec,      keepalive_timeout,         0,    0,          "TIME",                "75s",
-        "idle time before a kept-alive connection is closed; longer saves handshakes, shorter "
-        "frees connections; 0 disables keep-alive"),
+        "idle time before a kept-alive connection is closed; longer saves handshakes, shorter frees connections; `0` "
+        "disables keep-alive"),
     ONCE("client_header_timeout",     HTTP,   1, 1, be_conf_set_msec,      client_header_timeout,     1,    0,          "TIME",                "60s",
-        "time to receive a request head; shorter sheds slow or idle clients sooner, too short "
-        "cuts off slow links"),
+        "time to receive a request head; shorter sheds slow or idle clients sooner, too short cuts off slow links"),
     ONCE("send_timeout",              HTTP,   1, 1, be_conf_set_msec,      send_timeout,              1,    0,          "TIME",                "60s",
-        "longest wait between two successful writes to a client; shorter frees stalled "
-        "connections and their blocks sooner"),
+        "longest wait between two successful writes to a client; shorter frees stalled connections (and the blocks "
+        "they hold) sooner"),
     ONCE("max_connections",           HTTP,   1, 1, be_conf_set_num,       max_connections,           1,    1000000,    "N",                   "10000",
-        "client connections for the whole node, beyond which new ones are closed; bounds memory "
-        "and descriptors (raise ulimit -n to match)"),
+        "client connections for the whole node, beyond which new ones are closed; bounds memory and descriptors "
+        "(raise `ulimit -n` to match)"),
     ONCE("max_connections_per_ip",    HTTP,   1, 1, be_conf_set_num,       max_connections_per_ip,    0,    1000000,    "N",                   "0",
-        "client connections one address (IPv6: one /64) may hold open, node-wide, beyond which "
-        "its new ones are closed; bounds what one host's slowloris can take. 0 (the default, as "
-        "nginx's limit_conn is off unless set) = no limit: a NAT, proxy or shield tier puts many "
-        "clients behind one address"),
+        "client connections one address (IPv6: one /64) may hold open, node-wide, beyond which its new ones are "
+        "closed; bounds what one host's slowloris can take. `0` (the default, as nginx's `limit_conn` is off unless "
+        "set) = no limit: a NAT, proxy or shield tier puts many clients behind one address (see Access and abuse in "
+        "the README)"),
     ONCE("h2_max_concurrent_streams", HTTP,   1, 1, be_conf_set_num,       h2_max_concurrent_streams, 1,    10000,      "N",                   "100",
-        "HTTP/2 streams per connection; more lets one client ask for more blocks at once but "
-        "hold more memory"),
+        "HTTP/2 streams per connection; more lets one client ask for more blocks at once but hold more memory"),
     ONCE("miss_rate",                 HTTP,   1, 2, set_miss_rate,         miss_rate,                 0,    0,          "RATE [burst=N]|off",  "off",
-        "per client address (IPv6 per /64), node-wide: requests that must go to the origin, as "
-        "Nr/s or Nr/m, with a bucket of burst (default one second's worth); past it such "
-        "requests get 429 with Retry-After while the client's hits are still served. Lower "
-        "shields the origin from a flood of never-seen keys, too low throttles a client that "
-        "legitimately reads cold data (a restore); at most 65536 clients are tracked"),
+        "per client address (IPv6 per /64), node-wide: requests that must go to the origin, as `Nr/s` or `Nr/m`, "
+        "with a bucket of `burst` (1..1000000, default one second's worth, at least 1); past it such requests get "
+        "429 with `Retry-After` while the client's hits are still served (see Access and abuse in the README). Lower "
+        "shields the origin from a flood of never-seen keys, too low throttles a client that legitimately reads cold "
+        "data (a restore); at most 65536 clients are tracked. Changes on reload"),
     MANY("trusted",                   HTTP,   1, 1, set_trusted,           trusted,                   0,    0,          "CIDR",                NULL,
-        "peers exempt from miss_rate: load balancers, shields, your own tools; with "
-        "real_ip_header their requests are limited as the client that header names"),
+        "peers exempt from `miss_rate`, up to 64: load balancers, shields, your own tools; with `real_ip_header` "
+        "their requests are limited as the client that header names"),
     ONCE("real_ip_header",            HTTP,   1, 1, set_real_ip_header,    real_ip_header,            0,    0,          "NAME",                NULL,
-        "header in which a trusted peer names the real client (e.g. X-Forwarded-For: the "
-        "rightmost address that is not trusted counts); ignored from other peers, so it "
-        "cannot be forged"),
+        "header in which a trusted peer names the real client, e.g. `X-Forwarded-For`: the rightmost address that is "
+        "not trusted counts; ignored from other peers, so it cannot be forged"),
 
     /* cache { } */
     ONCE("memory_size",               CACHE,  1, 1, be_conf_set_size,      memory_size,               MIB,  0,          "SIZE",                "256m",
-        "memory tier budget (block bytes plus metadata, a hard bound); larger raises the hit "
-        "rate, leave room for the OS and connection buffers"),
+        "memory tier budget: block bytes plus metadata, a hard bound; larger raises the hit rate, leave room for the "
+        "OS and connection buffers"),
     ONCE("max_block_size",            CACHE,  1, 1, be_conf_set_size,      max_block_size,            1,    0,          "SIZE",                "16m",
-        "largest block fetched (larger fetches are aborted), at most memory_size; larger allows "
-        "bigger blocks but lets one fill evict many"),
+        "largest block accepted from an origin (larger fetches are aborted); must not exceed `memory_size` (checked "
+        "after the whole file is read). Larger allows bigger blocks but lets one fill evict many"),
     ONCE("memory_policy",             CACHE,  1, 1, ENUM(memory_policies), memory_policy,             0,    0,          "lru|sieve|s3fifo|wtinylfu", "lru",
-        "memory eviction policy; lru is exact and predictable but not scan-resistant, sieve and "
-        "s3fifo keep hits lock-free and survive scans, wtinylfu admits by frequency"),
+        "memory eviction policy (see Choosing a policy in the README): `lru` is exact and predictable but not "
+        "scan-resistant; `sieve` and `s3fifo` serve hits under a shared lock and keep the hot set through scans; "
+        "`wtinylfu` admits by frequency. Fixed at start-up (a reload keeps the old one)"),
     ONCE("disk_path",                 CACHE,  1, 1, be_conf_set_str,       disk_path,                 0,    0,          "PATH",                NULL,
-        "directory of the disk tier's segment files; none = memory only, a restart starts cold"),
+        "directory of the disk tier's segment files; none = memory only, a restart starts cold. It must exist; "
+        "blockedge only touches its own files there (`*.seg`, `*.seg.tmp`, `blockedge.lock`). A directory that "
+        "cannot be used at start-up is logged and the node serves from memory and origin; `-t` reports it"),
     ONCE("disk_size",                 CACHE,  1, 1, be_conf_set_size,      disk_size,                 MIB,  0,          "SIZE",                NULL,
-        "disk tier budget, required with disk_path, at least two segments; past it the least "
-        "recently used segment is reclaimed"),
+        "disk tier budget, required with `disk_path`, at least two segments; past it the least recently used segment "
+        "is reclaimed (the files stay within `disk_size` + one segment)"),
     ONCE("disk_segment_size",         CACHE,  1, 1, be_conf_set_size,      disk_segment_size,         MIB,  4095 * MIB, "SIZE",                "256m",
-        "size of one segment file; larger means fewer files and footers to read at start, but "
-        "each reclaim drops more blocks at once"),
+        "size of one segment file; larger means fewer files and footers to read at start-up, but each reclaim drops "
+        "more blocks at once"),
     ONCE("disk_admission",            CACHE,  1, 1, ENUM(disk_admissions), disk_admission,            0,    0,          "all|second_hit|policy", "all",
-        "which fills are written to the disk tier: all, second_hit (a block only once it is "
-        "asked for again, sparing the disk the blocks asked for once), or policy (a block only "
-        "once the memory policy moved it from its small queue to its main area: s3fifo, "
-        "wtinylfu; under lru and sieve, which have none, policy works as second_hit)"),
+        "which fills are written to the disk tier. `all`: every one. `second_hit`: a block only once it is asked for "
+        "again (a memory hit, or a refill after it left memory); a first fill is remembered in a set of 65536 key "
+        "hashes (512 KiB, a newer key takes an older one's slot) and counted in "
+        "`blockedge_disk_admission_skipped_total`. `policy`: a block only once the memory policy moved it from its "
+        "small queue to its main area (`s3fifo`, `wtinylfu`; under `lru` and `sieve`, which have none, it works as "
+        "`second_hit`, and `-t` says so). Sparing the SSD the blocks asked for once, which dominate a Zipf tail, "
+        "costs one more origin fetch for a block that leaves memory before its second request (see Choosing a policy "
+        "in the README). Changes on reload"),
     ONCE("negative_ttl",              CACHE,  1, 1, be_conf_set_msec,      negative_ttl,              0,    0,          "TIME",                "10s",
-        "how long an origin 404 is remembered: a repeat within it is answered 404 (X-Cache: "
-        "MISS-NEGATIVE) without an origin request; 0 turns it off. Longer shields the origin "
-        "from floods of absent keys, but a block uploaded meanwhile stays 404 that long"),
+        "how long an origin 404 is remembered: a repeat within it is answered 404 (`X-Cache: MISS-NEGATIVE`, "
+        "`blockedge_negative_hits_total`) without an origin request; `0` turns it off. Longer shields the origin "
+        "from floods of absent keys, but a block uploaded meanwhile stays 404 that long (an admin purge of the key "
+        "forgets it at once). Changes on reload"),
     ONCE("negative_max_keys",         CACHE,  1, 1, be_conf_set_num,       negative_max_keys,         16,   16777216,   "N",                   "65536",
-        "absent keys remembered at most (about 56 bytes each, fixed at start-up); past it the "
-        "oldest is forgotten first"),
+        "absent keys remembered at most (about 56 bytes each, allocated at start-up); past it the oldest is "
+        "forgotten first. Kept on reload"),
 
     /* origin { } */
     MANY("server",                    ORIGIN, 1, 2, set_server,            servers,                   0,    0,          "URL [backup]",        NULL,
-        "origin base URL ending in /: http://, https://, file:///dir/ or s3://bucket/prefix/; a "
-        "block is URL + hex digest; repeat for round robin; backup servers are used only when "
-        "every primary is down; required"),
+        "origin base URL, ending in `/`; a block is fetched from URL + its 64 hex digits: "
+        "`http://host[:port]/prefix/`, `https://...` (the certificate is verified), `file:///absolute/dir/` (reads "
+        "`dir/<hex>`), `s3://bucket/prefix/` (GET `s3_endpoint/bucket/prefix/<hex>`, signed). Up to 16: misses go "
+        "round robin over the primaries; `backup` servers are used only when every primary is marked down or was "
+        "already tried for that block. Required"),
     ONCE("s3_endpoint",               ORIGIN, 1, 1, set_s3_endpoint,       s3_endpoint,               0,    0,          "URL",                 NULL,
-        "http:// or https:// endpoint of s3:// servers, reached path-style "
-        "(ENDPOINT/bucket/prefix/hex); none = https://s3.REGION.amazonaws.com; https verifies "
-        "the certificate"),
+        "`http://host[:port]` or `https://host[:port]` of the S3-compatible store of `s3://` servers (https verifies "
+        "the certificate); requests are path-style (`/bucket/prefix/<hex>`), so any store works without DNS for "
+        "buckets; a trailing `/` is ignored. None = `https://s3.REGION.amazonaws.com`"),
     ONCE("s3_region",                 ORIGIN, 1, 1, be_conf_set_str,       s3_region,                 0,    0,          "REGION",              "us-east-1",
-        "region named in the AWS Signature V4 of s3:// requests"),
+        "region named in the AWS Signature V4 of `s3://` requests"),
     ONCE("s3_credentials_file",       ORIGIN, 1, 1, be_conf_set_str,       s3_credentials_file,       0,    0,          "PATH",                NULL,
-        "AWS shared-credentials file ([default] aws_access_key_id, aws_secret_access_key) read "
-        "at start-up; none = AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from the environment; "
-        "keeps secrets out of this file"),
+        "AWS shared-credentials file, read at start-up: the `[default]` profile's `aws_access_key_id` and "
+        "`aws_secret_access_key`; none = `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` from the environment. Keeps "
+        "secrets out of this file. A missing file or key, a file that is not a regular file, or one over 64 KiB "
+        "stops start-up, and `-t` reports it"),
     ONCE("connect_timeout",           ORIGIN, 1, 1, be_conf_set_msec,      connect_timeout,           1,    0,          "TIME",                "5s",
-        "time to connect to an origin; shorter fails over sooner, too short gives up on a "
-        "distant origin"),
+        "time to connect to an origin; shorter fails over sooner, too short gives up on a distant origin"),
     ONCE("read_timeout",              ORIGIN, 1, 1, be_conf_set_msec,      read_timeout,              1,    0,          "TIME",                "30s",
-        "longest wait between two reads from an origin, then the attempt has timed out (retried, "
-        "or 504 to every waiter); shorter frees waiters sooner, too short fails large blocks on "
-        "slow links"),
+        "longest wait between two reads from an origin within one attempt, then the attempt has timed out (retried, "
+        "or 504 to every waiter); shorter frees waiters sooner, too short fails large blocks on slow links"),
     ONCE("retries",                   ORIGIN, 1, 1, be_conf_set_num,       retries,                   0,    10,         "N",                   "1",
-        "extra attempts after a connect error, a 5xx or a timeout, each on another server when "
-        "there is one; more hides transient errors but keeps clients waiting longer and adds "
-        "origin load"),
+        "extra attempts after a connect error, a 5xx, a timeout or a broken transfer, each on a server not yet tried "
+        "for that block when there is one; a 404, another 4xx, a digest mismatch or an oversize block is not "
+        "retried. More hides transient errors but keeps clients waiting longer and adds origin load"),
     ONCE("fetch_timeout",             ORIGIN, 1, 1, be_conf_set_msec,      fetch_timeout,             1,    0,          "TIME",                "60s",
-        "deadline of one block fetch, retries included, then 504 to every waiter; shorter bounds "
-        "client waits, too short fails large blocks on slow links"),
+        "deadline of one block fetch, retries included, then 504 to every waiter; shorter bounds a client's wait on "
+        "a miss, too short fails large blocks on slow links"),
     ONCE("max_fails",                 ORIGIN, 1, 1, be_conf_set_num,       max_fails,                 0,    1000,       "N",                   "3",
-        "consecutive connect errors, 5xx or timeouts after which a server is marked down (per "
-        "worker) for fail_timeout; lower fails over sooner, 0 never marks it down; a lone server "
-        "is never marked down"),
+        "circuit breaker: connect errors, 5xx or timeouts in a row that mark a server down for `fail_timeout` (per "
+        "worker, like nginx upstreams without a shared zone); lower fails over sooner, `0` never marks a server "
+        "down. As in nginx, a lone `server` is never marked down"),
     ONCE("fail_timeout",              ORIGIN, 1, 1, be_conf_set_msec,      fail_timeout,              1,    0,          "TIME",                "10s",
-        "how long a server marked down is skipped before one request probes it again; shorter "
-        "finds a recovered server sooner but sends more requests to a dead one"),
+        "how long a server marked down is skipped; then one fetch probes it, and its outcome marks it up or down "
+        "again. Shorter finds a recovered server sooner but sends more fetches to a dead one"),
     ONCE("origin_max_inflight",       ORIGIN, 1, 1, be_conf_set_num,       origin_max_inflight,       0,    1000000,    "N",                   "0",
-        "origin fetches under way at once, node-wide (each worker holds an equal share); past it "
-        "a miss waits in a queue for origin_queue_timeout, then gets 503 with Retry-After, and a "
-        "fetch every client has left is cancelled to make room; 0: 1024 per origin server. Lower "
-        "protects the origin from a flood of misses, too low queues legitimate ones"),
+        "origin fetches under way at once, node-wide (each worker holds an equal share); `0` = 1024 per `server`. "
+        "Past it a miss waits in a queue for `origin_queue_timeout`, then gets 503 (coalesced waiters never count "
+        "twice); a fetch every client has left is cancelled first to make room, and a waiting one whose clients left "
+        "is never started. Lower protects the origin (and an S3 bill) from a flood of misses, too low queues "
+        "legitimate ones"),
     ONCE("origin_queue_timeout",      ORIGIN, 1, 1, be_conf_set_msec,      origin_queue_timeout,      1,    0,          "TIME",                "5s",
-        "how long a miss waits for a slot under origin_max_inflight before 503; longer rides out "
-        "bursts, shorter sheds load sooner"),
+        "how long a miss waits for a slot under `origin_max_inflight`; then 503 with `Retry-After: 1` "
+        "(`blockedge_origin_queue_rejected_total`). Longer rides out bursts, shorter sheds load sooner"),
     ONCE("origin_max_conns",          ORIGIN, 1, 1, be_conf_set_num,       origin_max_conns,          0,    100000,     "N",                   "0",
-        "connections open to one origin host (host:port) at once, node-wide (each worker "
-        "holds an equal share, at least one); fetches past it wait for a connection to free "
-        "up, counted in fetch_timeout. Bounds what the node costs an origin with a connection "
-        "limit of its own; 0: only origin_max_inflight bounds them"),
+        "connections to one origin host (`host:port`) at once, node-wide, each worker holding an equal share (at "
+        "least one); fetches past it wait for a connection, within `fetch_timeout`. Bounds what the node costs an "
+        "origin with a connection limit of its own; `0`: only `origin_max_inflight` bounds them. Changes on reload"),
     ONCE("error_summary_interval",    ORIGIN, 1, 1, be_conf_set_msec,      error_summary_interval,    1,    0,          "TIME",                "10s",
-        "origin errors after the first one of a kind are counted and logged as one line per "
-        "server and reason per interval; shorter reports sooner, longer logs less"),
+        "the first origin error of a kind per server is logged with its detail; later ones within the interval are "
+        "counted and logged as one line per server and reason. Shorter reports sooner, longer logs less"),
 
     /* admin { } */
     MANY("listen",                    ADMIN,  1, 1, set_listen,            admin_listen,              0,    0,          "ADDR:PORT",           NULL,
-        "address of the admin endpoints (/metrics, /stats, /healthz, /blocks, /purge, "
-        "/prefetch); none = no admin listener; keep it on loopback or behind allow/deny"),
+        "address of the admin endpoints (`/metrics`, `/stats`, `/healthz`, `/blocks`, `/purge`, `/prefetch`), in the "
+        "forms of the http `listen`, up to 16; none = no admin listener. Keep it on loopback or behind `allow`/`deny`"),
     MANY("allow",                     ADMIN,  1, 1, set_allow,             acl,                       0,    0,          "CIDR|all",            NULL,
-        "admin clients to accept; allow and deny rules are tried in order, the first match wins; "
-        "no rules = everyone"),
+        "admin clients to accept: an IPv4 or IPv6 address, a CIDR (host bits ignored) or `all`; `allow` and `deny` "
+        "rules are tried in order, the first match wins; no rules = everyone"),
     MANY("deny",                      ADMIN,  1, 1, set_deny,              acl,                       0,    0,          "CIDR|all",            NULL,
-        "admin clients to refuse; with rules, a client no rule matches is refused"),
+        "admin clients to refuse, written as for `allow`; with rules, a client no rule matches is refused"),
     ONCE("admin_token_file",          ADMIN,  1, 1, set_admin_token_file,  admin_token_file,          0,    0,          "PATH",                NULL,
-        "file holding the token that purge and prefetch requests must send as \"Authorization: "
-        "Bearer TOKEN\", read when the config is loaded; none = allow/deny alone guard them"),
+        "file holding the bearer token that `DELETE /blocks/<hex>`, `POST /purge/<hex>` and `POST /prefetch` must "
+        "send (`Authorization: Bearer TOKEN`), compared in constant time; read when the configuration is loaded "
+        "(`-t` and start-up fail with `file:line` when it cannot be read, is empty or holds more than one token). An "
+        "absolute path is best (a relative one is taken from the working directory). None = `allow`/`deny` alone "
+        "guard the write requests"),
     ONCE("prefetch_concurrency",      ADMIN,  1, 1, be_conf_set_num,       prefetch_concurrency,      1,    1024,       "N",                   "16",
-        "block fetches that POST /prefetch jobs keep under way at once, node-wide; more warms "
-        "the cache faster but takes more of the origin from client misses"),
+        "keys of `POST /prefetch` jobs under way at once over the whole node; more warms the cache faster but takes "
+        "more of the origin, and of the workers, from client misses"),
 
     /* stats { } */
     ONCE("popularity",                STATS,  1, 1, ENUM(on_off),          popularity,                0,    0,          "on|off",              "on",
-        "top blocks, Zipf exponent and miss-ratio curve from every block request; costs a "
-        "40-byte copy per request on the worker and a share of the main thread"),
+        "top blocks, Zipf exponent and miss-ratio curve from every request answered with a block; a worker copies 40 "
+        "bytes per request into its own ring, the main thread counts. `off` removes the families from `/metrics` and "
+        "`/stats`"),
     ONCE("popularity_top_k",          STATS,  1, 1, be_conf_set_num,       popularity_top_k,          16,   1048576,    "N",                   "4096",
-        "Space-Saving counters (about 80 bytes each); more keeps more blocks' counts exact and "
-        "fits the Zipf exponent over more ranks"),
+        "Space-Saving counters (about 80 bytes each); more keeps more blocks' counts exact, fits the Zipf exponent "
+        "over more ranks, and makes more hot blocks exact in the curve"),
     ONCE("popularity_half_life",      STATS,  1, 1, be_conf_set_msec,      popularity_half_life,      0,    0,          "TIME",                "5m",
-        "counts and the curve halve this often, so they follow a changing load; shorter reacts "
-        "faster but rests on fewer requests; 0 never forgets"),
+        "counts and the curve's histogram halve this often, so they follow a changing load; shorter reacts faster "
+        "but rests on fewer requests; `0` never forgets"),
     ONCE("mrc_sample_rate",           STATS,  1, 1, set_rate,              mrc_sample_rate,           0,    0,          "R",                   "0.1",
-        "SHARDS starting sample rate of keys, in (0, 1]; higher is more accurate on few keys, "
-        "and halves by itself when mrc_max_keys is reached"),
+        "SHARDS' starting key sample rate, in (0, 1]; higher is more accurate with few distinct blocks; it halves by "
+        "itself whenever more than `mrc_max_keys` keys would be tracked"),
     ONCE("mrc_max_keys",              STATS,  1, 1, be_conf_set_num,       mrc_max_keys,              1024, 16777216,   "N",                   "32768",
-        "bound on the keys SHARDS tracks (about 100 bytes each); more keeps a higher rate on a "
-        "large key space"),
+        "bound on the keys SHARDS tracks, about 100 bytes each: the curve's memory is fixed at start-up; more keeps "
+        "a higher rate on a large key space. With a `memory_policy` other than `lru`, the miniature simulations of "
+        "its curve (see The configured policy's curve in the README) track at most a quarter as many keys, about 300 "
+        "bytes each plus their policies' tables"),
 
     /* auth { } */
     ONCE("mode",                      AUTH,   1, 1, ENUM(auth_modes),      auth_mode,                 0,    0,          "off|signed",          "off",
-        "signed: a block request (GET, HEAD; hits too) must carry expires= and sig= (an "
-        "HMAC-SHA256 of the key and expiry) or the same as a Bearer token, else 403; keeps "
-        "blocks from whoever merely knows a hash, at one HMAC per request and links that expire"),
+        "`signed`: `GET` and `HEAD` of `/blocks/` (hits too) need `?expires=&sig=` (an HMAC-SHA256 of the key and "
+        "expiry) or `Authorization: Bearer EXPIRES.SIG`, checked before the cache, else 403 (see Signed URLs in the "
+        "README); keeps blocks from whoever merely knows a hash, at one HMAC-SHA256 per request and secret and links "
+        "that expire. Changes on reload"),
     ONCE("secret_file",               AUTH,   1, 1, set_auth_secret_file,  auth_secret_file,          0,    0,          "PATH",                NULL,
-        "file of one or two secrets, one per line (current, then previous, so keys rotate "
-        "without a flag day), read when the config is loaded and on every reload; required "
-        "with mode signed; keep it readable by this user only"),
+        "one or two secrets, one per line (current, then previous, so keys rotate without a flag day; `#` comments "
+        "and blank lines skipped; 16..256 visible ASCII characters each; at most 64 KiB); required with `mode "
+        "signed`. Read when the configuration is loaded: `-t`, start-up and every reload fail with `file:line` on a "
+        "missing file or a bad, short or third secret; a file group or others may read is warned about, keep it "
+        "readable by this user only"),
     ONCE("clock_skew",                AUTH,   1, 1, be_conf_set_msec,      auth_clock_skew,           0,    0,          "TIME",                "30s",
-        "how long past its expires a signed link is still accepted, for clocks that disagree; "
-        "longer forgives skewed signers, but a leaked link lives that much longer"),
+        "how long past its `expires` a signed link is still accepted, for clocks that disagree; longer forgives "
+        "skewed signers, but a leaked link lives that much longer"),
 };
 /* clang-format on */
 

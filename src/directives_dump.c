@@ -1,11 +1,16 @@
 /*
  * directives_dump.c - the directive table rendered for people: `blockedge -T` (name, context,
- * arguments, default, help). The table itself is directives.c's; this file only reads it, so
- * other renderings of the same rows (reference tables, manual pages) belong here too.
+ * arguments, default, help), the README's reference tables (-M md) and the manual pages
+ * (-M 5, -M 8). The table itself is directives.c's; this file only reads it.
+ *
+ * Help strings may mark code with backquotes, as Markdown does: -T prints them as written,
+ * the README keeps them, the manual pages set the code in bold.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "blockedge/confvalue.h"
 #include "blockedge/directives.h"
 
 static const char *
@@ -65,6 +70,155 @@ be_directives_dump(FILE *out)
     }
 }
 
+/* The bounds a number, size or time row enforces, in the row's unit ("1..256", "at least 1ms"),
+ * or "" when the row has none (other setters check their own values). */
+static void
+bounds_text(char *buf, size_t len, const be_directive_t *d)
+{
+    char lo[32], hi[32];
+
+    buf[0] = '\0';
+    if ((d->lo == 0 && d->hi == 0) || d->set == be_conf_set_enum || d->set == be_conf_set_str) {
+        return;
+    }
+    if (d->set == be_conf_set_size) {
+        be_confvalue_format_size(lo, sizeof(lo), (uint64_t)d->lo);
+        be_confvalue_format_size(hi, sizeof(hi), (uint64_t)d->hi);
+    } else if (d->set == be_conf_set_msec) {
+        be_confvalue_format_time(lo, sizeof(lo), (uint64_t)d->lo);
+        be_confvalue_format_time(hi, sizeof(hi), (uint64_t)d->hi);
+    } else {
+        snprintf(lo, sizeof(lo), "%lld", (long long)d->lo);
+        snprintf(hi, sizeof(hi), "%lld", (long long)d->hi);
+    }
+    if (d->hi == 0) {
+        snprintf(buf, len, "at least %s", lo);
+    } else {
+        snprintf(buf, len, "%s..%s", lo, hi);
+    }
+}
+
+/*
+ * The README's "Configuration reference" tables: one per context, in the README's order, each
+ * "| directive | syntax | default | meaning |". Cells escape "|" (also inside code spans, as
+ * GitHub's tables require) and, outside code, the characters Markdown would take for markup.
+ */
+static void
+md_text(FILE *out, const char *s, int capital, int code)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '`') {
+            code = !code;
+        }
+        if (*s == '|') {
+            fputs("\\|", out);
+        } else if (!code && strchr("\\*_<>[]", *s) != NULL) {
+            fprintf(out, "\\%c", *s);
+        } else if (capital && !code) {
+            fputc(toupper((unsigned char)*s), out);
+        } else {
+            fputc(*s, out);
+        }
+        capital = 0;
+    }
+}
+
+static void
+md_code(FILE *out, const char *s)
+{
+    fputc('`', out);
+    md_text(out, s, 0, 1);
+    fputc('`', out);
+}
+
+/* A help as a cell: "see TITLE in the README" becomes a link to that section, "see [TITLE](#slug)",
+ * the slug made as GitHub makes it (lower case, spaces to "-", other punctuation dropped). */
+static void
+md_help(FILE *out, const char *help)
+{
+    static const char tail[] = " in the README";
+    char text[1024];
+    const char *p = help, *end, *title;
+    int capital = 1;
+
+    while ((end = strstr(p, tail)) != NULL) {
+        for (title = end; title - p >= 4 && strncmp(title - 4, "see ", 4) != 0; title--) {
+        }
+        if (title - p < 4 || (size_t)(end - p) >= sizeof(text)) {
+            break;
+        }
+        snprintf(text, sizeof(text), "%.*s", (int)(title - p), p);
+        md_text(out, text, capital, 0);
+        snprintf(text, sizeof(text), "%.*s", (int)(end - title), title);
+        fputc('[', out);
+        md_text(out, text, 0, 0);
+        fputs("](#", out);
+        for (const char *c = title; c < end; c++) {
+            if (*c == ' ' || *c == '-' || *c == '_' || isalnum((unsigned char)*c)) {
+                fputc(*c == ' ' ? '-' : tolower((unsigned char)*c), out);
+            }
+        }
+        fputc(')', out);
+        p = end + sizeof(tail) - 1;
+        capital = 0;
+    }
+    md_text(out, p, capital, 0);
+}
+
+static void
+md_row(FILE *out, const be_directive_t *d)
+{
+    char bounds[80];
+
+    fputs("| ", out);
+    md_code(out, d->name);
+    fputs(" | ", out);
+    md_code(out, d->args);
+    fputs(" | ", out);
+    if (d->flags & (BE_DIR_BLOCK | BE_DIR_INCLUDE)) {
+        fputs("\xe2\x80\x94", out); /* an em dash: no default */
+    } else if (d->dflt != NULL) {
+        md_code(out, d->dflt);
+    } else {
+        fputs("none", out);
+    }
+    fputs(" | ", out);
+    md_help(out, d->help);
+    fputs(".", out);
+    bounds_text(bounds, sizeof(bounds), d);
+    if (bounds[0] != '\0') {
+        fprintf(out, " %c%s.", toupper((unsigned char)bounds[0]), bounds + 1);
+    }
+    if ((d->flags & BE_DIR_MULTI) && !(d->flags & BE_DIR_INCLUDE)) {
+        fputs(" May repeat.", out);
+    }
+    fputs(" |\n", out);
+}
+
+void
+be_directives_markdown(FILE *out)
+{
+    static const unsigned order[] = {BE_CTX_MAIN,  BE_CTX_HTTP,  BE_CTX_CACHE, BE_CTX_ORIGIN,
+                                     BE_CTX_ADMIN, BE_CTX_STATS, BE_CTX_AUTH};
+    size_t i, c;
+
+    for (c = 0; c < sizeof(order) / sizeof(order[0]); c++) {
+        if (c == 0) {
+            fputs("### main\n", out);
+        } else {
+            fprintf(out, "\n### %s { }\n", context_name(order[c]));
+        }
+        fputs("\n| directive | syntax | default | meaning |\n| --- | --- | --- | --- |\n", out);
+        for (i = 0; i < be_directives_count; i++) {
+            const be_directive_t *d = &be_directives[i];
+            /* a directive of every context (include) is listed once, under main */
+            if (d->ctx == order[c] || (c == 0 && d->ctx == BE_CTX_ANY)) {
+                md_row(out, d);
+            }
+        }
+    }
+}
+
 /*
  * Manual pages. Every string from the table goes through roff_text(), which escapes what roff
  * reads as markup: a backslash, a hyphen (so "-t" is not a hyphenation point) and a line that
@@ -75,7 +229,7 @@ be_directives_dump(FILE *out)
 static void
 roff_text(FILE *out, const char *s)
 {
-    int bol = 1;
+    int bol = 1, code = 0;
     for (; *s != '\0'; s++) {
         if (bol && (*s == '.' || *s == '\'')) {
             fputs("\\&", out);
@@ -88,6 +242,9 @@ roff_text(FILE *out, const char *s)
         } else if (*s == '\n') {
             fputc(' ', out);
             bol = 0;
+        } else if (*s == '`') {
+            fputs(code ? "\\fR" : "\\fB", out);
+            code = !code;
         } else {
             fputc(*s, out);
         }
@@ -109,6 +266,8 @@ man_header(FILE *out, const char *name, int section, const char *what)
 static void
 man_directive(FILE *out, const be_directive_t *d)
 {
+    char bounds[80];
+
     fputs(".TP\n.BR \"", out);
     roff_text(out, d->name);
     fputs("\" \" ", out);
@@ -129,6 +288,12 @@ man_directive(FILE *out, const be_directive_t *d)
         } else {
             fputs("none.", out);
         }
+    }
+    bounds_text(bounds, sizeof(bounds), d);
+    if (bounds[0] != '\0') {
+        fputs(" Range: ", out);
+        roff_text(out, bounds);
+        fputs(".", out);
     }
     if (d->flags & BE_DIR_MULTI) {
         fputs(" May repeat.", out);

@@ -34,7 +34,7 @@
 #include "blockedge/tls.h"
 #include "blockedge/upgrade.h"
 
-/* The options, for usage() and for blockedge(8) (-M 8); -M itself is for the build only. */
+/* The options, for usage() and for blockedge(8) (-M 8). */
 static const be_cli_option_t options[] = {
     {'c', "FILE", "configuration file (default: " BE_DEFAULT_CONF_PATH ")"},
     {'t', NULL, "test the configuration and exit"},
@@ -42,6 +42,10 @@ static const be_cli_option_t options[] = {
      "send SIG to the running blockedge named by the config's pid file:\n"
      "stop (TERM), quit (QUIT), reopen (USR1: logs), reload (HUP)"},
     {'T', NULL, "print every directive with its default and help, then exit"},
+    {'M', "DOC",
+     "print a document made from the directive table, then exit:\n"
+     "5: blockedge.conf(5), 8: blockedge(8) (roff),\n"
+     "md: the README's configuration tables (Markdown)"},
     {'v', NULL, "print the versions of blockedge and its libraries, then exit"},
     {'h', NULL, "print this help and exit"},
 };
@@ -359,7 +363,8 @@ int
 main(int argc, char **argv)
 {
     const char *conf = BE_DEFAULT_CONF_PATH;
-    int test = 0, dump = 0, man = 0, sig = 0, opt;
+    const char *man = NULL;
+    int test = 0, dump = 0, sig = 0, opt;
     opterr = 0;
     while ((opt = getopt(argc, argv, "c:tTvhs:M:")) != -1) {
         switch (opt) {
@@ -372,10 +377,10 @@ main(int argc, char **argv)
         case 'T':
             dump = 1;
             break;
-        case 'M': /* manual pages, written at build time: -M 5 or -M 8 */
-            man = atoi(optarg);
-            if (man != 5 && man != 8) {
-                fprintf(stderr, "blockedge: invalid option: \"-M %s\"\n", optarg);
+        case 'M': /* the manual pages (written at build time) and the README's tables */
+            man = optarg;
+            if (strcmp(man, "5") != 0 && strcmp(man, "8") != 0 && strcmp(man, "md") != 0) {
+                fprintf(stderr, "blockedge: invalid option: \"-M %s\" (5, 8 or md)\n", optarg);
                 return 2;
             }
             break;
@@ -409,11 +414,13 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (man == 5 || man == 8) {
-        if (man == 5)
+    if (man != NULL) {
+        if (strcmp(man, "5") == 0)
             be_directives_man5(stdout);
-        else
+        else if (strcmp(man, "8") == 0)
             be_directives_man8(stdout, options, BE_ARRAY_LEN(options));
+        else
+            be_directives_markdown(stdout);
         return 0;
     }
     if (dump) {

@@ -83,10 +83,10 @@ done
 while read -r d; do
     grep -q "^\.BR \"$d\"" "$BUILD/man/blockedge.conf.5" || fail "blockedge.conf(5) lacks $d"
 done <"$T/directives"
-for o in c t s T v h; do
+for o in c t s T M v h; do
     grep -q "^\.B \\\\-$o" "$BUILD/man/blockedge.8" || fail "blockedge(8) lacks -$o"
 done
-say "man pages: $(wc -l <"$T/directives") directives, 6 options, no warnings"
+say "man pages: $(wc -l <"$T/directives") directives, 7 options, no warnings"
 
 # --- contents ----------------------------------------------------------------------------
 dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's#^\./#/#' >"$T/files"

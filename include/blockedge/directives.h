@@ -31,6 +31,11 @@ extern const size_t be_directives_count;
  * a header line (for -T). */
 void be_directives_dump(FILE *out);
 
+/* The README's "Configuration reference" tables in Markdown (for -M md): a "### context"
+ * heading and a "| directive | syntax | default | meaning |" table per context, main first,
+ * then the blocks in the order the README describes them. */
+void be_directives_markdown(FILE *out);
+
 /* One command-line option, as main.c's usage() prints it: "-c FILE  help". A help with "\n"
  * goes on over several lines. */
 typedef struct {
