@@ -14,7 +14,7 @@
 #   If-None-Match over 511 bytes -> 304/200, the same as HTTP/1.1;
 #   PING and SETTINGS floods -> GOAWAY(ENHANCE_YOUR_CALM).
 # Then the closed-stream memory stays bounded: after 3000 streams on one connection the oldest is
-# forgotten (its DATA gets the stream error), the newest remembered, RSS where it was.
+# forgotten (its DATA gets the stream error), the newest remembered, RSS where it was (normal tree).
 source "$(dirname "$0")/lib.sh"
 
 gen_blocks "$T/blocks" 1 8k 9301
@@ -99,6 +99,8 @@ print(f"3001 streams answered; DATA on 1 -> RST_STREAM(STREAM_CLOSED); on {sid -
 PYEOF
 rss1=$(rss_kb)
 log "RSS $rss0 kB -> $rss1 kB after 3000 streams on one connection"
-check_num "$((rss1 - rss0))" -lt 4096 "RSS growth in kB after 3000 streams on one connection"
+# (Under a sanitizer, freed memory sits in its quarantine: the bound holds in the normal tree only.)
+[ -n "${BE_TEST_SANITIZED:-}" ] ||
+    check_num "$((rss1 - rss0))" -lt 4096 "RSS growth in kB after 3000 streams on one connection"
 check_eq "$(http_get "$BE_URL/blocks/$GOOD" --http2-prior-knowledge)" 200 "h2c GET at the end"
 log "ok"

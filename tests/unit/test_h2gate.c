@@ -57,7 +57,8 @@ frame(uint8_t type, uint8_t flags, int32_t id, const uint8_t *payload, size_t le
     h[3] = type, h[4] = flags;
     h[5] = (uint8_t)(id >> 24), h[6] = (uint8_t)(id >> 16), h[7] = (uint8_t)(id >> 8);
     h[8] = (uint8_t)id;
-    memcpy(h + 9, payload, len);
+    if (len > 0)
+        memcpy(h + 9, payload, len);
     inlen += 9 + len;
 }
 
