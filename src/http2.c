@@ -511,9 +511,9 @@ be_http2_on_read(be_conn_t *c)
             return;
         }
         evbuffer_drain(in, (size_t)n); /* what is left is an incomplete frame header */
+        /* Frames answered with an error on closed streams: rare from well-behaved clients. */
         if (errors > 0)
-            glitches(h2,
-                     errors); /* frames on closed streams: well-behaved clients rarely send them */
+            glitches(h2, errors);
     }
     pump(h2);
 }
