@@ -15,7 +15,8 @@
  * and is resumed when it drains, so a slow reader holds references, not copies.
  *
  * Limits: SETTINGS MAX_CONCURRENT_STREAMS, MAX_HEADER_LIST_SIZE and
- * NO_RFC7540_PRIORITIES; no closed-stream retention; nghttp2's reset-rate and CONTINUATION
+ * NO_RFC7540_PRIORITIES; no closed-stream retention in nghttp2 (h2gate.c answers frames on
+ * closed streams from a bounded memory instead); nghttp2's reset-rate and CONTINUATION
  * limits; the decoded header list is bounded here (HPACK bomb). A "glitch" budget (a token
  * bucket) counts what well-behaved clients rarely do: invalid frames and headers, streams
  * reset by the client before their answer (Rapid Reset and its MadeYouReset variant),
@@ -36,6 +37,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "blockedge/config.h"
+#include "blockedge/h2gate.h"
 #include "blockedge/http2.h"
 #include "blockedge/log.h"
 #include "blockedge/services.h"
@@ -58,6 +60,7 @@ struct be_http2_s {
     be_msec_t last_activity; /* last frame received or stream closed */
     be_msec_t last_progress; /* last DATA bytes queued */
     struct event *tick;
+    be_h2gate_t gate; /* answers for frames on streams nghttp2 has forgotten (h2gate.c) */
 };
 
 struct stream_s {
@@ -367,6 +370,9 @@ on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user_d
         if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
             glitches(h2, BE_H2_ACK_GLITCH);
         break;
+    case NGHTTP2_RST_STREAM:
+        be_h2gate_note(&h2->gate, frame->hd.stream_id, BE_H2GATE_RX_RST);
+        break;
     default:
         break;
     }
@@ -389,6 +395,8 @@ on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void 
 {
     be_http2_t *h2 = user_data;
     h2->last_activity = now_of(h2);
+    if (error_code == NGHTTP2_NO_ERROR)
+        be_h2gate_note(&h2->gate, id, BE_H2GATE_RX_END); /* both sides ended it */
     stream_t *s = nghttp2_session_get_stream_user_data(session, id);
     if (s == NULL)
         return 0;
@@ -404,12 +412,15 @@ on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void 
     return 0;
 }
 
-/* A GOAWAY with an error that nghttp2 sent by itself names the connection's end. */
+/* A GOAWAY with an error that nghttp2 sent by itself names the connection's end; a RST_STREAM
+ * we sent makes what the client sends on that stream afterwards ignorable (RFC 9113 5.1). */
 static int
 on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
     BE_UNUSED(session);
     be_http2_t *h2 = user_data;
+    if (frame->hd.type == NGHTTP2_RST_STREAM)
+        be_h2gate_note(&h2->gate, frame->hd.stream_id, BE_H2GATE_TX_RST);
     if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR &&
         h2->c->close_reason < 0)
         h2->c->close_reason = frame->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM
@@ -491,14 +502,18 @@ be_http2_on_read(be_conn_t *c)
     size_t len = evbuffer_get_length(in);
     if (len > 0) {
         const uint8_t *p = evbuffer_pullup(in, -1);
-        ssize_t n = nghttp2_session_mem_recv(h2->session, p, len);
+        int errors = 0;
+        ssize_t n = be_h2gate_recv(&h2->gate, h2->session, p, len, &errors);
         if (n < 0) {
             be_log(BE_LOG_INFO, "client %s: HTTP/2 session error (%s)", c->peer,
                    nghttp2_strerror((int)n));
             be_conn_close(c, n == NGHTTP2_ERR_FLOODED ? BE_CLOSE_H2_CALM : BE_CLOSE_H2_ERROR);
             return;
         }
-        evbuffer_drain(in, (size_t)n);
+        evbuffer_drain(in, (size_t)n); /* what is left is an incomplete frame header */
+        /* Frames answered with an error on closed streams: rare from well-behaved clients. */
+        if (errors > 0)
+            glitches(h2, errors);
     }
     pump(h2);
 }
@@ -599,6 +614,7 @@ be_http2_start(be_conn_t *c)
     h2->c = c;
     h2->tokens = BE_H2_GLITCH_BURST;
     h2->tokens_at = h2->last_activity = h2->last_progress = be_worker_now(c->w);
+    be_h2gate_init(&h2->gate);
     nghttp2_option_set_no_closed_streams(opt, 1);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
