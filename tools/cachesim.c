@@ -536,8 +536,7 @@ print_events(const cluster_t *c, uint64_t requests, uint64_t nkeys, FILE *out)
 
 static void
 print_cluster(const cluster_t *c, const char *load, const be_trace_t *t, uint64_t corpus,
-              const uint64_t cache[2], cl_tier_t tiers[2], const cl_result_t *r, int csv,
-              int json)
+              const uint64_t cache[2], cl_tier_t tiers[2], const cl_result_t *r, int csv, int json)
 {
     tier_sum_t s[2] = {tier_sum(&tiers[0]), tier_sum(&tiers[1])};
     double per_m = 1e6 * ratio(r->origin, r->requests), rate = r->requests / r->seconds;
@@ -548,10 +547,10 @@ print_cluster(const cluster_t *c, const char *load, const be_trace_t *t, uint64_
                "edge_spread,shield_hit_ratio,shield_byte_hit_ratio,shield_spread,requests_per_s\n");
         printf("\"%s\",%s,%u,%u,%" PRIu64 ",%" PRIu64 ",%d,%" PRIu64 ",%" PRIu64
                ",%.1f,%.4f,%.4f,%.3f,%.4f,%.4f,%.3f,%.0f\n",
-               load, pol, c->edges, c->shields, cache[0], cache[1], c->nev, r->requests,
-               r->origin, per_m, ratio(s[0].hits, s[0].requests),
-               ratio(s[0].hit_bytes, s[0].bytes), spread(&s[0]), ratio(s[1].hits, s[1].requests),
-               ratio(s[1].hit_bytes, s[1].bytes), spread(&s[1]), rate);
+               load, pol, c->edges, c->shields, cache[0], cache[1], c->nev, r->requests, r->origin,
+               per_m, ratio(s[0].hits, s[0].requests), ratio(s[0].hit_bytes, s[0].bytes),
+               spread(&s[0]), ratio(s[1].hits, s[1].requests), ratio(s[1].hit_bytes, s[1].bytes),
+               spread(&s[1]), rate);
         return;
     }
     if (json) {
@@ -567,12 +566,12 @@ print_cluster(const cluster_t *c, const char *load, const be_trace_t *t, uint64_
                    c->ev[i].join ? "join" : "fail", c->ev[i].at, c->ev[i].moved);
         printf("],\"tiers\":[");
         for (int k = 0; k < 2; k++) {
-            printf("%s\n {\"tier\":\"%s\",\"nodes\":%u,\"cache_bytes\":%" PRIu64
-                   ",\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
-                   ",\"hit_ratio\":%.4f,\"byte_hit_ratio\":%.4f,\"spread\":%.3f,\"node_requests\":[",
-                   k ? "," : "", k ? "shield" : "edge", s[k].nodes, cache[k], s[k].requests,
-                   s[k].hits, ratio(s[k].hits, s[k].requests), ratio(s[k].hit_bytes, s[k].bytes),
-                   spread(&s[k]));
+            printf(
+                "%s\n {\"tier\":\"%s\",\"nodes\":%u,\"cache_bytes\":%" PRIu64
+                ",\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
+                ",\"hit_ratio\":%.4f,\"byte_hit_ratio\":%.4f,\"spread\":%.3f,\"node_requests\":[",
+                k ? "," : "", k ? "shield" : "edge", s[k].nodes, cache[k], s[k].requests, s[k].hits,
+                ratio(s[k].hits, s[k].requests), ratio(s[k].hit_bytes, s[k].bytes), spread(&s[k]));
             for (uint32_t n = 0; n < tiers[k].n; n++)
                 printf("%s%" PRIu64, n ? "," : "", tiers[k].node[n].requests);
             printf("]}");
@@ -598,14 +597,12 @@ print_cluster(const cluster_t *c, const char *load, const be_trace_t *t, uint64_
     }
     printf("origin: %" PRIu64 " requests, %.0f per million client requests (cluster hit %.2f%%, "
            "byte hit %.2f%%)\n",
-           r->origin, per_m, 100 - per_m / 1e4,
-           100 * (1 - ratio(r->origin_bytes, r->bytes)));
+           r->origin, per_m, 100 - per_m / 1e4, 100 * (1 - ratio(r->origin_bytes, r->bytes)));
     printf("replay: %.2f M requests/s\n", rate / 1e6);
 }
 
 static int
-run_cluster(cluster_t *c, const char *load, const be_trace_t *t, uint64_t corpus, int csv,
-            int json)
+run_cluster(cluster_t *c, const char *load, const be_trace_t *t, uint64_t corpus, int csv, int json)
 {
     uint64_t cache[2] = {0, 0};
     if (parse_caches(c->edge_cache, corpus, &cache[0]) != 1 ||
@@ -667,17 +664,17 @@ main(int argc, char **argv)
         O_NO_AVALANCHE
     };
     static const struct option opts[] = {
-        {"trace", 1, 0, O_TRACE},   {"log", 1, 0, O_LOG},
-        {"oracle", 1, 0, O_ORACLE}, {"zipf", 1, 0, O_ZIPF},
-        {"blocks", 1, 0, O_BLOCKS}, {"requests", 1, 0, O_REQ},
-        {"size", 1, 0, O_SIZE},     {"scan", 1, 0, O_SCAN},
-        {"shift", 1, 0, O_SHIFT},   {"seed", 1, 0, O_SEED},
-        {"cache", 1, 0, O_CACHE},   {"policy", 1, 0, O_POLICY},
-        {"csv", 0, 0, O_CSV},       {"json", 0, 0, O_JSON},
+        {"trace", 1, 0, O_TRACE},     {"log", 1, 0, O_LOG},
+        {"oracle", 1, 0, O_ORACLE},   {"zipf", 1, 0, O_ZIPF},
+        {"blocks", 1, 0, O_BLOCKS},   {"requests", 1, 0, O_REQ},
+        {"size", 1, 0, O_SIZE},       {"scan", 1, 0, O_SCAN},
+        {"shift", 1, 0, O_SHIFT},     {"seed", 1, 0, O_SEED},
+        {"cache", 1, 0, O_CACHE},     {"policy", 1, 0, O_POLICY},
+        {"csv", 0, 0, O_CSV},         {"json", 0, 0, O_JSON},
         {"cluster", 1, 0, O_CLUSTER}, {"shield-cache", 1, 0, O_SHIELD_CACHE},
         {"fail", 1, 0, O_FAIL},       {"join", 1, 0, O_JOIN},
         {"owners", 1, 0, O_OWNERS},   {"no-avalanche", 0, 0, O_NO_AVALANCHE},
-        {"help", 0, 0, 'h'},        {0, 0, 0, 0},
+        {"help", 0, 0, 'h'},          {0, 0, 0, 0},
     };
     gen_t g = {.blocks = 100000, .size_min = 4096, .size_max = 4096, .seed = 1};
     const char *path = NULL, *caches = "10%", *policies = NULL;
