@@ -8,6 +8,20 @@
  * of `key size` lines, blockedge's access log, the oracleGeneral binary format, or a built-in
  * generator (Zipf, with scans or a shifting hot set). The whole trace is loaded before any
  * replay; requests per second count the replay alone.
+ *
+ * --cluster N[,M] replays the trace through N edges and M shields instead (clustersim.h), each
+ * node running one policy at one size, and prints origin requests per million client requests,
+ * the hit ratio per tier and the load spread per tier (the busiest node's requests over the
+ * mean). Placement is HAProxy 2.6's `balance uri path-only` with `hash-type consistent`, the
+ * default hash function and servers with `id 1..N`, weight 1 (chring.h says how the ring is
+ * matched: 16 points per server at full_hash(id x 4096 + j), the request at
+ * full_hash(sdbm(path)) since `consistent` with no function named adds the avalanche modifier,
+ * the nearer of the two neighbouring points); the path hashed is `/blocks/<key>`, a trace's key
+ * token as written (a block's 64 hex digits), or for generated and oracleGeneral keys 64 hex
+ * digits derived from the key's number. Edges send their misses to the shield ring (ids 1..M,
+ * the same path), shields theirs to the origin. --fail/--join take a node out or in at a point
+ * of the trace: its keys move to the nearest remaining point, as in HAProxy; a failed node
+ * loses its cache.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -49,6 +63,21 @@ static const char usage_text[] =
     "                    the generator's N keys, or a trace's distinct keys (default 10%)\n"
     "  --policy LIST     policies to run (default all)\n"
     "  --csv | --json    machine-readable output instead of the table\n"
+    "cluster (one policy, one size per node):\n"
+    "  --cluster N[,M]   N edges (HAProxy server ids 1..N) and M shields (default 0) on HAProxy\n"
+    "                    2.6 consistent-hash rings (uri path-only, path /blocks/<key>); prints\n"
+    "                    origin requests per million client requests, hit ratio per tier, load\n"
+    "                    spread per tier (max/mean requests per node)\n"
+    "  --cache SIZE      cache per edge (bytes or P% of the corpus; default 10%)\n"
+    "  --shield-cache S  cache per shield (default: --cache)\n"
+    "  --policy NAME     every node's policy (default lru, the memory tier's default)\n"
+    "  --fail T:ID@W     node ID of tier T (edge or shield) fails before request W (a number,\n"
+    "                    or P% of the trace): its keys move to the next owner, its cache is\n"
+    "                    lost; repeatable\n"
+    "  --join T:ID@W     node ID comes (back) up empty at W (an ID past N or M adds a node)\n"
+    "  --owners FILE     write `key edge-id [shield-id]` per distinct key, under the initial\n"
+    "                    rings (before any --fail or --join)\n"
+    "  --no-avalanche    request hash sdbm alone, as `hash-type consistent sdbm`\n"
     "  -h, --help        this help\n";
 
 typedef struct rng_s {
