@@ -610,9 +610,10 @@ print_cluster(const cluster_t *c, const char *load, const be_trace_t *t, uint64_
     }
     printf("load: %s; %" PRIu64 " requests, %" PRIu64 " keys, corpus %" PRIu64 " bytes\n", load,
            t->n, t->nkeys, corpus);
-    printf("cluster: %u edges x %" PRIu64 " bytes, %u shields x %" PRIu64
-           " bytes, policy %s; ring: HAProxy 2.6 hash-type consistent (%s), path /blocks/<key>\n",
-           c->edges, cache[0], c->shields, cache[1], pol,
+    printf("cluster: %u edges x %" PRIu64 " bytes", c->edges, cache[0]);
+    if (c->shields > 0)
+        printf(", %u shields x %" PRIu64 " bytes", c->shields, cache[1]);
+    printf(", policy %s; ring: HAProxy 2.6 hash-type consistent (%s), path /blocks/<key>\n", pol,
            keys.avalanche ? "sdbm + avalanche" : "sdbm");
     print_events(c, t->n, t->nkeys, stdout);
     printf("%-8s %6s %12s %8s %11s %14s\n", "tier", "nodes", "requests", "hit %", "byte hit %",
@@ -643,6 +644,8 @@ run_cluster(cluster_t *c, const char *load, const be_trace_t *t, uint64_t corpus
     uint32_t slots[2];
     if (resolve_events(c, t->n, slots) != 0)
         return EXIT_USAGE;
+    if (slots[1] == 0)
+        cache[1] = 0;
     cl_tier_t tiers[2];
     memset(tiers, 0, sizeof(tiers));
     int rc = cl_tier_init(&tiers[0], slots[0], c->edges, cache[0], c->kind, t->nkeys);
