@@ -3,7 +3,7 @@
 # 127.0.0.2-4 behind a real HAProxy (balance uri path-only, hash-type consistent, servers with
 # id 1..3 and the default weight: the ring cachesim models), an nginx origin. 1500 distinct
 # blocks are read through HAProxy twice, each pass every block once interleaved with as many
-# Zipf 0.99 repeats, one request at a time; each edge's memory holds about a third of its share,
+# Zipf 0.99 repeats, one request at a time; each edge's memory holds about half of its share,
 # so it evicts. Then:
 #   (a) every request logged by edge i is for a block cachesim --owners places on edge i, and
 #       each edge served exactly the requests cachesim predicts for it;
