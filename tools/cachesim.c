@@ -490,9 +490,13 @@ resolve_events(cluster_t *c, uint64_t requests, uint32_t slots[2])
     int rc = 0;
     for (int i = 0; i < c->nev && rc == 0; i++) {
         cl_event_t *e = &c->ev[i];
-        if (e->join == up[e->tier][e->node] || (!e->join && live[e->tier] == 1)) {
-            fprintf(stderr, "cachesim: %s %u cannot %s at request %" PRIu64 "\n",
-                    e->tier ? "shield" : "edge", e->node + 1, e->join ? "join" : "fail", e->at);
+        if (e->at >= requests || e->join == up[e->tier][e->node] ||
+            (!e->join && live[e->tier] == 1)) {
+            fprintf(stderr,
+                    "cachesim: %s %u cannot %s before request %" PRIu64 " (of %" PRIu64
+                    "): it is %s, or it is the last one, or the trace has ended\n",
+                    e->tier ? "shield" : "edge", e->node + 1, e->join ? "join" : "fail", e->at,
+                    requests, up[e->tier][e->node] ? "up" : "down");
             rc = -1;
         }
         up[e->tier][e->node] = (uint8_t)e->join;
