@@ -607,6 +607,9 @@ print_cluster(const cluster_t *c, const char *load, const be_trace_t *t, uint64_
                 ratio(s[k].hits, s[k].requests), ratio(s[k].hit_bytes, s[k].bytes), spread(&s[k]));
             for (uint32_t n = 0; n < tiers[k].n; n++)
                 printf("%s%" PRIu64, n ? "," : "", tiers[k].node[n].requests);
+            printf("],\"node_objects\":[");
+            for (uint32_t n = 0; n < tiers[k].n; n++)
+                printf("%s%" PRIu64, n ? "," : "", tiers[k].node[n].objects);
             printf("]}");
         }
         printf("\n]}\n");

@@ -41,7 +41,7 @@ typedef struct cl_slot_s {
 
 typedef struct cl_node_s {
     be_policy_t *pol;
-    uint64_t used, cap;
+    uint64_t used, cap, objects; /* objects and their bytes cached now */
     uint64_t requests, hits, bytes, hit_bytes;
     int up;
 } cl_node_t;
@@ -162,6 +162,7 @@ cl_drop(cl_tier_t *t, cl_entry_t *e)
 {
     cl_table_delete(t, (uint64_t)e->node << 32 | e->id);
     t->node[e->node].used -= e->pn.size;
+    t->node[e->node].objects--;
     cl_entry_free(t, e);
 }
 
@@ -202,6 +203,7 @@ cl_request(cl_tier_t *t, uint32_t id, uint64_t hash, uint32_t size)
     e->pn.size = size;
     be_policy_insert(nd->pol, &e->pn);
     nd->used += size;
+    nd->objects++;
     j = cl_table_find(t, key);
     t->slot[j].key = key;
     t->slot[j].e1 = index + 1;

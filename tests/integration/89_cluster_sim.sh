@@ -6,7 +6,8 @@
 # Zipf 0.99 repeats, one request at a time; each edge's memory holds about half of its share,
 # so it evicts. Then:
 #   (a) every request logged by edge i is for a block cachesim --owners places on edge i, and
-#       each edge served exactly the requests cachesim predicts for it;
+#       each edge served exactly the requests cachesim predicts for it, and holds (its
+#       blockedge_cache_blocks) within 2% of the blocks the simulated edge ends with;
 #   (b) the origin's request count and the simulated one (the same requests, lru at the memory
 #       tier's byte budget net of its tables, sizes charged as the tier charges them) are within
 #       2% of each other.
@@ -128,7 +129,11 @@ sed "s/\$/ $FOOT/" "$T/requests" >"$T/trace"
 "$CACHESIM" --trace "$T/trace" --cluster 3 --cache "$CAP" --policy lru --owners "$T/owners" \
     --json >"$T/sim.json" 2>"$T/sim.stderr" || fail "cachesim --cluster: $(cat "$T/sim.stderr")"
 
-# The edges write their access logs at exit: stop them (gracefully) before reading.
+# Blocks each edge's memory holds now; then the edges write their access logs at exit: stop
+# them (gracefully) before reading.
+for i in 1 2 3; do
+    metric 'blockedge_cache_blocks{tier="memory"}' "${EDGE_ADMIN[i]}"
+done >"$T/held"
 for i in 1 2 3; do
     signal_and_wait "${EDGE_PID[i]}" TERM 10
     check_eq "$SIG_RC" 0 "edge$i exit status"
@@ -153,14 +158,20 @@ for i in (1, 2, 3):
         if owner[key] != i:
             misplaced += 1
 predicted = sim["tiers"][0]["node_requests"]
+held = [int(float(x)) for x in open(t + "/held").read().split()]
+held_sim = sim["tiers"][0]["node_objects"]
 simulated = sim["origin_requests"]
 print("[89_cluster_sim] requests per edge: served %s, predicted %s; misplaced %d" %
       (served, predicted, misplaced), file=sys.stderr)
+print("[89_cluster_sim] blocks held per edge: %s, simulated %s" % (held, held_sim),
+      file=sys.stderr)
 print("[89_cluster_sim] origin requests: measured %d, simulated %d (%+.2f%%); edge hit %.2f%%" %
       (origin, simulated, 100.0 * (simulated - origin) / origin,
        100 * sim["tiers"][0]["hit_ratio"]), file=sys.stderr)
 if misplaced or served != predicted:
     sys.exit("placement differs from the HAProxy ring model")
+if any(abs(a - b) > 0.02 * b for a, b in zip(held, held_sim)):
+    sys.exit("blocks held per edge differ from the simulation by more than 2%")
 if abs(simulated - origin) > 0.02 * origin:
     sys.exit("simulated origin requests off by more than 2%")
 PYEOF

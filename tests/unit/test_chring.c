@@ -194,6 +194,7 @@ test_cluster_replay(void)
     BE_CHECK(cl_run(t, ring, tiers, &ev, 1, &r, NULL) == 0);
     BE_CHECK_INT(ev.moved, owned);
     BE_CHECK_INT(tiers[0].node[1].used, 0);
+    BE_CHECK_INT(tiers[0].node[1].objects, 0);
     BE_CHECK(!tiers[0].node[1].up);
     uint64_t edge = 0, edge_hits = 0, shield = 0, shield_hits = 0;
     for (int k = 0; k < 3; k++)
