@@ -8,6 +8,20 @@
  * of `key size` lines, blockedge's access log, the oracleGeneral binary format, or a built-in
  * generator (Zipf, with scans or a shifting hot set). The whole trace is loaded before any
  * replay; requests per second count the replay alone.
+ *
+ * --cluster N[,M] replays the trace through N edges and M shields instead (clustersim.h), each
+ * node running one policy at one size, and prints origin requests per million client requests,
+ * the hit ratio per tier and the load spread per tier (the busiest node's requests over the
+ * mean). Placement is HAProxy 2.6's `balance uri path-only` with `hash-type consistent`, the
+ * default hash function and servers with `id 1..N`, weight 1 (chring.h says how the ring is
+ * matched: 16 points per server at full_hash(id x 4096 + j), the request at
+ * full_hash(sdbm(path)) since `consistent` with no function named adds the avalanche modifier,
+ * the nearer of the two neighbouring points); the path hashed is `/blocks/<key>`, a trace's key
+ * token as written (a block's 64 hex digits), or for generated and oracleGeneral keys 64 hex
+ * digits derived from the key's number. Edges send their misses to the shield ring (ids 1..M,
+ * the same path), shields theirs to the origin. --fail/--join take a node out or in at a point
+ * of the trace: its keys move to the nearest remaining point, as in HAProxy; a failed node
+ * loses its cache.
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -16,9 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blockedge/confvalue.h"
 #include "blockedge/policysim.h"
+#include "clustersim.h"
 
 #define EXIT_USAGE 2
 #define MAX_SIZES  32
@@ -47,6 +63,21 @@ static const char usage_text[] =
     "                    the generator's N keys, or a trace's distinct keys (default 10%)\n"
     "  --policy LIST     policies to run (default all)\n"
     "  --csv | --json    machine-readable output instead of the table\n"
+    "cluster (one policy, one size per node):\n"
+    "  --cluster N[,M]   N edges (HAProxy server ids 1..N) and M shields (default 0) on HAProxy\n"
+    "                    2.6 consistent-hash rings (uri path-only, path /blocks/<key>); prints\n"
+    "                    origin requests per million client requests, hit ratio per tier, load\n"
+    "                    spread per tier (max/mean requests per node)\n"
+    "  --cache SIZE      cache per edge (bytes or P% of the corpus; default 10%)\n"
+    "  --shield-cache S  cache per shield (default: --cache)\n"
+    "  --policy NAME     every node's policy (default lru, the memory tier's default)\n"
+    "  --fail T:ID@W     node ID of tier T (edge or shield) fails before request W (a number,\n"
+    "                    or P% of the trace): its keys move to the next owner, its cache is\n"
+    "                    lost; repeatable\n"
+    "  --join T:ID@W     node ID comes (back) up empty at W (an ID past N or M adds a node)\n"
+    "  --owners FILE     write `key edge-id [shield-id]` per distinct key, under the initial\n"
+    "                    rings (before any --fail or --join)\n"
+    "  --no-avalanche    request hash sdbm alone, as `hash-type consistent sdbm`\n"
     "  -h, --help        this help\n";
 
 typedef struct rng_s {
@@ -67,6 +98,73 @@ static double
 rng_unit(rng_t *r)
 {
     return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/*
+ * What the cluster replay needs beside the trace: per key id, its ring position (the HAProxy
+ * hash of the path `/blocks/<name>`) and, for --owners, its name. A trace token is the name;
+ * a generated or oracleGeneral key (a number) is named by 64 hex digits derived from it.
+ */
+typedef struct keys_s {
+    uint32_t *ring;
+    char **name; /* NULL unless names are kept */
+    uint64_t n, cap;
+    int keep_names, avalanche;
+} keys_t;
+
+static keys_t keys = {.avalanche = 1};
+
+static void
+synth_name(uint64_t key, char out[65])
+{
+    rng_t r = {key ^ 0x6b65797321ull};
+    for (int w = 0; w < 4; w++)
+        snprintf(out + 16 * w, 17, "%016" PRIx64, rng_next(&r));
+}
+
+/* Records key id n's ring position (and name) the first time the trace sees it. */
+static int
+keys_note(const be_trace_t *t, const char *tok, size_t len)
+{
+    if (t->nkeys == keys.n)
+        return 0;
+    if (keys.n == keys.cap) {
+        uint64_t cap = keys.cap ? keys.cap * 2 : 4096;
+        uint32_t *nr = realloc(keys.ring, cap * sizeof(*nr));
+        if (nr == NULL)
+            return -1;
+        keys.ring = nr;
+        if (keys.keep_names) {
+            char **nn = realloc(keys.name, cap * sizeof(*nn));
+            if (nn == NULL)
+                return -1;
+            keys.name = nn;
+        }
+        keys.cap = cap;
+    }
+    char path[1100];
+    int pl = snprintf(path, sizeof(path), "/blocks/%.*s", (int)len, tok);
+    keys.ring[keys.n] = chring_path_hash(path, (size_t)pl, keys.avalanche);
+    if (keys.keep_names && (keys.name[keys.n] = strndup(tok, len)) == NULL)
+        return -1;
+    keys.n++;
+    return 0;
+}
+
+/* be_trace_add, and the key's ring position: named by tok (len bytes), or by a name derived
+ * from key when tok is NULL. */
+static int
+trace_add(be_trace_t *t, uint64_t key, const char *tok, size_t len, uint32_t size)
+{
+    char hex[65];
+    if (be_trace_add(t, key, size) != BE_OK)
+        return -1;
+    if (tok == NULL) {
+        synth_name(key, hex);
+        tok = hex;
+        len = 64;
+    }
+    return keys_note(t, tok, len);
 }
 
 typedef struct gen_s {
@@ -144,7 +242,7 @@ generate(be_trace_t *t, const gen_t *g, uint64_t scan_objects)
             if (g->shift > 0)
                 key = (key + i / g->shift * (g->blocks / 10)) % g->blocks;
         }
-        if (be_trace_add(t, key, key_size(g, key)) != BE_OK) {
+        if (trace_add(t, key, NULL, 0, key_size(g, key)) != 0) {
             free(z.cdf);
             return -1;
         }
@@ -181,7 +279,7 @@ load_text(be_trace_t *t, FILE *f)
         unsigned long long size;
         if (line[0] == '#' || sscanf(line, "%1023s %llu", key, &size) != 2)
             continue;
-        if (be_trace_add(t, key_of_token(key, strlen(key)), (uint32_t)size) != BE_OK)
+        if (trace_add(t, key_of_token(key, strlen(key)), key, strlen(key), (uint32_t)size) != 0)
             return -1;
     }
     return 0;
@@ -207,7 +305,7 @@ load_log(be_trace_t *t, FILE *f)
         if (sscanf(q + 1, "%31s %31s %31s", cache, tier, size) != 3 ||
             !isdigit((unsigned char)size[0]))
             continue;
-        if (be_trace_add(t, key_of_token(p, len), (uint32_t)strtoull(size, NULL, 10)) != BE_OK)
+        if (trace_add(t, key_of_token(p, len), p, len, (uint32_t)strtoull(size, NULL, 10)) != 0)
             return -1;
     }
     return 0;
@@ -239,7 +337,7 @@ load_oracle(be_trace_t *t, FILE *f)
     while ((n = fread(buf, 24, 4096, f)) > 0)
         for (size_t i = 0; i < n; i++) {
             const unsigned char *rec = buf + 24 * i;
-            if (be_trace_add(t, le(rec + 4, 8), (uint32_t)le(rec + 12, 4)) != BE_OK)
+            if (trace_add(t, le(rec + 4, 8), NULL, 0, (uint32_t)le(rec + 12, 4)) != 0)
                 return -1;
         }
     return 0;
@@ -301,6 +399,284 @@ largest_cache(const char *list, uint64_t corpus)
     return best;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * --cluster: the replay through edges and shields (clustersim.h). */
+
+#define MAX_EVENTS 64
+
+typedef struct cluster_s {
+    uint32_t edges, shields;
+    const char *edge_cache, *shield_cache, *owners;
+    int kind;
+    cl_event_t ev[MAX_EVENTS];
+    int nev;
+} cluster_t;
+
+static double
+wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --fail/--join TIER:ID@WHEN, WHEN a percentage of the trace or a request number. The request
+ * number is resolved once the trace is loaded: `at` holds it, or the percentage x 1e6 with
+ * tier + 2 marking it (see resolve_events). */
+static int
+parse_event(const char *arg, int join, cluster_t *c)
+{
+    char tier[16], when[32];
+    unsigned id;
+    if (c->nev == MAX_EVENTS || sscanf(arg, "%15[a-z]:%u@%31s", tier, &id, when) != 3 || id == 0)
+        return -1;
+    cl_event_t *e = &c->ev[c->nev];
+    memset(e, 0, sizeof(*e));
+    if (strcmp(tier, "edge") == 0)
+        e->tier = 0;
+    else if (strcmp(tier, "shield") == 0)
+        e->tier = 1;
+    else
+        return -1;
+    e->node = id - 1;
+    e->join = join;
+    char *end;
+    double v = strtod(when, &end);
+    if (end == when || v < 0 || (*end != '\0' && strcmp(end, "%") != 0))
+        return -1;
+    if (*end == '%') {
+        if (v > 100)
+            return -1;
+        e->tier += 2;
+        e->at = (uint64_t)(v * 1e6);
+    } else {
+        e->at = (uint64_t)v;
+    }
+    c->nev++;
+    return 0;
+}
+
+static int
+event_cmp(const void *a, const void *b)
+{
+    const cl_event_t *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Percentages become request numbers; events sorted; each checked against the nodes that are
+ * up at its moment (a failure of a node that is down, a join of one that is up, a tier left
+ * empty: usage errors). Sets the node slots each tier needs (joiners past N or M). */
+static int
+resolve_events(cluster_t *c, uint64_t requests, uint32_t slots[2])
+{
+    for (int i = 0; i < c->nev; i++)
+        if (c->ev[i].tier >= 2) {
+            c->ev[i].tier -= 2;
+            c->ev[i].at = (uint64_t)((double)c->ev[i].at / 1e8 * (double)requests);
+        }
+    qsort(c->ev, (size_t)c->nev, sizeof(c->ev[0]), event_cmp);
+    slots[0] = c->edges;
+    slots[1] = c->shields;
+    for (int i = 0; i < c->nev; i++)
+        if (c->ev[i].node + 1 > slots[c->ev[i].tier])
+            slots[c->ev[i].tier] = c->ev[i].node + 1;
+    uint8_t *up[2];
+    for (int k = 0; k < 2; k++)
+        if ((up[k] = calloc(slots[k] + 1, 1)) == NULL)
+            return -1;
+    memset(up[0], 1, c->edges);
+    memset(up[1], 1, c->shields);
+    uint32_t live[2] = {c->edges, c->shields};
+    int rc = 0;
+    for (int i = 0; i < c->nev && rc == 0; i++) {
+        cl_event_t *e = &c->ev[i];
+        if (e->at >= requests || e->join == up[e->tier][e->node] ||
+            (!e->join && live[e->tier] == 1)) {
+            fprintf(stderr,
+                    "cachesim: %s %u cannot %s before request %" PRIu64 " (of %" PRIu64
+                    "): it is %s, or it is the last one, or the trace has ended\n",
+                    e->tier ? "shield" : "edge", e->node + 1, e->join ? "join" : "fail", e->at,
+                    requests, up[e->tier][e->node] ? "up" : "down");
+            rc = -1;
+        }
+        up[e->tier][e->node] = (uint8_t)e->join;
+        live[e->tier] += e->join ? 1 : (uint32_t)-1;
+    }
+    free(up[0]);
+    free(up[1]);
+    return rc;
+}
+
+typedef struct tier_sum_s {
+    uint64_t requests, hits, bytes, hit_bytes, max;
+    uint32_t nodes;
+} tier_sum_t;
+
+static tier_sum_t
+tier_sum(const cl_tier_t *t)
+{
+    tier_sum_t s = {0};
+    for (uint32_t k = 0; k < t->n; k++) {
+        const cl_node_t *nd = &t->node[k];
+        s.requests += nd->requests;
+        s.hits += nd->hits;
+        s.bytes += nd->bytes;
+        s.hit_bytes += nd->hit_bytes;
+        if (nd->requests > s.max)
+            s.max = nd->requests;
+    }
+    s.nodes = t->n;
+    return s;
+}
+
+/* Load spread: the busiest node's requests over the mean of the tier's nodes. */
+static double
+spread(const tier_sum_t *s)
+{
+    return s->requests ? (double)s->max * s->nodes / (double)s->requests : 0.0;
+}
+
+static int
+write_owners(const char *path, const be_trace_t *t, cl_tier_t tiers[2])
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        perror(path);
+        return -1;
+    }
+    for (uint64_t i = 0; i < t->nkeys; i++) {
+        fprintf(f, "%s %u", keys.name[i], tiers[0].owner[i] + 1);
+        if (tiers[1].n > 0)
+            fprintf(f, " %u", tiers[1].owner[i] + 1);
+        fputc('\n', f);
+    }
+    return fclose(f);
+}
+
+static void
+print_events(const cluster_t *c, uint64_t requests, uint64_t nkeys, FILE *out)
+{
+    for (int i = 0; i < c->nev; i++) {
+        const cl_event_t *e = &c->ev[i];
+        fprintf(out,
+                "event: %s %u %s before request %" PRIu64 " (%.1f%%): %" PRIu64
+                " keys (%.1f%%) changed %s\n",
+                e->tier ? "shield" : "edge", e->node + 1, e->join ? "joins" : "fails", e->at,
+                100 * ratio(e->at, requests), e->moved, 100 * ratio(e->moved, nkeys),
+                e->tier ? "shield" : "edge");
+    }
+}
+
+static void
+print_cluster(const cluster_t *c, const char *load, const be_trace_t *t, uint64_t corpus,
+              const uint64_t cache[2], cl_tier_t tiers[2], const cl_result_t *r, int csv, int json)
+{
+    tier_sum_t s[2] = {tier_sum(&tiers[0]), tier_sum(&tiers[1])};
+    double per_m = 1e6 * ratio(r->origin, r->requests), rate = r->requests / r->seconds;
+    const char *pol = be_policy_name(c->kind);
+    if (csv) {
+        printf("load,policy,edges,shields,edge_cache_bytes,shield_cache_bytes,events,requests,"
+               "origin_requests,origin_per_million,edge_hit_ratio,edge_byte_hit_ratio,"
+               "edge_spread,shield_hit_ratio,shield_byte_hit_ratio,shield_spread,requests_per_s\n");
+        printf("\"%s\",%s,%u,%u,%" PRIu64 ",%" PRIu64 ",%d,%" PRIu64 ",%" PRIu64
+               ",%.1f,%.4f,%.4f,%.3f,%.4f,%.4f,%.3f,%.0f\n",
+               load, pol, c->edges, c->shields, cache[0], cache[1], c->nev, r->requests, r->origin,
+               per_m, ratio(s[0].hits, s[0].requests), ratio(s[0].hit_bytes, s[0].bytes),
+               spread(&s[0]), ratio(s[1].hits, s[1].requests), ratio(s[1].hit_bytes, s[1].bytes),
+               spread(&s[1]), rate);
+        return;
+    }
+    if (json) {
+        printf("{\"load\":\"%s\",\"policy\":\"%s\",\"requests\":%" PRIu64 ",\"keys\":%" PRIu64
+               ",\"corpus_bytes\":%" PRIu64 ",\"origin_requests\":%" PRIu64
+               ",\"origin_bytes\":%" PRIu64 ",\"origin_per_million\":%.1f,\"requests_per_s\":%.0f,"
+               "\"events\":[",
+               load, pol, r->requests, t->nkeys, corpus, r->origin, r->origin_bytes, per_m, rate);
+        for (int i = 0; i < c->nev; i++)
+            printf("%s{\"tier\":\"%s\",\"id\":%u,\"what\":\"%s\",\"at\":%" PRIu64
+                   ",\"keys_moved\":%" PRIu64 "}",
+                   i ? "," : "", c->ev[i].tier ? "shield" : "edge", c->ev[i].node + 1,
+                   c->ev[i].join ? "join" : "fail", c->ev[i].at, c->ev[i].moved);
+        printf("],\"tiers\":[");
+        for (int k = 0; k < 2; k++) {
+            printf(
+                "%s\n {\"tier\":\"%s\",\"nodes\":%u,\"cache_bytes\":%" PRIu64
+                ",\"requests\":%" PRIu64 ",\"hits\":%" PRIu64
+                ",\"hit_ratio\":%.4f,\"byte_hit_ratio\":%.4f,\"spread\":%.3f,\"node_requests\":[",
+                k ? "," : "", k ? "shield" : "edge", s[k].nodes, cache[k], s[k].requests, s[k].hits,
+                ratio(s[k].hits, s[k].requests), ratio(s[k].hit_bytes, s[k].bytes), spread(&s[k]));
+            for (uint32_t n = 0; n < tiers[k].n; n++)
+                printf("%s%" PRIu64, n ? "," : "", tiers[k].node[n].requests);
+            printf("],\"node_objects\":[");
+            for (uint32_t n = 0; n < tiers[k].n; n++)
+                printf("%s%" PRIu64, n ? "," : "", tiers[k].node[n].objects);
+            printf("]}");
+        }
+        printf("\n]}\n");
+        return;
+    }
+    printf("load: %s; %" PRIu64 " requests, %" PRIu64 " keys, corpus %" PRIu64 " bytes\n", load,
+           t->n, t->nkeys, corpus);
+    printf("cluster: %u edges x %" PRIu64 " bytes", c->edges, cache[0]);
+    if (c->shields > 0)
+        printf(", %u shields x %" PRIu64 " bytes", c->shields, cache[1]);
+    printf(", policy %s; ring: HAProxy 2.6 hash-type consistent (%s), path /blocks/<key>\n", pol,
+           keys.avalanche ? "sdbm + avalanche" : "sdbm");
+    print_events(c, t->n, t->nkeys, stdout);
+    printf("%-8s %6s %12s %8s %11s %14s\n", "tier", "nodes", "requests", "hit %", "byte hit %",
+           "load max/mean");
+    for (int k = 0; k < 2; k++) {
+        if (s[k].nodes == 0)
+            continue;
+        printf("%-8s %6u %12" PRIu64 " %8.2f %11.2f %14.3f\n", k ? "shield" : "edge", s[k].nodes,
+               s[k].requests, 100 * ratio(s[k].hits, s[k].requests),
+               100 * ratio(s[k].hit_bytes, s[k].bytes), spread(&s[k]));
+    }
+    printf("origin: %" PRIu64 " requests, %.0f per million client requests (cluster hit %.2f%%, "
+           "byte hit %.2f%%)\n",
+           r->origin, per_m, 100 - per_m / 1e4, 100 * (1 - ratio(r->origin_bytes, r->bytes)));
+    printf("replay: %.2f M requests/s\n", rate / 1e6);
+}
+
+static int
+run_cluster(cluster_t *c, const char *load, const be_trace_t *t, uint64_t corpus, int csv, int json)
+{
+    uint64_t cache[2] = {0, 0};
+    if (parse_caches(c->edge_cache, corpus, &cache[0]) != 1 ||
+        parse_caches(c->shield_cache ? c->shield_cache : c->edge_cache, corpus, &cache[1]) != 1) {
+        fprintf(stderr, "cachesim: --cluster takes one --cache size per node (and one "
+                        "--shield-cache)\n");
+        return EXIT_USAGE;
+    }
+    uint32_t slots[2];
+    if (resolve_events(c, t->n, slots) != 0)
+        return EXIT_USAGE;
+    if (slots[1] == 0)
+        cache[1] = 0;
+    cl_tier_t tiers[2];
+    memset(tiers, 0, sizeof(tiers));
+    int rc = cl_tier_init(&tiers[0], slots[0], c->edges, cache[0], c->kind, t->nkeys);
+    if (rc == 0 && slots[1] > 0)
+        rc = cl_tier_init(&tiers[1], slots[1], c->shields, cache[1], c->kind, t->nkeys);
+    if (rc == 0 && c->owners != NULL) {
+        for (int k = 0; k < 2; k++)
+            if (tiers[k].n > 0)
+                cl_owners(&tiers[k], keys.ring, t->nkeys);
+        if (write_owners(c->owners, t, tiers) != 0)
+            rc = 1;
+    }
+    cl_result_t r;
+    if (rc == 0 && cl_run(t, keys.ring, tiers, c->ev, c->nev, &r, wall_seconds) != 0)
+        rc = -1;
+    if (rc < 0)
+        fprintf(stderr, "cachesim: out of memory in the cluster replay\n");
+    if (rc == 0)
+        print_cluster(c, load, t, corpus, cache, tiers, &r, csv, json);
+    cl_tier_free(&tiers[0]);
+    cl_tier_free(&tiers[1]);
+    return rc == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -318,21 +694,31 @@ main(int argc, char **argv)
         O_CACHE,
         O_POLICY,
         O_CSV,
-        O_JSON
+        O_JSON,
+        O_CLUSTER,
+        O_SHIELD_CACHE,
+        O_FAIL,
+        O_JOIN,
+        O_OWNERS,
+        O_NO_AVALANCHE
     };
     static const struct option opts[] = {
-        {"trace", 1, 0, O_TRACE},   {"log", 1, 0, O_LOG},
-        {"oracle", 1, 0, O_ORACLE}, {"zipf", 1, 0, O_ZIPF},
-        {"blocks", 1, 0, O_BLOCKS}, {"requests", 1, 0, O_REQ},
-        {"size", 1, 0, O_SIZE},     {"scan", 1, 0, O_SCAN},
-        {"shift", 1, 0, O_SHIFT},   {"seed", 1, 0, O_SEED},
-        {"cache", 1, 0, O_CACHE},   {"policy", 1, 0, O_POLICY},
-        {"csv", 0, 0, O_CSV},       {"json", 0, 0, O_JSON},
-        {"help", 0, 0, 'h'},        {0, 0, 0, 0},
+        {"trace", 1, 0, O_TRACE},     {"log", 1, 0, O_LOG},
+        {"oracle", 1, 0, O_ORACLE},   {"zipf", 1, 0, O_ZIPF},
+        {"blocks", 1, 0, O_BLOCKS},   {"requests", 1, 0, O_REQ},
+        {"size", 1, 0, O_SIZE},       {"scan", 1, 0, O_SCAN},
+        {"shift", 1, 0, O_SHIFT},     {"seed", 1, 0, O_SEED},
+        {"cache", 1, 0, O_CACHE},     {"policy", 1, 0, O_POLICY},
+        {"csv", 0, 0, O_CSV},         {"json", 0, 0, O_JSON},
+        {"cluster", 1, 0, O_CLUSTER}, {"shield-cache", 1, 0, O_SHIELD_CACHE},
+        {"fail", 1, 0, O_FAIL},       {"join", 1, 0, O_JOIN},
+        {"owners", 1, 0, O_OWNERS},   {"no-avalanche", 0, 0, O_NO_AVALANCHE},
+        {"help", 0, 0, 'h'},          {0, 0, 0, 0},
     };
     gen_t g = {.blocks = 100000, .size_min = 4096, .size_max = 4096, .seed = 1};
     const char *path = NULL, *caches = "10%", *policies = NULL;
-    int input = 0, csv = 0, json = 0, c;
+    int input = 0, csv = 0, json = 0, cluster = 0, c;
+    cluster_t cl = {.kind = BE_POLICY_LRU};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_TRACE:
@@ -387,6 +773,36 @@ main(int argc, char **argv)
         case O_JSON:
             json = 1;
             break;
+        case O_CLUSTER: {
+            char *end;
+            unsigned long e = strtoul(optarg, &end, 10), m = 0;
+            if (*end == ',')
+                m = strtoul(end + 1, &end, 10);
+            if (*end != '\0' || e == 0 || e > 100000 || m > 100000)
+                goto usage;
+            cl.edges = (uint32_t)e;
+            cl.shields = (uint32_t)m;
+            cluster = 1;
+            break;
+        }
+        case O_SHIELD_CACHE:
+            cl.shield_cache = optarg;
+            break;
+        case O_FAIL:
+        case O_JOIN:
+            if (parse_event(optarg, c == O_JOIN, &cl) != 0) {
+                fprintf(stderr, "cachesim: bad --%s \"%s\" (TIER:ID@P%% or @REQUEST)\n",
+                        c == O_JOIN ? "join" : "fail", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case O_OWNERS:
+            cl.owners = optarg;
+            keys.keep_names = 1;
+            break;
+        case O_NO_AVALANCHE:
+            keys.avalanche = 0;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return 0;
@@ -396,6 +812,17 @@ main(int argc, char **argv)
     }
     if (input == 0 || optind != argc || g.blocks == 0)
         goto usage;
+    if (!cluster && (cl.nev > 0 || cl.owners != NULL || cl.shield_cache != NULL)) {
+        fprintf(stderr, "cachesim: --fail, --join, --owners and --shield-cache need --cluster\n");
+        return EXIT_USAGE;
+    }
+    if (cluster) {
+        cl.edge_cache = caches;
+        if (policies != NULL && (cl.kind = be_policy_parse(policies)) < 0) {
+            fprintf(stderr, "cachesim: --cluster runs one policy; unknown \"%s\"\n", policies);
+            return EXIT_USAGE;
+        }
+    }
 
     int run[BE_POLICY_N] = {0};
     if (policies == NULL) {
@@ -444,6 +871,11 @@ main(int argc, char **argv)
     if (rc != 0) {
         fprintf(stderr, "cachesim: out of memory while loading the trace\n");
         return 1;
+    }
+    if (cluster) {
+        rc = run_cluster(&cl, load, t, corpus ? corpus : t->bytes, csv, json);
+        be_trace_free(&t);
+        return rc;
     }
     uint64_t sizes[MAX_SIZES];
     int nsizes = parse_caches(caches, corpus ? corpus : t->bytes, sizes);

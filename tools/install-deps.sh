@@ -9,6 +9,7 @@ pkgs=(
     nginx-light curl wrk nghttp2-client python3 python3-h2 python3-hyperframe python3-yaml openssl
     swift-proxy swift-object swift-container swift-account memcached prometheus
     systemd logrotate iproute2 slowhttptest
+    haproxy
     dpkg-dev lintian man-db groff-base adduser
 )
 
