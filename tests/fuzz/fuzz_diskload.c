@@ -112,7 +112,8 @@ append(prog_t *p, uint32_t kind, const be_key_t *digest, const uint8_t *bytes, u
     be_rec_header_t h = {.kind = kind, .len = len, .digest = *digest};
     size_t off = *curlen(p);
     be_rec_encode(&h, bytes, cur(p) + off);
-    memcpy(cur(p) + off + BE_REC_HEADER_SIZE, bytes, len);
+    if (len > 0) /* a purge has no bytes (and bytes is NULL) */
+        memcpy(cur(p) + off + BE_REC_HEADER_SIZE, bytes, len);
     *curlen(p) += BE_REC_HEADER_SIZE + len;
     be_foot_entry_t *e = &p->entries[p->nentries++];
     e->digest = *digest;
