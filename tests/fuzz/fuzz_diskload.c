@@ -174,8 +174,10 @@ run(prog_t *p)
         }
         case 4: {
             uint32_t at = take(p, 3), x = take(p, 1) | 1;
-            cur(p)[at % *curlen(p)] ^= (uint8_t)x;
-            p->damaged = 1;
+            if (*curlen(p) > 0) { /* a cut may have left the file empty */
+                cur(p)[at % *curlen(p)] ^= (uint8_t)x;
+                p->damaged = 1;
+            }
             break;
         }
         case 5:
