@@ -577,6 +577,10 @@ const be_directive_t be_directives[] = {
         "on SIGTERM, SIGINT or SIGQUIT, how long requests in flight may take to finish before "
         "their connections are closed; longer spares slow clients, shorter stops sooner; 0 "
         "closes at once"),
+    ONCE("drain_delay",               MAIN,   1, 1, be_conf_set_msec,      drain_delay,               0,    0,          "TIME",                "0",
+        "on a stop signal, /healthz answers 503 \"draining\" for this long while the node still "
+        "serves, so a load balancer's health check takes it out before its sockets close; "
+        "then the drain (shutdown_timeout) begins; 0 = at once"),
     INCLUDE("include", "PATTERN",
             "reads files matching a glob in place, relative to this file's directory; a pattern "
             "matching nothing is fine, a missing plain path is an error"),

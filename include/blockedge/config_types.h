@@ -63,6 +63,7 @@ typedef struct be_config_s {
     int error_log_level;       /* enum be_log_level, default BE_LOG_NOTICE */
     /* SIGTERM, SIGINT, SIGQUIT: how long requests in flight may take; default 10s */
     be_msec_t shutdown_timeout;
+    be_msec_t drain_delay; /* after a stop signal, /healthz answers 503 this long first */
 
     /* http { } */
     be_listen_t listen[BE_MAX_LISTEN];
