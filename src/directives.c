@@ -115,11 +115,14 @@ set_listen(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, c
     if (be_confvalue_parse_listen(argv[0], &l) != BE_OK) {
         return be_conf_error(cf, "invalid listen address \"%s\"", argv[0]);
     }
-    if (argc > 1) {
-        if (strcmp(argv[1], "tls") != 0) {
-            return be_conf_error(cf, "invalid parameter \"%s\"", argv[1]);
+    for (i = 1; i < argc; i++) {
+        int *flag = strcmp(argv[i], "tls") == 0              ? &l.tls
+                    : strcmp(argv[i], "proxy_protocol") == 0 ? &l.proxy_protocol
+                                                             : NULL;
+        if (flag == NULL || *flag) {
+            return be_conf_error(cf, "invalid parameter \"%s\"", argv[i]);
         }
-        l.tls = 1;
+        *flag = 1;
     }
     /* with SO_REUSEPORT a second socket on the same address would bind and share traffic */
     for (i = 0; i < cfg->nlisten; i++) {
@@ -592,9 +595,12 @@ const be_directive_t be_directives[] = {
     BLOCK("auth",                     AUTH,   "who may read a block: signed URLs"),
 
     /* http { } */
-    MANY("listen",                    HTTP,   1, 2, set_listen,            listen,                    0,    0,          "ADDR:PORT [tls]",     "127.0.0.1:8480",
+    MANY("listen",                    HTTP,   1, 3, set_listen,            listen,                    0,    0,          "ADDR:PORT [tls] [proxy_protocol]", "127.0.0.1:8480",
         "client address (IPv4, [IPv6], *:PORT or PORT), bound in every worker with SO_REUSEPORT; "
-        "loopback by default so a fresh install is not exposed"),
+        "loopback by default so a fresh install is not exposed; proxy_protocol: each connection "
+        "starts with a PROXY protocol header (v1 or v2, as HAProxy's send-proxy-v2 sends it, "
+        "before TLS) whose client address the access log and per-client limits use; a missing, "
+        "bad or late one (client_header_timeout) closes the connection"),
     ONCE("tls_certificate",           HTTP,   1, 1, be_conf_set_str,       tls_certificate,           0,    0,          "PATH",                NULL,
         "PEM certificate chain for \"listen ... tls\""),
     ONCE("tls_certificate_key",       HTTP,   1, 1, be_conf_set_str,       tls_certificate_key,       0,    0,          "PATH",                NULL,

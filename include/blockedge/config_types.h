@@ -28,8 +28,9 @@
 typedef struct be_listen_s {
     struct sockaddr_storage addr; /* resolved numeric address, port set */
     socklen_t addrlen;
-    char text[128]; /* as written, e.g. "127.0.0.1:8480" or "[::1]:8480" */
-    int tls;        /* "tls" flag given */
+    char text[128];     /* as written, e.g. "127.0.0.1:8480" or "[::1]:8480" */
+    int tls;            /* "tls" flag given */
+    int proxy_protocol; /* "proxy_protocol": a PROXY header (v1 or v2) precedes each connection */
 } be_listen_t;
 
 enum be_origin_kind {
