@@ -28,6 +28,7 @@ done
 
 # node_conf NAME IP PORT ADMIN_PORT ORIGIN_URL: a node's config. NODE_LISTEN_FLAGS (default
 # proxy_protocol), NODE_MEMORY (64m), NODE_DISK=1 (a disk tier in $T/NAME.disk),
+# NODE_DIRECT_PORT (a second listener without PROXY header, to read a node directly),
 # NODE_CACHE_EXTRA, NODE_HTTP_EXTRA.
 node_conf() {
     cat <<EOF
@@ -35,6 +36,7 @@ worker_threads ${CONF_WORKERS:-2};
 error_log $T/$1.error.log info;
 http {
     listen $2:$3 ${NODE_LISTEN_FLAGS-proxy_protocol};
+${NODE_DIRECT_PORT:+    listen $2:$NODE_DIRECT_PORT;}
     access_log $T/$1.access.log;
     keepalive_timeout 75s;
     trusted 127.0.0.0/8;
