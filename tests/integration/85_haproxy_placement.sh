@@ -53,13 +53,39 @@ check_eq "$(cat "$T"/edge*.access.log | grep -F "from9" | cut -d' ' -f1)" 127.0.
 # PROXY v1 before TLS and before h2c, on a second listener of edge1.
 TLSP=$(free_port)
 H2P=$(free_port)
-start_blockedge "$(NODE_LISTEN_FLAGS="proxy_protocol;
+start_blockedge "$(NODE_HTTP_EXTRA="    max_connections_per_ip 1;" NODE_LISTEN_FLAGS="proxy_protocol;
     listen 127.0.0.7:$TLSP tls proxy_protocol;
     listen 127.0.0.7:$H2P proxy_protocol;
     tls_certificate $T/ha.crt;
     tls_certificate_key $T/ha.key" node_conf edge7 127.0.0.8 "$EDGE_PORT" "$EDGE_ADMIN_PORT" "$ORIGIN_URL")" edge7
 check_eq "$(curl -sk -o /dev/null -w '%{http_code}' --haproxy-protocol --http2 "https://127.0.0.7:$TLSP/blocks/$K")" 200 "PROXY v1 then TLS"
 check_eq "$(curl -s -o /dev/null -w '%{http_code} %{http_version}' --haproxy-protocol --http2-prior-knowledge "http://127.0.0.7:$H2P/blocks/$K")" "200 2" "PROXY v1 then h2c"
+
+# max_connections_per_ip counts the address the header names: a second connection naming
+# 203.0.113.1 is closed while the first is open; one naming 203.0.113.2 is served.
+perip=$("$PY" -c '
+import socket, sys, time
+port, key = int(sys.argv[1]), sys.argv[2]
+def conn(ip):
+    s = socket.create_connection(("127.0.0.7", port), 3)
+    s.sendall(("PROXY TCP4 %s 127.0.0.7 40000 80\r\n" % ip).encode())
+    s.settimeout(3)
+    return s
+def get(s):
+    s.sendall(("GET /blocks/%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % key).encode())
+    try:
+        return s.recv(12).decode("latin-1") or "closed"
+    except Exception as e:
+        return "closed"
+a = conn("203.0.113.1")
+time.sleep(0.3)
+b = conn("203.0.113.1")
+time.sleep(0.3)
+c = conn("203.0.113.2")
+print(get(b), "|", get(c), "|", get(a))
+' "$H2P" "$K")
+log "per-IP limit 1 behind PROXY headers: second 203.0.113.1 | 203.0.113.2 | first 203.0.113.1: $perip"
+check_eq "$perip" "closed | HTTP/1.1 200 | HTTP/1.1 200" "max_connections_per_ip on PROXY addresses"
 
 # No header, a bad one, none in time (client_header_timeout 1s): closed without an answer (a
 # reset when unread bytes were left), with the reason in the error log; the node goes on.
