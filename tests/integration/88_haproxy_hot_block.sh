@@ -57,6 +57,7 @@ run() {
 }
 
 start_haproxy
+pass warm "$HA_URL" # every block on its owner first: both runs start warm
 with=$(run "with hash-balance-factor 150")
 kill -TERM "$HA_PID"
 wait "$HA_PID" 2>/dev/null
