@@ -3,14 +3,15 @@
 # wrk (HTTP/1.1) and h2load (h2 over TLS) running through it when one edge is killed with -9.
 # HAProxy's retries on the next owner keep client errors at 0; the other edges' blocks stay hits
 # (>= 99%); only the dead edge's keys move (<= 1/3 + 5%); restarted with its disk tier, the edge
-# gets its keys back and serves them as disk hits.
+# gets its keys back and serves them as disk hits. A stop (SIGTERM with drain_delay) takes an
+# edge out through its /healthz answering 503 before its sockets close: no client error either.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/halib.sh"
 
 N=1200
 fast_blocks "$T/blocks" "$N" 4k 8601
 start_nginx_origin "$T/blocks"
-NODE_DISK=1 start_edges "$ORIGIN_URL"
+NODE_MAIN_EXTRA="drain_delay 3s;" NODE_DISK=1 start_edges "$ORIGIN_URL"
 start_haproxy
 EDGES=(edge1 edge2 edge3)
 
@@ -83,5 +84,21 @@ back2disk=$(join "$T/warm" "$T/back" | awk '$2 == "edge2" && $5 == "edge2" && $6
 log "edge2 restarted: $back2 of its $owned2 keys back on it, $back2disk of them disk hits; $(($(now_ms) - t_kill)) ms since the kill"
 check_num "$back2" -eq "$owned2" "edge2's keys served by edge2 again"
 check_num $((back2disk * 100)) -ge $((owned2 * 99)) "edge2's keys as disk hits after its restart (>= 99%)"
+
+# A stop, not a crash: with drain_delay edge3's /healthz says 503 while it still serves;
+# HAProxy's checks take it out (check status L7STS, a 503, not a refused connection) before
+# its sockets close, so wrk sees no error.
+wrk -t 1 -c 4 -d 4s -s "$T/keys.lua" "$HA_URL" >"$T/wrk2.out" 2>&1 &
+WRK=$!
+sleep 0.5
+kill -TERM "${NODE_PID[edge3]}"
+wait_ha_up edges 2 4
+check=$(ha_cmd "show stat" | awk -F, '$1 == "edges" && $2 == "edge3" { print $18, $37 }')
+wait "$WRK" || fail "wrk failed: $(cat "$T/wrk2.out")"
+wrk_line=$(grep '^WRK ' "$T/wrk2.out")
+wrk_bad=$(echo "$wrk_line" | awk '{ s = 0; for (i = 3; i <= NF; i++) { split($i, a, "="); s += a[2] } print s }')
+log "SIGTERM to edge3 with drain_delay 3s under load: HAProxy says \"$check\"; $wrk_line"
+check_eq "$check" "DOWN L7STS" "edge3's state and last check in HAProxy"
+check_eq "$wrk_bad" 0 "wrk client errors while edge3 drained"
 
 log "ok"

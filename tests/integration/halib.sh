@@ -29,11 +29,12 @@ done
 # node_conf NAME IP PORT ADMIN_PORT ORIGIN_URL: a node's config. NODE_LISTEN_FLAGS (default
 # proxy_protocol), NODE_MEMORY (64m), NODE_DISK=1 (a disk tier in $T/NAME.disk),
 # NODE_DIRECT_PORT (a second listener without PROXY header, to read a node directly),
-# NODE_CACHE_EXTRA, NODE_HTTP_EXTRA.
+# NODE_MAIN_EXTRA, NODE_CACHE_EXTRA, NODE_HTTP_EXTRA.
 node_conf() {
     cat <<EOF
 worker_threads ${CONF_WORKERS:-2};
 error_log $T/$1.error.log info;
+${NODE_MAIN_EXTRA:-}
 http {
     listen $2:$3 ${NODE_LISTEN_FLAGS-proxy_protocol};
 ${NODE_DIRECT_PORT:+    listen $2:$NODE_DIRECT_PORT;}
