@@ -294,6 +294,8 @@ fields_of(slot_t *s, const be_access_entry_t *e, fields_t *f)
     char *colon = strrchr(f->addr, ':');
     if (e->peer != NULL && colon != NULL && colon != f->addr)
         *colon = '\0';
+    if (e->client != NULL)
+        snprintf(f->addr, sizeof(f->addr), "%s", e->client);
     f->time = be_timetext_get(&s->time, be_worker_wall_sec(s->w));
     f->cache = f->tier = "-";
     switch (e->tier) {

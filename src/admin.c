@@ -302,7 +302,8 @@ on_head(void *ctx, be_adminhttp_t *c, const be_adminreq_t *r)
         if (!get)
             not_allowed(c, "GET");
         else if (strcmp(path, "/healthz") == 0)
-            be_adminhttp_text(c, 200, "ok");
+            be_adminhttp_text(c, a->svc->draining ? 503 : 200,
+                              a->svc->draining ? "draining" : "ok");
         else
             figures(a, c, path[1] == 's', r->query);
     } else {

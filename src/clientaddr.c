@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "blockedge/clientaddr.h"
@@ -106,6 +107,25 @@ rightmost_untrusted(const be_config_t *cfg, const char *h, size_t len, be_client
         end = start > 0 ? start - 1 : 0;
     }
     return BE_ERROR;
+}
+
+const char *
+be_clientaddr_text(const be_clientaddr_t *addr, char *out, size_t len)
+{
+    if (inet_ntop(is_v4(addr) ? AF_INET : AF_INET6, is_v4(addr) ? addr->a + 12 : addr->a, out,
+                  (socklen_t)len) == NULL)
+        snprintf(out, len, "-");
+    return out;
+}
+
+int
+be_clientaddr_named(const be_config_t *cfg, const struct sockaddr *peer, const char *header,
+                    size_t hlen, be_clientaddr_t *out)
+{
+    return cfg->real_ip_header[0] != '\0' && header != NULL &&
+           be_clientaddr_from_sockaddr(peer, out) == BE_OK &&
+           be_clientaddr_in(out, cfg->trusted, cfg->ntrusted) &&
+           rightmost_untrusted(cfg, header, hlen, out) == BE_OK;
 }
 
 int

@@ -34,6 +34,7 @@
 #include "blockedge/http1.h"
 #include "blockedge/http2.h"
 #include "blockedge/log.h"
+#include "blockedge/proxyproto.h"
 #include "blockedge/services.h"
 #include "blockedge/tls.h"
 #include "blockedge/worker.h"
@@ -195,6 +196,7 @@ on_read(struct bufferevent *bev, void *arg)
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg);
+static void proxy_refuse(be_conn_t *c, int reason, const char *why);
 
 /* Bytes asked for per read on a plain socket: a request head, or a burst of HTTP/2 frames. */
 #define PLAIN_READ_HTTP1 4096
@@ -317,6 +319,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
     case BE_CONN_LINGER:
         linger_tick(c);
         break;
+    case BE_CONN_PROXY:
+        proxy_refuse(c, BE_CLOSE_HEADER_TIMEOUT, "no whole PROXY protocol header in time");
+        break;
     default: /* no handshake or first bytes in time (HTTP/2 runs its own tick) */
         be_conn_close(c, BE_CLOSE_HEADER_TIMEOUT);
         break;
@@ -370,11 +375,11 @@ new_bev(be_worker_t *w, int fd, int tls)
 }
 
 /*
- * Counts the new connection against its address (max_connections_per_ip, read from w->cfg so
- * a reload applies to the next accept; lowering it closes nothing already open). 1: counted,
+ * Counts the connection against its address (max_connections_per_ip, read from w->cfg so a
+ * reload applies to the next accept; lowering it closes nothing already open). 1: counted,
  * release it at close; 0: not counted (a family without addresses, or no memory for the
- * table: served, as without the limit); -1: the address is at its limit, refused, counted
- * and logged.
+ * table: served, as without the limit); -1: the address is at its limit, refused (logged;
+ * the caller counts the close).
  */
 static int
 take_ip(be_worker_t *w, const struct sockaddr *sa, be_connkey_t *key)
@@ -389,7 +394,6 @@ take_ip(be_worker_t *w, const struct sockaddr *sa, be_connkey_t *key)
     if (rc != BE_DECLINED)
         return 0;
     char text[64];
-    be_stat_add(&w->stats.closed[BE_CLOSE_PER_IP_LIMIT], 1);
     be_log_rated(&w->perip_log, be_worker_now(w), BE_LOG_WARN,
                  "client %s: max_connections_per_ip %u reached (%u open): new connections "
                  "are closed at once",
@@ -404,11 +408,170 @@ release_ip(be_worker_t *w, const be_connkey_t *key, int counted)
         be_connlimit_release(w->svc->connlimit, key);
 }
 
+/* The client's address: the peer's, or the one a PROXY header named. */
+static void
+set_peer(be_conn_t *c, const struct sockaddr *sa, socklen_t salen)
+{
+    format_peer(sa, c->peer, sizeof(c->peer));
+    memset(&c->peer_addr, 0, sizeof(c->peer_addr));
+    if (salen > 0 && (size_t)salen <= sizeof(c->peer_addr))
+        memcpy(&c->peer_addr, sa, (size_t)salen);
+}
+
+/* Gives c its bufferevent (TLS or plain) and read event on fd and starts reading. BE_ERROR:
+ * out of memory, nothing of it left and fd closed. */
+static int
+open_io(be_conn_t *c, int fd)
+{
+    int tls = c->tls;
+    c->state = tls ? BE_CONN_HANDSHAKE : BE_CONN_SNIFF;
+    c->bev = new_bev(c->w, fd, tls);
+    if (!tls)
+        c->rev = event_new(c->w->base, fd, EV_READ | EV_PERSIST, plain_read, c);
+    if (tls && c->bev != NULL)
+        c->tlsw = be_tls_writer_new(c->w->base, c->bev, bufferevent_openssl_get_ssl(c->bev));
+    if (c->bev == NULL || (tls ? c->tlsw == NULL : c->rev == NULL)) {
+        be_tls_writer_free(&c->tlsw);
+        if (c->rev != NULL)
+            event_free(c->rev);
+        c->rev = NULL;
+        if (c->bev != NULL)
+            bufferevent_free(c->bev); /* closes fd */
+        else
+            close(fd);
+        c->bev = NULL;
+        return BE_ERROR;
+    }
+    const be_config_t *cfg = cfg_of(c);
+    struct timeval send_tv = {cfg->send_timeout / 1000, (cfg->send_timeout % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, NULL, &send_tv);
+    /* libevent writes 16 KiB per write event by default: large blocks would cost a loop turn
+     * (and a scheduler switch) per 16 KiB. Let one writev take what the socket takes. */
+    bufferevent_set_max_single_write(c->bev, 1024 * 1024);
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    /* Plain sockets arm their write event only when a protocol needs it (see choose()), and
+     * read through c->rev. */
+    if (tls)
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    else
+        event_add(c->rev, NULL);
+    return BE_OK;
+}
+
+/* ---- the PROXY protocol header (proxy_protocol listeners) ----------------------------- */
+
+struct be_proxywait_s {
+    int fd;
+    struct event *ev; /* readable: take what belongs to the header */
+    size_t have;
+    uint8_t buf[BE_PROXY_V2_MAX];
+};
+
+static void
+proxy_free(be_conn_t *c)
+{
+    if (c->pw == NULL)
+        return;
+    event_free(c->pw->ev);
+    free(c->pw);
+    c->pw = NULL;
+}
+
+static void
+proxy_refuse(be_conn_t *c, int reason, const char *why)
+{
+    be_log_rated(&c->w->proxy_log, be_worker_now(c->w), BE_LOG_WARN,
+                 "client %s: %s: connection closed", c->peer, why);
+    be_conn_close(c, reason);
+}
+
+/* The header is whole: the client it names becomes the peer, then TLS or HTTP begins. */
+static void
+proxy_done(be_conn_t *c)
+{
+    be_proxywait_t *pw = c->pw;
+    struct sockaddr_storage src;
+    const char *why = "malformed PROXY protocol header";
+    if (be_proxyproto_parse(pw->buf, pw->have, &src, &why) != BE_OK) {
+        proxy_refuse(c, BE_CLOSE_BAD_REQUEST, why);
+        return;
+    }
+    if (src.ss_family != AF_UNSPEC)
+        set_peer(c, (struct sockaddr *)&src,
+                 src.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                          : sizeof(struct sockaddr_in6));
+    int counted = take_ip(c->w, (struct sockaddr *)&c->peer_addr, &c->ipkey);
+    if (counted < 0) {
+        be_conn_close(c, BE_CLOSE_PER_IP_LIMIT);
+        return;
+    }
+    c->ip_counted = (unsigned)counted;
+    int fd = pw->fd;
+    proxy_free(c);
+    if (open_io(c, fd) != BE_OK)
+        be_conn_close(c, BE_CLOSE_IO_ERROR);
+    /* the header timer goes on: it bounds the header and the handshake together */
+}
+
+static void
+proxy_read(evutil_socket_t fd, short what, void *arg)
+{
+    BE_UNUSED(what);
+    be_conn_t *c = arg;
+    be_proxywait_t *pw = c->pw;
+    const char *why = "";
+    long want = be_proxyproto_need(pw->buf, pw->have, &why);
+    if (want < 0) {
+        proxy_refuse(c, BE_CLOSE_BAD_REQUEST, why);
+        return;
+    }
+    /* look first, then take only the header's bytes: the rest is TLS's or HTTP's */
+    ssize_t n = recv(fd, pw->buf + pw->have, (size_t)want, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        proxy_refuse(c, n == 0 ? BE_CLOSE_CLIENT : BE_CLOSE_IO_ERROR,
+                     "closed before its PROXY protocol header was whole");
+        return;
+    }
+    size_t take = be_proxyproto_take(pw->buf, pw->have, pw->buf + pw->have, (size_t)n);
+    if (recv(fd, pw->buf + pw->have, take, 0) != (ssize_t)take) {
+        proxy_refuse(c, BE_CLOSE_IO_ERROR, "PROXY protocol header read failed");
+        return;
+    }
+    pw->have += take;
+    want = be_proxyproto_need(pw->buf, pw->have, &why);
+    if (want < 0)
+        proxy_refuse(c, BE_CLOSE_BAD_REQUEST, why);
+    else if (want == 0)
+        proxy_done(c);
+}
+
+static int
+proxy_wait(be_conn_t *c, int fd)
+{
+    c->state = BE_CONN_PROXY;
+    c->pw = calloc(1, sizeof(*c->pw));
+    if (c->pw == NULL)
+        return BE_ERROR;
+    c->pw->fd = fd;
+    c->pw->ev = event_new(c->w->base, fd, EV_READ | EV_PERSIST, proxy_read, c);
+    if (c->pw->ev == NULL || event_add(c->pw->ev, NULL) != 0) {
+        if (c->pw->ev != NULL)
+            event_free(c->pw->ev);
+        free(c->pw);
+        c->pw = NULL;
+        return BE_ERROR;
+    }
+    return BE_OK;
+}
+
 void
-be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls)
+be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int flags)
 {
     BE_CHECK_OBJ_NOTNULL(w, BE_WORKER_MAGIC);
     const be_config_t *cfg = w->cfg;
+    int proxy = (flags & BE_ACCEPT_PROXY) != 0;
     if (w->stopping || w->nconns >= w->max_conns) {
         be_stat_add(&w->stats.closed[BE_CLOSE_LIMIT], 1);
         close(fd);
@@ -420,8 +583,9 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
         return;
     }
     be_connkey_t ipkey;
-    int counted = take_ip(w, sa, &ipkey);
+    int counted = proxy ? 0 : take_ip(w, sa, &ipkey); /* proxy: once the header names it */
     if (counted < 0) {
+        be_stat_add(&w->stats.closed[BE_CLOSE_PER_IP_LIMIT], 1);
         close(fd);
         return;
     }
@@ -431,33 +595,22 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
         close(fd);
         return;
     }
-    c->ipkey = ipkey;
+    if (counted)
+        c->ipkey = ipkey;
     c->ip_counted = (unsigned)counted;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->magic = BE_CONN_MAGIC;
     c->w = w;
     c->close_reason = -1;
-    c->tls = tls;
-    c->state = tls ? BE_CONN_HANDSHAKE : BE_CONN_SNIFF;
+    c->tls = (flags & BE_ACCEPT_TLS) != 0;
     c->accepted = be_worker_now(w);
-    format_peer(sa, c->peer, sizeof(c->peer));
-    if (salen > 0 && (size_t)salen <= sizeof(c->peer_addr))
-        memcpy(&c->peer_addr, sa, (size_t)salen);
-    c->bev = new_bev(w, fd, tls);
+    set_peer(c, sa, salen);
     c->timer = evtimer_new(w->base, on_timer, c);
-    if (!tls)
-        c->rev = event_new(w->base, fd, EV_READ | EV_PERSIST, plain_read, c);
-    if (tls && c->bev != NULL)
-        c->tlsw = be_tls_writer_new(w->base, c->bev, bufferevent_openssl_get_ssl(c->bev));
-    if (c->bev == NULL || c->timer == NULL || (tls ? c->tlsw == NULL : c->rev == NULL)) {
-        be_tls_writer_free(&c->tlsw);
-        if (c->rev != NULL)
-            event_free(c->rev);
-        if (c->bev != NULL)
-            bufferevent_free(c->bev);
-        else
-            close(fd);
+    int ok = c->timer != NULL && (proxy ? proxy_wait(c, fd) : open_io(c, fd)) == BE_OK;
+    if (!ok) {
+        if (c->timer == NULL || proxy)
+            close(fd); /* open_io closes it itself */
         if (c->timer != NULL)
             event_free(c->timer);
         release_ip(w, &c->ipkey, c->ip_counted);
@@ -471,20 +624,8 @@ be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int
     w->nconns++;
     be_stats_inc(&w->stats, CONNECTIONS_ACCEPTED);
     be_stat_add(&w->stats.ctr[BE_CTR_CONNECTIONS_OPEN], 1);
-
-    struct timeval send_tv = {cfg->send_timeout / 1000, (cfg->send_timeout % 1000) * 1000};
-    bufferevent_set_timeouts(c->bev, NULL, &send_tv);
-    /* libevent writes 16 KiB per write event by default: large blocks would cost a loop turn
-     * (and a scheduler switch) per 16 KiB. Let one writev take what the socket takes. */
-    bufferevent_set_max_single_write(c->bev, 1024 * 1024);
-    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    /* Plain sockets arm their write event only when a protocol needs it (see choose()), and
-     * read through c->rev. */
-    if (tls)
-        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    else
-        event_add(c->rev, NULL);
-    /* The handshake or the first bytes must come within the header timeout. */
+    /* The PROXY header, the handshake or the first bytes must come within the header
+     * timeout. */
     be_conn_set_timer(c, cfg->client_header_timeout);
 }
 
@@ -510,7 +651,12 @@ be_conn_close(be_conn_t *c, int reason)
     be_tls_writer_free(&c->tlsw);
     if (c->rev != NULL)
         event_free(c->rev); /* before the bufferevent closes the socket */
-    bufferevent_free(c->bev);
+    if (c->pw != NULL) {
+        close(c->pw->fd); /* no bufferevent yet: the PROXY header was still arriving */
+        proxy_free(c);
+    }
+    if (c->bev != NULL)
+        bufferevent_free(c->bev);
     release_ip(w, &c->ipkey, c->ip_counted);
     c->magic = 0;
     free(c);

@@ -115,11 +115,14 @@ set_listen(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, c
     if (be_confvalue_parse_listen(argv[0], &l) != BE_OK) {
         return be_conf_error(cf, "invalid listen address \"%s\"", argv[0]);
     }
-    if (argc > 1) {
-        if (strcmp(argv[1], "tls") != 0) {
-            return be_conf_error(cf, "invalid parameter \"%s\"", argv[1]);
+    for (i = 1; i < argc; i++) {
+        int *flag = strcmp(argv[i], "tls") == 0              ? &l.tls
+                    : strcmp(argv[i], "proxy_protocol") == 0 ? &l.proxy_protocol
+                                                             : NULL;
+        if (flag == NULL || *flag) {
+            return be_conf_error(cf, "invalid parameter \"%s\"", argv[i]);
         }
-        l.tls = 1;
+        *flag = 1;
     }
     /* with SO_REUSEPORT a second socket on the same address would bind and share traffic */
     for (i = 0; i < cfg->nlisten; i++) {
@@ -133,138 +136,6 @@ set_listen(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, c
         }
     }
     arr[(*n)++] = l;
-    return BE_OK;
-}
-
-static int
-has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* Why the authority of an http:// or https:// URL (the len bytes after "://", up to the
- * path) cannot be used, or NULL: [userinfo@]host[:port], the host a name or IPv4 address
- * (letters, digits, "-", ".", "_", "~") or an IPv6 address in brackets (a zone after "%"),
- * the port 1-65535. Start-up would refuse these later, in libcurl; -t names them here. */
-static const char *
-authority_error(const char *a, size_t len)
-{
-    for (size_t i = len; i > 0; i--) {
-        if (a[i - 1] == '@') { /* userinfo: libcurl's business */
-            a += i;
-            len -= i;
-            break;
-        }
-    }
-    size_t host_end = 0;
-    if (len > 0 && a[0] == '[') {
-        const char *close = memchr(a, ']', len);
-        char lit[INET6_ADDRSTRLEN + 32];
-        struct in6_addr addr;
-        if (close == NULL)
-            return "no \"]\" after the IPv6 address";
-        size_t n = (size_t)(close - a) - 1;
-        if (n == 0 || n >= sizeof(lit))
-            return "invalid IPv6 address";
-        memcpy(lit, a + 1, n);
-        lit[n] = '\0';
-        char *zone = strchr(lit, '%');
-        if (zone != NULL)
-            *zone = '\0';
-        if (inet_pton(AF_INET6, lit, &addr) != 1)
-            return "invalid IPv6 address";
-        host_end = n + 2;
-        if (host_end < len && a[host_end] != ':')
-            return "junk after the IPv6 address";
-    } else {
-        while (host_end < len && a[host_end] != ':') {
-            char ch = a[host_end++];
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~'))
-                return "invalid character in the host";
-        }
-        if (host_end == 0)
-            return "no host";
-    }
-    if (host_end == len)
-        return NULL;
-    long port = 0;
-    size_t i = host_end + 1;
-    if (i == len || len - i > 5)
-        return "invalid port";
-    for (; i < len; i++) {
-        if (a[i] < '0' || a[i] > '9')
-            return "invalid port";
-        port = port * 10 + (a[i] - '0');
-    }
-    return port >= 1 && port <= 65535 ? NULL : "port out of range 1-65535";
-}
-
-/* The authority of an http:// or https:// URL: from after "://" to the next "/" or the end. */
-static const char *
-url_authority_error(const char *url)
-{
-    const char *a = strstr(url, "://") + 3;
-    return authority_error(a, strcspn(a, "/?#"));
-}
-
-static int
-set_server(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc, char *const *argv)
-{
-    const char *url = argv[0], *reason = NULL, *path = NULL, *p;
-    size_t len = strlen(url);
-    be_origin_server_t s;
-
-    if (cfg->nservers >= (int)BE_ARRAY_LEN(cfg->servers)) {
-        return be_conf_error(cf, "too many \"%s\" directives (max %zu)", d->name,
-                             BE_ARRAY_LEN(cfg->servers));
-    }
-    memset(&s, 0, sizeof(s));
-    if (len >= sizeof(s.url)) {
-        reason = "too long";
-    } else if (has_prefix(url, "http://") || has_prefix(url, "https://")) {
-        s.kind = BE_ORIGIN_HTTP;
-        reason = url_authority_error(url);
-    } else if (has_prefix(url, "file://")) {
-        s.kind = BE_ORIGIN_FILE;
-        path = url + 7;
-        if (*path != '/') {
-            reason = "expected file:///absolute/dir/";
-        }
-    } else if (has_prefix(url, "s3://")) {
-        s.kind = BE_ORIGIN_S3;
-        path = url + 5;
-        if (*path == '\0' || *path == '/') {
-            reason = "no bucket";
-        }
-    } else {
-        reason = "unknown scheme; expected http://, https://, file:/// or s3://";
-    }
-    for (p = url; reason == NULL && *p != '\0'; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            reason = "contains a space or control character";
-        }
-    }
-    if (reason == NULL && url[len - 1] != '/') {
-        reason = "must end with \"/\"";
-    }
-    if (reason != NULL) {
-        return be_conf_error(cf, "invalid URL \"%s\" in \"%s\" directive (%s)", url, d->name,
-                             reason);
-    }
-
-    if (argc > 1) {
-        if (strcmp(argv[1], "backup") != 0) {
-            return be_conf_error(cf, "invalid parameter \"%s\"", argv[1]);
-        }
-        s.backup = 1;
-    }
-
-    memcpy(s.url, url, len + 1);
-    if (path != NULL) {
-        memcpy(s.path, path, strlen(path) + 1);
-    }
-    cfg->servers[cfg->nservers++] = s;
     return BE_OK;
 }
 
@@ -451,43 +322,6 @@ set_auth_secret_file(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, i
     return BE_OK;
 }
 
-/* An http:// or https:// URL with a host; a trailing "/" is dropped (the bucket follows). */
-static int
-set_s3_endpoint(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
-                char *const *argv)
-{
-    const char *url = argv[0], *host = NULL, *p;
-    size_t len;
-
-    if (has_prefix(url, "http://") || has_prefix(url, "https://")) {
-        host = strstr(url, "://") + 3;
-    }
-    if (host == NULL || *host == '\0' || *host == '/') {
-        return be_conf_error(cf,
-                             "invalid URL \"%s\" in \"%s\" directive (expected "
-                             "http://host[:port] or https://host[:port])",
-                             url, d->name);
-    }
-    const char *reason = url_authority_error(url);
-    if (reason != NULL) {
-        return be_conf_error(cf, "invalid URL \"%s\" in \"%s\" directive (%s)", url, d->name,
-                             reason);
-    }
-    for (p = url; *p != '\0'; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#') {
-            return be_conf_error(cf, "invalid URL \"%s\" in \"%s\" directive", url, d->name);
-        }
-    }
-    if (be_conf_set_str(cf, d, cfg, argc, argv) != BE_OK) {
-        return BE_ERROR;
-    }
-    len = strlen(cfg->s3_endpoint);
-    while (len > 0 && cfg->s3_endpoint[len - 1] == '/') {
-        cfg->s3_endpoint[--len] = '\0';
-    }
-    return BE_OK;
-}
-
 static const be_conf_enum_t on_off[] = {
     {"on", 1},
     {"off", 0},
@@ -579,6 +413,10 @@ const be_directive_t be_directives[] = {
         "on `SIGTERM`, `SIGINT` or `SIGQUIT`, how long requests in flight may take to finish before their "
         "connections are closed (see Drain in the README); longer spares slow clients and origins, shorter stops "
         "sooner; `0` closes at once. Keep a service manager's stop timeout above it"),
+    ONCE("drain_delay",               MAIN,   1, 1, be_conf_set_msec,      drain_delay,               0,    0,          "TIME",                "0",
+        "on a stop signal, `/healthz` answers 503 `draining` for this long while the node still serves, so a load "
+        "balancer's health check takes it out before its sockets close; then the drain (`shutdown_timeout`) "
+        "begins; a second stop signal ends the wait; `0` = at once (see Drain in the README)"),
     INCLUDE("include", "PATTERN",
             "any context: reads the files matching a glob in place, in that context, a relative pattern taken from "
             "the directory of the file that contains it; a glob (`*`, `?`, `[`) that matches nothing is fine, a "
@@ -591,11 +429,14 @@ const be_directive_t be_directives[] = {
     BLOCK("auth",                     AUTH,   "who may read a block: signed URLs (see Signed URLs in the README)"),
 
     /* http { } */
-    MANY("listen",                    HTTP,   1, 2, set_listen,            listen,                    0,    0,          "ADDR:PORT [tls]",     "127.0.0.1:8480",
+    MANY("listen",                    HTTP,   1, 3, set_listen,            listen,                    0,    0,          "ADDR:PORT [tls] [proxy_protocol]", "127.0.0.1:8480",
         "client address: `1.2.3.4:80`, `[::1]:80`, `*:80` or `80` (all IPv4), numeric addresses only; up to 16, the "
         "default applies only when no `listen` is given. Every worker binds each one with `SO_REUSEPORT`; the same "
         "address twice (here or in `admin`) is an error. Loopback by default so a fresh install is not exposed. "
-        "Plain: HTTP/1.1 and h2c (prior knowledge); `tls`: TLS 1.2+, ALPN `h2` or `http/1.1`"),
+        "Plain: HTTP/1.1 and h2c (prior knowledge); `tls`: TLS 1.2+, ALPN `h2` or `http/1.1`. `proxy_protocol`: "
+        "each connection starts with a PROXY protocol header (v1 or v2, as HAProxy's `send-proxy-v2` sends it, "
+        "before TLS) whose client address the access log and per-client limits use; a missing, bad or late one "
+        "(`client_header_timeout`) closes the connection"),
     ONCE("tls_certificate",           HTTP,   1, 1, be_conf_set_str,       tls_certificate,           0,    0,          "PATH",                NULL,
         "PEM certificate chain for `listen ... tls` (required with it; `-t` checks that it loads and matches the key)"),
     ONCE("tls_certificate_key",       HTTP,   1, 1, be_conf_set_str,       tls_certificate_key,       0,    0,          "PATH",                NULL,
@@ -680,13 +521,13 @@ const be_directive_t be_directives[] = {
         "forgotten first. Kept on reload"),
 
     /* origin { } */
-    MANY("server",                    ORIGIN, 1, 2, set_server,            servers,                   0,    0,          "URL [backup]",        NULL,
+    MANY("server",                    ORIGIN, 1, 2, be_directive_set_server, servers,                   0,    0,          "URL [backup]",        NULL,
         "origin base URL, ending in `/`; a block is fetched from URL + its 64 hex digits: "
         "`http://host[:port]/prefix/`, `https://...` (the certificate is verified), `file:///absolute/dir/` (reads "
         "`dir/<hex>`), `s3://bucket/prefix/` (GET `s3_endpoint/bucket/prefix/<hex>`, signed). Up to 16: misses go "
         "round robin over the primaries; `backup` servers are used only when every primary is marked down or was "
         "already tried for that block. Required"),
-    ONCE("s3_endpoint",               ORIGIN, 1, 1, set_s3_endpoint,       s3_endpoint,               0,    0,          "URL",                 NULL,
+    ONCE("s3_endpoint",               ORIGIN, 1, 1, be_directive_set_s3_endpoint, s3_endpoint,               0,    0,          "URL",                 NULL,
         "`http://host[:port]` or `https://host[:port]` of the S3-compatible store of `s3://` servers (https verifies "
         "the certificate); requests are path-style (`/bucket/prefix/<hex>`), so any store works without DNS for "
         "buckets; a trailing `/` is ignored. None = `https://s3.REGION.amazonaws.com`"),

@@ -365,8 +365,8 @@ be_directives_man8(FILE *out, const be_cli_option_t *opts, size_t n)
         fputs(".\n", out);
     }
     fputs(".SH SIGNALS\n"
-          ".TP\n.B TERM, INT, QUIT\ndrain: the listeners close, requests in flight may finish "
-          "for shutdown_timeout, then exit 0.\n"
+          ".TP\n.B TERM, INT, QUIT\ndrain: /healthz says 503 for drain_delay, the listeners "
+          "close, requests in flight may finish for shutdown_timeout, then exit 0.\n"
           ".TP\n.B HUP\nreload the configuration; a configuration that fails is not taken.\n"
           ".TP\n.B USR1\nreopen the logs (for logrotate).\n"
           ".TP\n.B USR2\nstart a new binary on the same listening sockets.\n"

@@ -132,6 +132,30 @@ reload(control_t *ctl)
     be_notify_ready();
 }
 
+/* The first stop signal: with drain_delay, /healthz answers 503 "draining" while everything
+ * still serves, so a load balancer takes the node out before its sockets close; the loop ends
+ * (and the drain begins) when the delay is over. */
+static void
+stop(control_t *ctl, int sig)
+{
+    be_services_t *svc = be_server_services(ctl->srv);
+    be_msec_t delay = svc->cfg->drain_delay;
+    ctl->stop_signal = sig;
+    be_notify_stopping();
+    if (delay <= 0) {
+        be_log(BE_LOG_NOTICE, "signal %d received, finishing requests and exiting", sig);
+        event_base_loopexit(ctl->base, NULL);
+        return;
+    }
+    be_log(BE_LOG_NOTICE,
+           "signal %d received: /healthz answers 503 for drain_delay %lld ms, then requests "
+           "finish and the node exits",
+           sig, (long long)delay);
+    svc->draining = 1;
+    struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
+    event_base_loopexit(ctl->base, &tv);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -141,12 +165,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     case SIGTERM:
     case SIGINT:
     case SIGQUIT:
-        if (ctl->stop_signal == 0) {
-            be_log(BE_LOG_NOTICE, "signal %d received, finishing requests and exiting", (int)sig);
-            ctl->stop_signal = (int)sig;
-            be_notify_stopping();
-            event_base_loopexit(ctl->base, NULL);
-        }
+        if (ctl->stop_signal == 0)
+            stop(ctl, (int)sig);
+        else
+            event_base_loopexit(ctl->base, NULL); /* a second one ends drain_delay early */
         break;
     case SIGUSR1: {
         const be_config_t *cfg = be_server_services(ctl->srv)->cfg;

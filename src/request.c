@@ -576,7 +576,12 @@ be_request_headers(be_request_t *r, be_header_t *h, int max)
 static void
 log_access(be_accesslog_t *log, const be_request_t *r, uint64_t us)
 {
+    be_clientaddr_t named;
+    char client[64];
+    int by_peer = r->real_ip_len > 0 && r->w->cfg->ntrusted > 0 &&
+                  be_clientaddr_named(r->w->cfg, r->peer_addr, r->real_ip, r->real_ip_len, &named);
     be_access_entry_t e = {
+        .client = by_peer ? be_clientaddr_text(&named, client, sizeof(client)) : NULL,
         .worker = r->w->id,
         .peer = r->peer,
         .method = r->log_method,

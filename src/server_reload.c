@@ -69,8 +69,9 @@ switch_worker(void *arg)
 static int
 same_listen(const be_listen_t *a, const be_listen_t *b)
 {
-    return a->tls == b->tls && be_listen_same_addr((const struct sockaddr *)&a->addr, a->addrlen,
-                                                   (const struct sockaddr *)&b->addr, b->addrlen);
+    return a->tls == b->tls && a->proxy_protocol == b->proxy_protocol &&
+           be_listen_same_addr((const struct sockaddr *)&a->addr, a->addrlen,
+                               (const struct sockaddr *)&b->addr, b->addrlen);
 }
 
 static int

@@ -117,7 +117,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 {
     BE_UNUSED(l);
     be_listener_t *lc = arg;
-    lc->w->ops->accept(lc->w, fd, sa, (socklen_t)salen, lc->tls);
+    lc->w->ops->accept(lc->w, fd, sa, (socklen_t)salen,
+                       (lc->tls ? BE_ACCEPT_TLS : 0) | (lc->proxy ? BE_ACCEPT_PROXY : 0));
 }
 
 static void
@@ -184,6 +185,7 @@ be_worker_listen_fd(be_worker_t *w, int fd, const be_listen_t *ls)
     be_listener_t *lc = &w->lctx[w->nlisteners];
     lc->w = w;
     lc->tls = ls->tls;
+    lc->proxy = ls->proxy_protocol;
     lc->addr = ls->addr;
     lc->addrlen = ls->addrlen;
     unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
@@ -203,7 +205,7 @@ listed(const be_config_t *cfg, const be_listener_t *lc)
 {
     for (int i = 0; i < cfg->nlisten; i++) {
         const be_listen_t *ls = &cfg->listen[i];
-        if (ls->tls == lc->tls && ls->addrlen == lc->addrlen &&
+        if (ls->tls == lc->tls && ls->proxy_protocol == lc->proxy && ls->addrlen == lc->addrlen &&
             memcmp(&ls->addr, &lc->addr, ls->addrlen) == 0)
             return 1;
     }

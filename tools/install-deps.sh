@@ -8,8 +8,7 @@ pkgs=(
     libevent-dev libnghttp2-dev libssl-dev libjemalloc-dev libcurl4-openssl-dev
     nginx-light curl wrk nghttp2-client python3 python3-h2 python3-hyperframe python3-yaml openssl
     swift-proxy swift-object swift-container swift-account memcached prometheus
-    systemd logrotate iproute2 slowhttptest
-    haproxy
+    systemd logrotate iproute2 slowhttptest haproxy
     dpkg-dev lintian man-db groff-base adduser
 )
 
@@ -36,6 +35,11 @@ export DEBIAN_FRONTEND=noninteractive
 echo "install-deps: installing ${missing[*]}"
 apt-get -o DPkg::Lock::Timeout=600 update -qq
 apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+# The cluster tests start their own haproxy processes on free ports: the packaged service is
+# not needed, so one that apt just started under systemd is stopped and disabled.
+if [[ " ${missing[*]} " == *" haproxy "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now haproxy.service >/dev/null 2>&1 || true
+fi
 nghttp2_have=$(dpkg-query -W -f='${Version}' libnghttp2-14)
 if ! dpkg --compare-versions "$nghttp2_have" ge "$nghttp2_min"; then
     echo "install-deps: libnghttp2-14 $nghttp2_have is older than $nghttp2_min" >&2

@@ -27,6 +27,7 @@ typedef struct be_accesslog_s be_accesslog_t;
 typedef struct be_access_entry_s {
     int worker;          /* the worker that answered, 1..N: picks the buffer */
     const char *peer;    /* client "addr:port"; NULL: unknown */
+    const char *client;  /* the address a trusted peer's real_ip_header names; NULL: peer's */
     const char *method;  /* "": the request line never arrived */
     const char *path;    /* as sent */
     const char *referer; /* "" when absent */

@@ -22,6 +22,14 @@ typedef struct be_clientaddr_s {
 /* From a socket address (IPv4, IPv6 or v4-mapped IPv6). BE_ERROR for other families. */
 int be_clientaddr_from_sockaddr(const struct sockaddr *sa, be_clientaddr_t *out);
 
+/* The address as text (IPv4 dotted for ::ffff:a.b.c.d). Returns out. */
+const char *be_clientaddr_text(const be_clientaddr_t *addr, char *out, size_t len);
+
+/* The client a trusted peer's real_ip_header (header, hlen bytes; NULL when absent) names, for
+ * the access log: 1 with *out set; 0 when the peer is not trusted or the header names none. */
+int be_clientaddr_named(const be_config_t *cfg, const struct sockaddr *peer, const char *header,
+                        size_t hlen, be_clientaddr_t *out);
+
 /* From text (one IPv4 or IPv6 address, blanks around it ignored). BE_ERROR when it is not. */
 int be_clientaddr_from_text(const char *s, size_t len, be_clientaddr_t *out);
 

@@ -28,8 +28,9 @@
 typedef struct be_listen_s {
     struct sockaddr_storage addr; /* resolved numeric address, port set */
     socklen_t addrlen;
-    char text[128]; /* as written, e.g. "127.0.0.1:8480" or "[::1]:8480" */
-    int tls;        /* "tls" flag given */
+    char text[128];     /* as written, e.g. "127.0.0.1:8480" or "[::1]:8480" */
+    int tls;            /* "tls" flag given */
+    int proxy_protocol; /* "proxy_protocol": a PROXY header (v1 or v2) precedes each connection */
 } be_listen_t;
 
 enum be_origin_kind {
@@ -63,6 +64,7 @@ typedef struct be_config_s {
     int error_log_level;       /* enum be_log_level, default BE_LOG_NOTICE */
     /* SIGTERM, SIGINT, SIGQUIT: how long requests in flight may take; default 10s */
     be_msec_t shutdown_timeout;
+    be_msec_t drain_delay; /* after a stop signal, /healthz answers 503 this long first */
 
     /* http { } */
     be_listen_t listen[BE_MAX_LISTEN];

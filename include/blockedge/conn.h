@@ -25,7 +25,10 @@ typedef struct be_worker_s be_worker_t;
 typedef struct be_http2_s be_http2_t;
 typedef struct be_tls_writer_s be_tls_writer_t;
 
+typedef struct be_proxywait_s be_proxywait_t;
+
 enum be_conn_state {
+    BE_CONN_PROXY,     /* proxy_protocol: reading the PROXY header (no bufferevent yet) */
     BE_CONN_HANDSHAKE, /* TLS handshake under way */
     BE_CONN_SNIFF,     /* plain: waiting for enough bytes to tell h2's preface from HTTP/1 */
     BE_CONN_HTTP1,
@@ -47,6 +50,7 @@ struct be_conn_s {
     int tls;
     be_tls_writer_t *tlsw; /* TLS: how queued output becomes records (tls.c) */
     be_http2_t *h2;        /* set in BE_CONN_HTTP2 */
+    be_proxywait_t *pw;    /* set in BE_CONN_PROXY: the socket and the header so far */
     be_msec_t accepted;
     be_connkey_t ipkey;      /* the peer as max_connections_per_ip counts it */
     unsigned ip_counted : 1; /* ipkey holds one count for this connection, released at close */
@@ -71,9 +75,11 @@ struct be_conn_s {
 };
 
 /* Takes an accepted socket (non-blocking) and starts serving it: a TLS handshake first when
- * tls is set (ALPN then picks the protocol), otherwise a sniff of the first bytes for the
- * HTTP/2 client preface. Thread: w's. */
-void be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls);
+ * flags has BE_ACCEPT_TLS (ALPN then picks the protocol), otherwise a sniff of the first bytes
+ * for the HTTP/2 client preface. With BE_ACCEPT_PROXY a PROXY protocol header (v1 or v2) comes
+ * first, within client_header_timeout; the client address it names replaces the peer's for
+ * logs and per-client limits; a missing or bad one closes the connection. Thread: w's. */
+void be_conn_accept(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int flags);
 
 /* Starts (on = 1) or stops reading the client's bytes, whichever way the connection reads
  * (TLS: its bufferevent; plain: conn.c's own read event). Thread: w's. */

@@ -27,6 +27,12 @@
 extern const be_directive_t be_directives[];
 extern const size_t be_directives_count;
 
+/* The setters of server and s3_endpoint (directives_origin.c), rows of the table. */
+int be_directive_set_server(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
+                            char *const *argv);
+int be_directive_set_s3_endpoint(be_conf_t *cf, const be_directive_t *d, be_config_t *cfg, int argc,
+                                 char *const *argv);
+
 /* Prints every directive with its context, arguments, default and help, one per line under
  * a header line (for -T). */
 void be_directives_dump(FILE *out);

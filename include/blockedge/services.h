@@ -51,6 +51,7 @@ typedef struct be_services_s {
     _Atomic int conn_ceiling;
     int disk_lock_wait_ms;    /* a binary upgrade's wait for the old process's disk lock */
     unsigned long reloads[2]; /* configuration reloads that worked, that failed: main only */
+    int draining;             /* a stop signal came: /healthz answers 503 (main only) */
 } be_services_t;
 
 #endif

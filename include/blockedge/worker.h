@@ -41,7 +41,7 @@ typedef struct be_task_s be_task_t;
 /* The hooks the server gives every worker; each runs on the worker's thread. */
 typedef struct be_worker_ops_s {
     /* Takes a freshly accepted non-blocking socket from one of the worker's listeners. */
-    void (*accept)(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int tls);
+    void (*accept)(be_worker_t *w, int fd, struct sockaddr *sa, socklen_t salen, int flags);
     /* Graceful stop: idle connections close now, busy ones after their current answer. */
     void (*shutdown)(be_worker_t *w);
     /* The loop has ended: frees every connection left (cancelling what they wait for). */
@@ -50,10 +50,15 @@ typedef struct be_worker_ops_s {
     unsigned (*busy)(be_worker_t *w);
 } be_worker_ops_t;
 
+/* accept's flags: the listener's "tls" and "proxy_protocol" parameters. */
+#define BE_ACCEPT_TLS   1
+#define BE_ACCEPT_PROXY 2
+
 /* What a listener's accept callback needs to know, and which address it serves. */
 typedef struct be_listener_s {
     struct be_worker_s *w;
     int tls;
+    int proxy; /* proxy_protocol: a PROXY header precedes the client's bytes */
     struct sockaddr_storage addr;
     socklen_t addrlen;
 } be_listener_t;
@@ -101,6 +106,7 @@ typedef struct be_worker_s {
     be_ratelog_t accept_log; /* accept() failures */
     be_ratelog_t limit_log;  /* connections refused at max_connections */
     be_ratelog_t perip_log;  /* connections refused at max_connections_per_ip */
+    be_ratelog_t proxy_log;  /* connections closed for a missing or bad PROXY header */
 
     be_conn_t *conns; /* doubly linked through be_conn_t.next/prev; owned by conn.c */
     int nconns;

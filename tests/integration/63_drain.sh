@@ -297,4 +297,25 @@ check_contains "$BE_ERRLOG" "still open after the grace period" "error log after
 wait "$STUCK_PID"
 check_eq "$(cat "$T/stuck.out")" 000 "the stuck request got no answer"
 
+# --- drain_delay: after SIGTERM /healthz answers 503 "draining" while blocks are still served
+# (a load balancer's check takes the node out first), then the drain, then exit 0.
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+start_blockedge "drain_delay 1500ms;
+$(be_conf "$ORIGIN_URL" be4)" be4
+check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}")" 200 "a block before the stop"
+t0=$(now_ms)
+kill -TERM "$BE_PID"
+sleep 0.3
+check_eq "$(http_get "$BE_ADMIN/healthz")" 503 "/healthz during drain_delay"
+check_eq "$(cat "$T/last.body")" draining "/healthz body during drain_delay"
+check_eq "$(http_get "$BE_URL/blocks/${KEYS[0]}")" 200 "a block during drain_delay"
+check_eq "$(hdr X-Cache)" HIT-MEMORY "X-Cache during drain_delay"
+signal_and_wait "$BE_PID" CONT "$(ms_bound 10)"
+el=$(($(now_ms) - t0))
+log "drain_delay 1500ms: /healthz said 503 draining, blocks served, exited after ${el} ms"
+check_eq "$SIG_RC" 0 "exit status after drain_delay"
+check_num "$el" -ge 1500 "ms from SIGTERM to exit (not before drain_delay)"
+check_contains "$BE_ERRLOG" "answers 503 for drain_delay 1500 ms" "error log at the stop"
+
 log "ok"
