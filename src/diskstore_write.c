@@ -103,12 +103,18 @@ ds_seal_wlocked(be_diskstore_t *s)
     be_foot_trailer_encode(&t, tr);
     struct iovec iov[2] = {{g->foot, g->nfoot * BE_FOOT_ENTRY_SIZE}, {tr, sizeof(tr)}};
     size_t want = iov[0].iov_len + iov[1].iov_len;
-    ssize_t n = pwritev(g->fd, iov, 2, (off_t)g->size);
+    ssize_t n = ds_pwritev_full(g->fd, iov, 2, g->size);
     if (n == (ssize_t)want) {
-        fdatasync(g->fd);
         ds_bytes_add(s, g, want);
+        /* A failed flush leaves the records' durability unknown, not their bytes: each is
+         * checked on read and at start-up, so it is counted and the segment stays in use. */
+        if (fdatasync(g->fd) != 0) {
+            char name[64];
+            ds_seg_name(name, sizeof(name), g->seq, 0);
+            ds_fault(s, ds_errno_kind(errno), errno, "fdatasync()", name);
+        }
     } else {
-        write_fault(s, n < 0 ? errno : ENOSPC, "pwritev() of a footer to", g->seq);
+        write_fault(s, errno, "pwritev() of a footer to", g->seq);
         if (ftruncate(g->fd, (off_t)g->size) != 0) {
             /* the scan at start-up drops a partial footer anyway */
         }
@@ -136,10 +142,10 @@ create_wlocked(be_diskstore_t *s)
     uint8_t hdr[BE_SEG_HEADER_SIZE];
     be_seg_header_t h = {.seq = seq, .capacity = s->conf.segment_size};
     be_seg_header_encode(&h, hdr);
-    ssize_t n = pwrite(fd, hdr, sizeof(hdr), 0);
-    if (n != (ssize_t)sizeof(hdr) || renameat(s->dirfd, tmp, s->dirfd, name) != 0) {
-        write_fault(s, n < 0 || n == (ssize_t)sizeof(hdr) ? errno : ENOSPC, "writing a new segment",
-                    seq);
+    struct iovec one = {hdr, sizeof(hdr)};
+    if (ds_pwritev_full(fd, &one, 1, 0) != (ssize_t)sizeof(hdr) ||
+        renameat(s->dirfd, tmp, s->dirfd, name) != 0) {
+        write_fault(s, errno, "writing a new segment", seq);
         close(fd);
         unlinkat(s->dirfd, tmp, 0);
         return BE_ERROR;
@@ -214,9 +220,9 @@ ds_append_wlocked(be_diskstore_t *s, const be_key_t *digest, const void *data, u
     be_rec_encode(&h, data, hdr);
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
     uint32_t off = (uint32_t)g->size;
-    ssize_t n = pwritev(g->fd, iov, len > 0 ? 2 : 1, (off_t)off);
+    ssize_t n = ds_pwritev_full(g->fd, iov, len > 0 ? 2 : 1, off);
     if (n != (ssize_t)need) {
-        write_fault(s, n < 0 ? errno : ENOSPC, "pwritev() to", g->seq);
+        write_fault(s, errno, "pwritev() to", g->seq);
         if (ftruncate(g->fd, (off_t)off) != 0) {
             /* a torn record fails its crc: the scan at start-up drops it */
         }
