@@ -11,7 +11,7 @@
  *   path=GLOB   only when the file (fnmatch, '*' also crosses '/') matches: the path argument
  *               of open/openat/rename (the old name), else the descriptor's /proc/self/fd link
  *               (a socket reads "socket:[INODE]"); looked up once per descriptor and cached
- *               until close()
+ *               until it is closed or a file is renamed
  *   lport=N     only sockets whose local port is N; rport=N: whose peer port is N
  *   after=N     let the first N matching calls through (default 0)
  *   every=K     then inject at every K-th matching call (default 1)
@@ -20,7 +20,8 @@
  *               or a number); nothing is done
  *   short=N     instead, do the call with at most N bytes (a short count; data calls only)
  * Example: BE_FAULT="preadv2:path=*.seg:after=10:every=3:err=EIO;pwritev:short=1000:count=5"
- * The first rule whose schedule fires decides; every rule counts the calls that match it.
+ * Every rule counts each call that matches it (so after=N means the N-th such call of the
+ * program, whatever other rules do); of the rules whose schedule fires, the first decides.
  * BE_FAULT_LOG=FILE appends one line per injected fault: "CALL fd=FD PATH err=NAME|short=N".
  * A malformed BE_FAULT is reported on stderr and the process exits 2 (a test must not run
  * without the faults it asked for).
@@ -318,6 +319,17 @@ fd_forget(int fd)
     pthread_mutex_unlock(&fd_lock);
 }
 
+static void
+fd_forget_all(void)
+{
+    pthread_mutex_lock(&fd_lock);
+    for (int fd = 0; fd < MAX_FDS; fd++) {
+        free(fd_paths[fd]);
+        fd_paths[fd] = NULL;
+    }
+    pthread_mutex_unlock(&fd_lock);
+}
+
 /* dirfd + name as an absolute path where it can be told. */
 static void
 at_path(int dirfd, const char *name, char *buf, size_t len)
@@ -388,7 +400,7 @@ decide(int c, int fd, const char *given, fault_t *out)
     if (nrules == 0)
         return 0;
     char path[PATH_LEN];
-    int have_path = 0;
+    int have_path = 0, fire = -1;
     for (int i = 0; i < nrules; i++) {
         rule_t *r = &rules[i];
         if (!(r->calls & (1u << c)))
@@ -408,23 +420,26 @@ decide(int c, int fd, const char *given, fault_t *out)
             continue;
         if (r->rport != 0 && port_of(fd, 1) != r->rport)
             continue;
+        /* every matching rule counts the call; the first whose schedule fires decides */
         unsigned long n = atomic_fetch_add(&r->seen, 1);
-        if (n < r->after || (n - r->after) % r->every != 0)
+        if (fire >= 0 || n < r->after || (n - r->after) % r->every != 0)
             continue;
         if (r->count != 0 && atomic_fetch_add(&r->fired, 1) >= r->count)
             continue;
-        out->err = r->err;
-        out->short_len = r->short_len;
-        if (!have_path) {
-            if (given != NULL)
-                snprintf(path, sizeof(path), "%s", given);
-            else
-                fd_path(fd, path, sizeof(path));
-        }
-        log_fault(c, fd, path, out);
-        return 1;
+        fire = i;
     }
-    return 0;
+    if (fire < 0)
+        return 0;
+    out->err = rules[fire].err;
+    out->short_len = rules[fire].short_len;
+    if (!have_path) {
+        if (given != NULL)
+            snprintf(path, sizeof(path), "%s", given);
+        else
+            fd_path(fd, path, sizeof(path));
+    }
+    log_fault(c, fd, path, out);
+    return 1;
 }
 
 /* iov trimmed to at most max bytes into tmp (up to 64 entries); returns the count. */
@@ -801,8 +816,10 @@ do_rename(int olddir, const char *oldname, int newdir, const char *newname, unsi
     int rc = how == 0   ? R(rename)(oldname, newname)
              : how == 1 ? R(renameat)(olddir, oldname, newdir, newname)
                         : R(renameat2)(olddir, oldname, newdir, newname, flags);
-    if (rc == 0)
+    if (rc == 0) {
+        fd_forget_all(); /* a descriptor of the renamed file has a new name */
         rec_names('R', a, b);
+    }
     return rc;
 }
 
