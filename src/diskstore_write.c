@@ -127,6 +127,8 @@ ds_seal_wlocked(be_diskstore_t *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Creates the next segment and makes it the open one. BE_OK; BE_ERROR when there is no room
+ * (ENOSPC, a full segment table: a reclaim may help); BE_DECLINED after another fault. */
 static int
 create_wlocked(be_diskstore_t *s)
 {
@@ -136,8 +138,9 @@ create_wlocked(be_diskstore_t *s)
     ds_seg_name(name, sizeof(name), seq, 0);
     int fd = openat(s->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
-        write_fault(s, errno, "open() of a new segment", seq);
-        return BE_ERROR;
+        int err = errno;
+        write_fault(s, err, "open() of a new segment", seq);
+        return ds_errno_kind(err) == BE_DISK_ERR_NOSPC ? BE_ERROR : BE_DECLINED;
     }
     uint8_t hdr[BE_SEG_HEADER_SIZE];
     be_seg_header_t h = {.seq = seq, .capacity = s->conf.segment_size};
@@ -145,10 +148,11 @@ create_wlocked(be_diskstore_t *s)
     struct iovec one = {hdr, sizeof(hdr)};
     if (ds_pwritev_full(fd, &one, 1, 0) != (ssize_t)sizeof(hdr) ||
         renameat(s->dirfd, tmp, s->dirfd, name) != 0) {
-        write_fault(s, errno, "writing a new segment", seq);
+        int err = errno;
+        write_fault(s, err, "writing a new segment", seq);
         close(fd);
         unlinkat(s->dirfd, tmp, 0);
-        return BE_ERROR;
+        return ds_errno_kind(err) == BE_DISK_ERR_NOSPC ? BE_ERROR : BE_DECLINED;
     }
     seg_t *g = calloc(1, sizeof(*g));
     uint32_t slot;
@@ -184,8 +188,11 @@ roll_wlocked(be_diskstore_t *s)
 {
     ds_seal_wlocked(s);
     s->force_roll = 0;
-    if (create_wlocked(s) != BE_OK) {
-        uint32_t v = ds_oldest_sealed(s); /* perhaps the file system is full: free one, retry */
+    int rc = create_wlocked(s);
+    if (rc != BE_OK) {
+        /* Full (file system or segment table): free one, retry. Another fault (EIO, ...)
+         * would cost a segment's blocks for nothing: the next append tries again. */
+        uint32_t v = rc == BE_ERROR ? ds_oldest_sealed(s) : UINT32_MAX;
         if (v == UINT32_MAX)
             return BE_ERROR;
         ds_reclaim_wlocked(s, v, 0);
