@@ -10,7 +10,7 @@
 2. Crash states: the files as they would be after a crash at every point of that log (every
    prefix of the operations), plus, after the last fdatasync of a file, the unsynced writes
    reordered (the first one lost, the later ones kept) and the last one torn at a 512-byte
-   sector boundary.
+   sector boundary, and the renames not followed by a sync of the directory undone.
 3. Check each state: blockedge (no shim) starts on a copy of it, its index loads, every block
    whose record was written before an fdatasync of its segment in that state is a disk hit
    (nothing fsync'ed is lost), and every block is answered 200 with bytes whose SHA-256 is
@@ -121,8 +121,9 @@ def make_blocks(d, n, size, seed):
     return keys
 
 
-def parse_log(path):
-    """The recorded operations: (op, name, arg, data), names reduced to the file's base name."""
+def parse_log(path, disk):
+    """The recorded operations: (op, name, arg, data), names reduced to the file's base name;
+    a sync of the directory disk is op "D"."""
     ops = []
     with open(path, "rb") as f:
         raw = f.read()
@@ -147,6 +148,9 @@ def parse_log(path):
     for op, name, arg, data in ops:
         if name.endswith(" (deleted)"):
             continue  # a write to a file already removed: it is nowhere after a crash
+        if op == "S" and os.path.realpath(name) == os.path.realpath(disk):
+            out.append(("D", "", None, None))
+            continue
         out.append((op, os.path.basename(name), os.path.basename(arg) if op == "R" else arg,
                     data))
     return out
@@ -182,11 +186,15 @@ def digest_of(data):
 def states(ops):
     """(label, files, durable keys) for every crash state."""
     for k in range(len(ops) + 1):
-        files, synced, unsynced, durable = {}, {}, {}, set()
+        files, synced, unsynced, durable, renames = {}, {}, {}, set(), []
         for i in range(k):
             op = ops[i]
             apply(files, op)
             kind, name = op[0], op[1]
+            if kind == "R":
+                renames.append(i)
+            elif kind == "D":
+                renames = []
             if kind == "W":
                 unsynced.setdefault(name, []).append(i)
             elif kind == "S":
@@ -202,6 +210,15 @@ def states(ops):
             if name in files:
                 durable |= keys
         yield f"prefix {k}", files, durable
+        # A rename is durable only once its directory is synced: before that, a crash may
+        # leave the file under its old name.
+        if renames and ops[k - 1][0] in ("S", "W"):
+            files4 = {n: bytearray(d) for n, d in files.items()}
+            for i in reversed(renames):
+                old, new = ops[i][1], ops[i][2]
+                if new in files4:
+                    files4[old] = files4.pop(new)
+            yield f"prefix {k}, {len(renames)} renames not durable", files4, durable
         # After the last fdatasync of the file written last: lose its first unsynced write
         # while the later ones landed, and tear the last one at a sector boundary.
         if k > 0 and ops[k - 1][0] == "W":
@@ -271,7 +288,7 @@ def main():
         assert status == 200 and hashlib.sha256(body).hexdigest() == key, key
     node.wait_metric("blockedge_disk_writes_total", len(keys), 10)
     node.kill()
-    ops = parse_log(rec)
+    ops = parse_log(rec, disk)
     summary = {}
     for op in ops:
         summary[op[0]] = summary.get(op[0], 0) + 1

@@ -31,6 +31,7 @@
  * text lines, a write followed by its bytes:
  *   W PATH OFFSET LEN\n<LEN bytes>   S PATH (fsync/fdatasync)   T PATH LEN (ftruncate)
  *   C PATH (open with O_CREAT|O_TRUNC)   R OLD NEW (rename)   U PATH (unlink)
+ * (the fsync or fdatasync of any directory is recorded too: it makes the names in it durable)
  * recorded after the call succeeded, under one lock so the order is the program's order.
  */
 #include <dlfcn.h>
@@ -45,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -518,7 +520,10 @@ rec_fd_op(int fd, char op, long long arg)
         return;
     char path[PATH_LEN];
     fd_path(fd, path, sizeof(path));
-    if (!rec_wanted(path))
+    struct stat st;
+    /* a directory's sync makes the names in it durable: recorded whatever the glob */
+    int dir = op == 'S' && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!dir && !rec_wanted(path))
         return;
     pthread_mutex_lock(&rec_lock);
     if (op == 'T')
