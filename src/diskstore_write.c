@@ -154,6 +154,10 @@ create_wlocked(be_diskstore_t *s)
         unlinkat(s->dirfd, tmp, 0);
         return ds_errno_kind(err) == BE_DISK_ERR_NOSPC ? BE_ERROR : BE_DECLINED;
     }
+    /* The new name must outlive a crash before the seal's fdatasync makes the records
+     * durable: a segment left under its temporary name is removed at start-up. */
+    if (fsync(s->dirfd) != 0)
+        ds_fault(s, ds_errno_kind(errno), errno, "fsync() of the directory after creating", name);
     seg_t *g = calloc(1, sizeof(*g));
     uint32_t slot;
     if (g == NULL) {
