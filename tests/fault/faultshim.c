@@ -100,12 +100,22 @@ static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *fd_paths[MAX_FDS]; /* cached /proc/self/fd links; under fd_lock */
 
-/* The real functions, looked up once. */
-#define REAL(name) static __typeof__(name) *_Atomic real_##name
-/* The real function, looked up on first use (a call may come before init, from init itself). */
-#define R(name)                                                                                    \
-    (real_##name != NULL ? real_##name                                                             \
-                         : (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name)))
+/* The real functions, each looked up on first use (a call may come before init, or from init
+ * itself): R(name) is the next definition of name after this library. */
+static void *
+real_get(void **slot, const char *name)
+{
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (p == NULL) {
+        p = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    }
+    return p;
+}
+#define REAL(name)                                                                                 \
+    typedef __typeof__(name) *name##_fn;                                                           \
+    static void *real_##name
+#define R(name) ((name##_fn)real_get(&real_##name, #name))
 REAL(pread);
 REAL(preadv);
 REAL(preadv2);
