@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 92_fault_sockets: socket faults cost only the connection they hit. blockedge listens on two
 # ports and runs under the fault shim:
-#   - on the first port, reads and writes of client sockets fail now and then with ECONNRESET,
+#   - on the second port, reads and writes of client sockets fail now and then with ECONNRESET,
 #     more often with EAGAIN, and writes are cut to 4000 bytes;
 #   - reads from the origin's sockets fail with ECONNRESET twice, then with EAGAIN now and then.
 # A request whose origin fetch is reset gets a 502 (nothing is cached) and the next one the
