@@ -257,8 +257,8 @@ be_diskstore_close(be_diskstore_t **sp)
     atomic_store(&s->stopping, 1);
     if (s->loader_started)
         pthread_join(s->loader, NULL);
-    if (s->open != NULL)
-        fdatasync(s->open->fd);
+    if (s->open != NULL && fdatasync(s->open->fd) != 0)
+        ds_fault(s, ds_errno_kind(errno), errno, "fdatasync()", NULL);
     for (uint32_t i = 0; i < s->nslots; i++) {
         seg_t *g = s->segs[i];
         if (g != NULL) {
@@ -367,10 +367,12 @@ read_loc(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, vo
 
     uint8_t hdr[BE_REC_HEADER_SIZE];
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {buf, loc->len}};
-    ssize_t n = preadv2(g->fd, iov, loc->len > 0 ? 2 : 1, loc->off, nowait ? RWF_NOWAIT : 0);
+    ssize_t n = ds_preadv_full(g->fd, iov, loc->len > 0 ? 2 : 1, loc->off, nowait ? RWF_NOWAIT : 0);
     int err = errno;
     uint64_t seq = g->seq;
-    int fd_ok = 1;
+    int retire = 0;
+    if (n < 0 && !nowait)
+        retire = atomic_fetch_add(&g->read_errors, 1) + 1 == DS_READ_ERRORS_MAX;
     ds_seg_unpin(s, g);
     if (nowait && n < (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len))
         return BE_AGAIN; /* not (all) in the page cache, or any error: the blocking read on an
@@ -381,31 +383,31 @@ read_loc(be_diskstore_t *s, const be_disk_loc_t *loc, const be_key_t *digest, vo
         char name[64];
         ds_seg_name(name, sizeof(name), seq, 0);
         ds_fault(s, ds_errno_kind(err), err, "pread()", name);
-        fd_ok = 0;
+        ds_index_drop(s, tag, loc->slot, loc->off);
+        if (retire)
+            ds_retire(s, loc->slot, seq);
+        return BE_ERROR;
     }
     be_rec_header_t h;
-    int hrc = fd_ok && n == (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len)
-                  ? be_rec_header_decode(hdr, &h)
-                  : BE_ERROR;
+    int hrc = n == (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len) ? be_rec_header_decode(hdr, &h)
+                                                                    : BE_ERROR;
     if (hrc == BE_OK && h.kind == BE_REC_BLOCK && h.len == loc->len &&
         !be_key_equal(&h.digest, digest) && be_rec_verify(hdr, &h, buf) == BE_OK)
         return BE_DECLINED; /* a sound record of another digest with the same tag */
     if (hrc != BE_OK || h.kind != BE_REC_BLOCK || h.len != loc->len ||
         be_rec_verify(hdr, &h, buf) != BE_OK) {
         ds_index_drop(s, tag, loc->slot, loc->off);
-        if (fd_ok) {
-            uint64_t c = atomic_fetch_add(&s->corruptions, 1);
-            if (c < 10) {
-                char hex[BE_KEY_HEX_LEN + 1], name[64];
-                ds_seg_name(name, sizeof(name), seq, 0);
-                be_log(BE_LOG_ERROR,
-                       "disk tier: record of %s at offset %u in \"%s/%s\" is corrupt "
-                       "(%s); dropped, the block will be fetched again",
-                       be_key_to_hex(digest, hex), loc->off, s->path, name,
-                       n != (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len) ? "short read"
-                       : hrc != BE_OK                                        ? "bad header"
-                                                                             : "checksum mismatch");
-            }
+        uint64_t c = atomic_fetch_add(&s->corruptions, 1);
+        if (c < 10) {
+            char hex[BE_KEY_HEX_LEN + 1], name[64];
+            ds_seg_name(name, sizeof(name), seq, 0);
+            be_log(BE_LOG_ERROR,
+                   "disk tier: record of %s at offset %u in \"%s/%s\" is corrupt "
+                   "(%s); dropped, the block will be fetched again",
+                   be_key_to_hex(digest, hex), loc->off, s->path, name,
+                   n != (ssize_t)(BE_REC_HEADER_SIZE + (size_t)loc->len) ? "the file ends inside it"
+                   : hrc != BE_OK                                        ? "bad header"
+                                                                         : "checksum mismatch");
         }
         return BE_ERROR;
     }
@@ -581,6 +583,7 @@ be_diskstore_stats(be_diskstore_t *s, be_diskstore_stats_t *out)
     out->evictions = atomic_load(&s->evictions);
     out->reappends = atomic_load(&s->reappends);
     out->corruptions = atomic_load(&s->corruptions);
+    out->retired = atomic_load(&s->retired);
     out->writes = atomic_load(&s->writes);
     for (int i = 0; i < BE_DISK_DROP_N; i++) {
         out->dropped_by[i] = atomic_load(&s->dropped_by[i]);

@@ -18,6 +18,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "blockedge/clock.h"
@@ -36,7 +38,11 @@ typedef struct seg_s {
     uint64_t flushed; /* bytes whose writeback was started (open segment; under wlock) */
     uint8_t *foot;    /* open segment: encoded footer entries so far */
     size_t nfoot, foot_cap;
+    _Atomic unsigned read_errors; /* failed reads (I/O errors, not bad records) */
 } seg_t;
+
+/* A segment whose reads failed this many times is retired (ds_retire). */
+#define DS_READ_ERRORS_MAX 3
 
 struct be_diskstore_s {
     uint32_t magic;
@@ -71,7 +77,7 @@ struct be_diskstore_s {
     _Atomic int64_t paused_until;
 
     _Atomic uint64_t backlog;
-    _Atomic uint64_t evictions, reappends, corruptions, writes, purges;
+    _Atomic uint64_t evictions, reappends, corruptions, writes, purges, retired;
     _Atomic uint64_t dropped_by[BE_DISK_DROP_N];
     _Atomic int64_t drop_log_at; /* be_clock_msec() of the next drop summary allowed */
     _Atomic uint64_t written_bytes, write_busy_usec, write_cpu_usec;
@@ -107,6 +113,17 @@ uint32_t ds_oldest_sealed(be_diskstore_t *s);
 /* Counts a fill not written for reason (enum be_disk_drop); logs a summary of the drops at most
  * every 10 s. */
 void ds_drop(be_diskstore_t *s, int reason);
+
+/* ---- diskstore_io.c: whole reads and writes (no lock) ---- */
+
+/* preadv2 (pread for one buffer and no flags) until cnt (<= 4) buffers are full or the file ends,
+ * again after EINTR: the bytes read (fewer only at the end of the file), or -1 with errno (EAGAIN
+ * with RWF_NOWAIT when a part is not cached). */
+ssize_t ds_preadv_full(int fd, const struct iovec *iov, int cnt, uint64_t off, int flags);
+ssize_t ds_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* pwritev until every byte of cnt (<= 4) buffers is written, again after EINTR: the byte
+ * count, or -1 with errno (after an error a prefix may have been written). */
+ssize_t ds_pwritev_full(int fd, const struct iovec *iov, int cnt, uint64_t off);
 
 /* ---- diskstore_index.c: the RAM index (takes a shard's lock; never lock or wlock) ---- */
 
@@ -147,6 +164,11 @@ int ds_foot_add(seg_t *g, const be_key_t *digest, uint32_t off, uint32_t len);
 
 /* Frees the segment in slot; with reappend, its hot blocks are written again first. */
 void ds_reclaim_wlocked(be_diskstore_t *s, uint32_t slot, int reappend);
+
+/* Retires the segment in slot if it still holds sequence seq: its blocks leave the index,
+ * its file is removed (kept when the directory was handed to another process), counted and
+ * logged. Takes wlock: call it holding no lock. */
+void ds_retire(be_diskstore_t *s, uint32_t slot, uint64_t seq);
 
 /* ---- diskstore_load.c: recovery ---- */
 

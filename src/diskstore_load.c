@@ -50,12 +50,12 @@ load_footer(be_diskstore_t *s, seg_t *g, uint32_t slot)
     uint8_t tr[BE_FOOT_TRAILER_SIZE];
     be_foot_trailer_t t;
     if (g->size < BE_SEG_HEADER_SIZE + BE_FOOT_TRAILER_SIZE ||
-        pread(g->fd, tr, sizeof(tr), (off_t)(g->size - sizeof(tr))) != (ssize_t)sizeof(tr) ||
+        ds_pread_full(g->fd, tr, sizeof(tr), g->size - sizeof(tr)) != (ssize_t)sizeof(tr) ||
         be_foot_trailer_decode(tr, g->size, &t) != BE_OK)
         return BE_ERROR;
     size_t n = (size_t)t.count * BE_FOOT_ENTRY_SIZE;
     uint8_t *raw = malloc(n ? n : 1);
-    if (raw == NULL || pread(g->fd, raw, n, t.data_end) != (ssize_t)n ||
+    if (raw == NULL || ds_pread_full(g->fd, raw, n, t.data_end) != (ssize_t)n ||
         be_foot_entries_verify(raw, &t) != BE_OK) {
         free(raw);
         return BE_ERROR;
@@ -76,10 +76,11 @@ load_footer(be_diskstore_t *s, seg_t *g, uint32_t slot)
 }
 
 /* Indexes a segment record by record, checking each crc; stops at the first record that
- * does not check (a torn tail). Reads in large chunks, not a call per record. Returns where
- * the good records end; fills the footer list when g is to stay open. */
+ * does not check (a torn tail) or at a read error (*ioerr: its errno; the rest of the file is
+ * unknown, not torn). Reads in large chunks, not a call per record. Returns where the good
+ * records end; fills the footer list when g is to stay open. */
 static uint64_t
-scan_records(be_diskstore_t *s, seg_t *g, uint32_t slot, int keep_footer)
+scan_records(be_diskstore_t *s, seg_t *g, uint32_t slot, int keep_footer, int *ioerr)
 {
     uint64_t off = BE_SEG_HEADER_SIZE;
     size_t cap = 4u << 20, have = 0; /* buf holds file bytes [base, base + have) */
@@ -89,7 +90,9 @@ scan_records(be_diskstore_t *s, seg_t *g, uint32_t slot, int keep_footer)
         if (off + BE_REC_HEADER_SIZE > base + have) { /* refill from off */
             base = off;
             size_t want = g->size - off < cap ? (size_t)(g->size - off) : cap;
-            ssize_t n = pread(g->fd, buf, want, (off_t)off);
+            ssize_t n = ds_pread_full(g->fd, buf, want, off);
+            if (n < 0)
+                *ioerr = errno;
             if (n < BE_REC_HEADER_SIZE)
                 break;
             have = (size_t)n;
@@ -111,7 +114,9 @@ scan_records(be_diskstore_t *s, seg_t *g, uint32_t slot, int keep_footer)
             }
             base = off;
             size_t want = g->size - off < cap ? (size_t)(g->size - off) : cap;
-            ssize_t n = pread(g->fd, buf, want, (off_t)off);
+            ssize_t n = ds_pread_full(g->fd, buf, want, off);
+            if (n < 0)
+                *ioerr = errno;
             if (n < (ssize_t)need)
                 break;
             have = (size_t)n;
@@ -140,7 +145,7 @@ footer_count(const found_t *f)
     uint8_t tr[BE_FOOT_TRAILER_SIZE];
     be_foot_trailer_t t;
     if (f->size < BE_SEG_HEADER_SIZE + BE_FOOT_TRAILER_SIZE ||
-        pread(f->fd, tr, sizeof(tr), (off_t)(f->size - sizeof(tr))) != (ssize_t)sizeof(tr) ||
+        ds_pread_full(f->fd, tr, sizeof(tr), f->size - sizeof(tr)) != (ssize_t)sizeof(tr) ||
         be_foot_trailer_decode(tr, f->size, &t) != BE_OK)
         return 0;
     return t.count;
@@ -229,7 +234,7 @@ find_segments(be_diskstore_t *s, found_t **out)
         }
         uint8_t hdr[BE_SEG_HEADER_SIZE];
         be_seg_header_t h;
-        int hrc = pread(sfd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr)
+        int hrc = ds_pread_full(sfd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr)
                       ? be_seg_header_decode(hdr, &h)
                       : BE_ERROR;
         if (hrc != BE_OK || h.seq != seq) {
@@ -318,8 +323,16 @@ ds_loader_main(void *arg)
             g->sealed = 1;
             continue;
         }
-        uint64_t end = scan_records(s, g, slot, last);
-        if (last && end < g->size) {
+        int ioerr = 0;
+        uint64_t end = scan_records(s, g, slot, last, &ioerr);
+        if (ioerr != 0) {
+            /* Not a torn tail: records past the error may be sound. Keep them on disk, sealed
+             * (nothing is appended behind an unread part), and count the fault. */
+            char name[64];
+            ds_seg_name(name, sizeof(name), g->seq, 0);
+            ds_fault(s, ds_errno_kind(ioerr), ioerr, "pread()", name);
+            last = 0;
+        } else if (last && end < g->size) {
             dropped_tail = g->size - end;
             if (ftruncate(g->fd, (off_t)end) == 0) {
                 pthread_mutex_lock(&s->lock);

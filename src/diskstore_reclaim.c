@@ -7,7 +7,8 @@
  * only after its record was read back and checked; a reclaim re-appends at most 3/4 of a
  * segment, so it always frees space; once it returns no index entry points into the slot.
  * Locks: runs under wlock (called by the writer's roll and by the loader); takes lock and a
- * shard lock briefly through the calls it makes; reads the victim with neither held.
+ * shard lock briefly through the calls it makes; reads the victim with neither held. Also
+ * retires a segment whose reads fail (ds_retire, from a reader: it takes wlock itself).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -56,12 +57,12 @@ list_records(seg_t *g, rec_ref_t **out)
     uint8_t tr[BE_FOOT_TRAILER_SIZE];
     be_foot_trailer_t t;
     if (g->size >= BE_SEG_HEADER_SIZE + BE_FOOT_TRAILER_SIZE &&
-        pread(g->fd, tr, sizeof(tr), (off_t)(g->size - sizeof(tr))) == (ssize_t)sizeof(tr) &&
+        ds_pread_full(g->fd, tr, sizeof(tr), g->size - sizeof(tr)) == (ssize_t)sizeof(tr) &&
         be_foot_trailer_decode(tr, g->size, &t) == BE_OK) {
         size_t n = (size_t)t.count * BE_FOOT_ENTRY_SIZE;
         uint8_t *raw = malloc(n ? n : 1);
         rec_ref_t *refs = calloc(t.count ? t.count : 1, sizeof(*refs));
-        if (raw != NULL && refs != NULL && pread(g->fd, raw, n, t.data_end) == (ssize_t)n &&
+        if (raw != NULL && refs != NULL && ds_pread_full(g->fd, raw, n, t.data_end) == (ssize_t)n &&
             be_foot_entries_verify(raw, &t) == BE_OK) {
             size_t k = 0;
             for (uint32_t i = 0; i < t.count; i++) {
@@ -86,7 +87,7 @@ list_records(seg_t *g, rec_ref_t **out)
     uint64_t off = BE_SEG_HEADER_SIZE;
     uint8_t hdr[BE_REC_HEADER_SIZE];
     while (off + BE_REC_HEADER_SIZE <= g->size &&
-           pread(g->fd, hdr, sizeof(hdr), (off_t)off) == (ssize_t)sizeof(hdr)) {
+           ds_pread_full(g->fd, hdr, sizeof(hdr), off) == (ssize_t)sizeof(hdr)) {
         be_rec_header_t h;
         if (be_rec_header_decode(hdr, &h) != BE_OK)
             break;
@@ -116,7 +117,7 @@ read_record(int fd, uint32_t off, uint32_t len, const be_key_t *digest, void *bu
 {
     uint8_t hdr[BE_REC_HEADER_SIZE];
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {buf, len}};
-    ssize_t n = preadv(fd, iov, len > 0 ? 2 : 1, off);
+    ssize_t n = ds_preadv_full(fd, iov, len > 0 ? 2 : 1, off, 0);
     if (n != (ssize_t)(BE_REC_HEADER_SIZE + (size_t)len))
         return BE_ERROR;
     be_rec_header_t h;
@@ -180,4 +181,38 @@ ds_reclaim_wlocked(be_diskstore_t *s, uint32_t slot, int reappend)
     be_log(BE_LOG_INFO,
            "disk tier: reclaimed segment %s: %" PRIu64 " blocks re-appended, %" PRIu64 " dropped",
            name, kept, dropped);
+}
+
+/*
+ * A segment whose reads keep failing (EIO: a bad sector, a failing device) would cost every
+ * request for one of its blocks a failed read before the refetch. After DS_READ_ERRORS_MAX
+ * failed reads it is retired at once: its entries leave the index without reading it (its
+ * footer may be unreadable too), its file is removed and the space counted free; the blocks
+ * are fetched again when asked for and written to a healthy segment. The open segment can be
+ * retired as well: the next append starts a new one.
+ */
+void
+ds_retire(be_diskstore_t *s, uint32_t slot, uint64_t seq)
+{
+    pthread_mutex_lock(&s->wlock);
+    seg_t *g = slot < s->nslots ? s->segs[slot] : NULL;
+    if (g == NULL || g->seq != seq) { /* reclaimed (or retired) meanwhile */
+        pthread_mutex_unlock(&s->wlock);
+        return;
+    }
+    if (g == s->open)
+        s->open = NULL;
+    uint64_t dropped = ds_index_sweep(s, slot);
+    char name[64];
+    ds_seg_name(name, sizeof(name), g->seq, 0);
+    ds_slot_release(s, slot);
+    if (!s->released && unlinkat(s->dirfd, name, 0) != 0 && errno != ENOENT)
+        ds_fault(s, ds_errno_kind(errno), errno, "unlink()", name);
+    ds_seg_unpin(s, g);
+    atomic_fetch_add(&s->retired, 1);
+    pthread_mutex_unlock(&s->wlock);
+    be_log(BE_LOG_ERROR,
+           "disk tier: segment \"%s/%s\" retired after %d failed reads: %" PRIu64
+           " blocks dropped from the index (fetched again when asked for), file removed",
+           s->path, name, DS_READ_ERRORS_MAX, dropped);
 }

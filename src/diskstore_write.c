@@ -103,12 +103,18 @@ ds_seal_wlocked(be_diskstore_t *s)
     be_foot_trailer_encode(&t, tr);
     struct iovec iov[2] = {{g->foot, g->nfoot * BE_FOOT_ENTRY_SIZE}, {tr, sizeof(tr)}};
     size_t want = iov[0].iov_len + iov[1].iov_len;
-    ssize_t n = pwritev(g->fd, iov, 2, (off_t)g->size);
+    ssize_t n = ds_pwritev_full(g->fd, iov, 2, g->size);
     if (n == (ssize_t)want) {
-        fdatasync(g->fd);
         ds_bytes_add(s, g, want);
+        /* A failed flush leaves the records' durability unknown, not their bytes: each is
+         * checked on read and at start-up, so it is counted and the segment stays in use. */
+        if (fdatasync(g->fd) != 0) {
+            char name[64];
+            ds_seg_name(name, sizeof(name), g->seq, 0);
+            ds_fault(s, ds_errno_kind(errno), errno, "fdatasync()", name);
+        }
     } else {
-        write_fault(s, n < 0 ? errno : ENOSPC, "pwritev() of a footer to", g->seq);
+        write_fault(s, errno, "pwritev() of a footer to", g->seq);
         if (ftruncate(g->fd, (off_t)g->size) != 0) {
             /* the scan at start-up drops a partial footer anyway */
         }
@@ -121,6 +127,8 @@ ds_seal_wlocked(be_diskstore_t *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* Creates the next segment and makes it the open one. BE_OK; BE_ERROR when there is no room
+ * (ENOSPC, a full segment table: a reclaim may help); BE_DECLINED after another fault. */
 static int
 create_wlocked(be_diskstore_t *s)
 {
@@ -130,20 +138,26 @@ create_wlocked(be_diskstore_t *s)
     ds_seg_name(name, sizeof(name), seq, 0);
     int fd = openat(s->dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) {
-        write_fault(s, errno, "open() of a new segment", seq);
-        return BE_ERROR;
+        int err = errno;
+        write_fault(s, err, "open() of a new segment", seq);
+        return ds_errno_kind(err) == BE_DISK_ERR_NOSPC ? BE_ERROR : BE_DECLINED;
     }
     uint8_t hdr[BE_SEG_HEADER_SIZE];
     be_seg_header_t h = {.seq = seq, .capacity = s->conf.segment_size};
     be_seg_header_encode(&h, hdr);
-    ssize_t n = pwrite(fd, hdr, sizeof(hdr), 0);
-    if (n != (ssize_t)sizeof(hdr) || renameat(s->dirfd, tmp, s->dirfd, name) != 0) {
-        write_fault(s, n < 0 || n == (ssize_t)sizeof(hdr) ? errno : ENOSPC, "writing a new segment",
-                    seq);
+    struct iovec one = {hdr, sizeof(hdr)};
+    if (ds_pwritev_full(fd, &one, 1, 0) != (ssize_t)sizeof(hdr) ||
+        renameat(s->dirfd, tmp, s->dirfd, name) != 0) {
+        int err = errno;
+        write_fault(s, err, "writing a new segment", seq);
         close(fd);
         unlinkat(s->dirfd, tmp, 0);
-        return BE_ERROR;
+        return ds_errno_kind(err) == BE_DISK_ERR_NOSPC ? BE_ERROR : BE_DECLINED;
     }
+    /* The new name must outlive a crash before the seal's fdatasync makes the records
+     * durable: a segment left under its temporary name is removed at start-up. */
+    if (fsync(s->dirfd) != 0)
+        ds_fault(s, ds_errno_kind(errno), errno, "fsync() of the directory after creating", name);
     seg_t *g = calloc(1, sizeof(*g));
     uint32_t slot;
     if (g == NULL) {
@@ -178,8 +192,11 @@ roll_wlocked(be_diskstore_t *s)
 {
     ds_seal_wlocked(s);
     s->force_roll = 0;
-    if (create_wlocked(s) != BE_OK) {
-        uint32_t v = ds_oldest_sealed(s); /* perhaps the file system is full: free one, retry */
+    int rc = create_wlocked(s);
+    if (rc != BE_OK) {
+        /* Full (file system or segment table): free one, retry. Another fault (EIO, ...)
+         * would cost a segment's blocks for nothing: the next append tries again. */
+        uint32_t v = rc == BE_ERROR ? ds_oldest_sealed(s) : UINT32_MAX;
         if (v == UINT32_MAX)
             return BE_ERROR;
         ds_reclaim_wlocked(s, v, 0);
@@ -214,9 +231,9 @@ ds_append_wlocked(be_diskstore_t *s, const be_key_t *digest, const void *data, u
     be_rec_encode(&h, data, hdr);
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
     uint32_t off = (uint32_t)g->size;
-    ssize_t n = pwritev(g->fd, iov, len > 0 ? 2 : 1, (off_t)off);
+    ssize_t n = ds_pwritev_full(g->fd, iov, len > 0 ? 2 : 1, off);
     if (n != (ssize_t)need) {
-        write_fault(s, n < 0 ? errno : ENOSPC, "pwritev() to", g->seq);
+        write_fault(s, errno, "pwritev() to", g->seq);
         if (ftruncate(g->fd, (off_t)off) != 0) {
             /* a torn record fails its crc: the scan at start-up drops it */
         }

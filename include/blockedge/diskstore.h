@@ -79,6 +79,7 @@ typedef struct be_diskstore_stats_s {
     uint64_t evictions;                  /* blocks dropped by reclaim */
     uint64_t reappends;                  /* hot blocks rewritten by reclaim */
     uint64_t corruptions;                /* records that failed their checks on read */
+    uint64_t retired;                    /* segments dropped after repeated read errors */
     uint64_t writes;                     /* records appended */
     uint64_t writes_dropped;             /* the sum of the next */
     uint64_t dropped_by[BE_DISK_DROP_N]; /* by reason */

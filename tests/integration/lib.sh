@@ -310,7 +310,9 @@ conf_listen() {
 
 # start_blockedge CONF_TEXT [NAME]: write NAME.conf, start blockedge on it, wait (<= 10 s) for the
 # admin /healthz to answer 200 from the process we started. Sets BE_PID, BE_URL, BE_ADMIN,
-# BE_PORT, BE_ERRLOG, BE_CONF.
+# BE_PORT, BE_ERRLOG, BE_CONF. BE_LAUNCH (an array, empty by default) is put before the command,
+# e.g. (env LD_PRELOAD=...) for the fault tests (faultlib.sh); it must exec blockedge in place.
+BE_LAUNCH=()
 start_blockedge() {
     local conf=$1 name=${2:-be} http admin code="" i
     BE_CONF="$T/$name.conf"
@@ -321,7 +323,7 @@ start_blockedge() {
     BE_ERRLOG=$(printf '%s\n' "$conf" | sed -n 's/^[[:space:]]*error_log[[:space:]]\+\([^;[:space:]]*\).*/\1/p')
     : "${BE_ERRLOG:=$T/$name.stderr}"
     IT_LOGS+=("$T/$name.stderr" "$BE_ERRLOG")
-    "$BLOCKEDGE" -c "$BE_CONF" >"$T/$name.stdout" 2>"$T/$name.stderr" &
+    "${BE_LAUNCH[@]}" "$BLOCKEDGE" -c "$BE_CONF" >"$T/$name.stdout" 2>"$T/$name.stderr" &
     BE_PID=$!
     track "$BE_PID"
     for ((i = 0; i < 100; i++)); do

@@ -41,6 +41,7 @@ X(CACHE_BYTES, "blockedge_cache_bytes", GAUGE, TIER, TIERS, bytes, "cache.*.byte
 X(CACHE_CAPACITY, "blockedge_cache_capacity_bytes", GAUGE, TIER, TIERS, capacity, "cache.*.capacity_bytes", "Configured capacity in bytes, by tier.")
 X(CACHE_EVICTIONS, "blockedge_cache_evictions_total", COUNTER, TIER, TIERS, evictions, "cache.*.evictions", "Blocks evicted to make room, by tier.")
 X(DISK_CORRUPTIONS, "blockedge_disk_corruptions_total", COUNTER, NONE, DISK_ALWAYS, corruptions, "", "Disk records that failed their checks on read (dropped, refetched).")
+X(DISK_SEGMENTS_RETIRED, "blockedge_disk_segments_retired_total", COUNTER, NONE, DISK, retired, "", "Segments dropped after repeated read errors (their blocks are fetched again).")
 X(DISK_ERRORS, "blockedge_disk_errors_total", COUNTER, DISK_KIND, DISK_ARRAY, errors, "", "Disk tier I/O faults, by kind (each kind is logged once).")
 X(DISK_INDEX_STATE, "blockedge_disk_index_state", GAUGE, NONE, DISK, state, "", "Disk index: 0 loading (requests go to the origin), 1 ready, 2 failed.")
 X(DISK_INDEX_LOAD_SECONDS, "blockedge_disk_index_load_seconds", GAUGE, NONE, DISK_MSEC, load_msec, "", "Time the disk index took to load at start-up.")
