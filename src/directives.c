@@ -641,9 +641,11 @@ const be_directive_t be_directives[] = {
     ONCE("max_block_size",            CACHE,  1, 1, be_conf_set_size,      max_block_size,            1,    0,          "SIZE",                "16m",
         "largest block fetched (larger fetches are aborted), at most memory_size; larger allows "
         "bigger blocks but lets one fill evict many"),
-    ONCE("memory_policy",             CACHE,  1, 1, ENUM(memory_policies), memory_policy,             0,    0,          "lru|sieve|s3fifo|wtinylfu", "lru",
-        "memory eviction policy; lru is exact and predictable but not scan-resistant, sieve and "
-        "s3fifo keep hits lock-free and survive scans, wtinylfu admits by frequency"),
+    ONCE("memory_policy",             CACHE,  1, 1, ENUM(memory_policies), memory_policy,             0,    0,          "lru|sieve|s3fifo|wtinylfu", "s3fifo",
+        "memory eviction policy; s3fifo (the default) keeps the most hits on Zipf loads and "
+        "through scans, with hits under a shared lock; sieve is close behind with the simplest "
+        "code; lru is exact and predictable but loses the hot set to a scan; wtinylfu admits "
+        "by frequency"),
     ONCE("disk_path",                 CACHE,  1, 1, be_conf_set_str,       disk_path,                 0,    0,          "PATH",                NULL,
         "directory of the disk tier's segment files; none = memory only, a restart starts cold"),
     ONCE("disk_size",                 CACHE,  1, 1, be_conf_set_size,      disk_size,                 MIB,  0,          "SIZE",                NULL,
