@@ -5,6 +5,8 @@
  * slots holding the key and its id), kept until be_trace_free since loading may continue
  * after a replay. A replay keeps one policy node per id in a flat array and one resident flag
  * per id beside it, so a request costs an array index, a flag and the policy's own work.
+ * After each insert the policy's own tables (S3-FIFO's ghost, W-TinyLFU's sketch) grow as the
+ * memory tier and the miniature simulations let them, so a replay is what the server does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +172,8 @@ be_policysim_run(const be_trace_t *t, int kind, uint64_t capacity, be_sim_result
         be_policy_insert(p, n);
         in[id] = 1;
         used += size;
+        if (be_policy_grow_wanted(p) > 0)
+            (void)be_policy_grow(p); /* as the memory tier does; a failure keeps the old tables */
     }
     out->seconds = now_seconds() - t0;
     out->requests = t->n;

@@ -88,7 +88,7 @@ typedef struct be_config_s {
     /* cache { } */
     uint64_t memory_size;    /* default 256m */
     uint64_t max_block_size; /* default 16m */
-    int memory_policy;       /* enum be_memory_policy */
+    int memory_policy;       /* enum be_memory_policy; default s3fifo */
     char disk_path[1024];    /* "" = no disk tier */
     uint64_t disk_size;
     uint64_t disk_segment_size;

@@ -77,7 +77,8 @@ check_num "$bytes" -le "$CAP" "cache bytes after the fill"
 check_eq "$evictions" "$((NBLOCKS - blocks))" "evictions (every block fetched and no longer held)"
 check_eq "$(metric blockedge_origin_requests_total)" "$NBLOCKS" "origin requests during the fill"
 
-# The latest block is still held (LRU); the earliest ones were evicted and are misses again.
+# The latest block is still held, the earliest ones were evicted and are misses again (each
+# block was read once: LRU and the default s3fifo alike evict such blocks oldest first).
 code=$(http_get "$BE_URL/blocks/${KEYS[$((NBLOCKS - 1))]}")
 check_eq "$code" 200 "GET of the latest block"
 check_eq "$(hdr X-Cache)" HIT-MEMORY "X-Cache of the latest block"

@@ -460,7 +460,7 @@ test_defaults_match_documented_values(void)
     BE_CHECK_INT(cfg.h2_max_concurrent_streams, 100);
     BE_CHECK_INT(cfg.memory_size, 256ll << 20);
     BE_CHECK_INT(cfg.max_block_size, 16ll << 20);
-    BE_CHECK_INT(cfg.memory_policy, BE_POLICY_LRU);
+    BE_CHECK_INT(cfg.memory_policy, BE_POLICY_S3FIFO);
     BE_CHECK_STR(cfg.disk_path, "");
     BE_CHECK_INT(cfg.disk_size, 0);
     BE_CHECK_INT(cfg.disk_segment_size, 256ll << 20);

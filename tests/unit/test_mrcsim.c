@@ -3,7 +3,8 @@
  * full simulation of the same policy (policysim.h) at each of its sizes, and its memory bound.
  *
  * Traces are synthetic with fixed seeds (splitmix64), so every figure printed here is
- * reproducible. The bound asserted: at most 3 points of hit ratio at each size.
+ * reproducible. The bound asserted: at most 3 points of hit ratio at each size, 2 for S3-FIFO
+ * (the default policy) at the default rate.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -155,7 +156,7 @@ static void
 test_mrcsim_within_3_points_of_full_simulation(void)
 {
     trace_t t = make_trace(200000, 1000000, 0.8, 0, 11);
-    BE_CHECK(worst_error(&t, BE_POLICY_S3FIFO, 0.1, 32768, NULL) <= 0.03);
+    BE_CHECK(worst_error(&t, BE_POLICY_S3FIFO, 0.1, 32768, NULL) <= 0.02);
     if (every_policy()) {
         BE_CHECK(worst_error(&t, BE_POLICY_WTINYLFU, 0.1, 32768, NULL) <= 0.03);
         BE_CHECK(worst_error(&t, BE_POLICY_SIEVE, 0.1, 32768, NULL) <= 0.03);
@@ -170,7 +171,7 @@ static void
 test_mrcsim_follows_policy_under_scan(void)
 {
     trace_t t = make_trace(200000, 1000000, 0.9, 4, 12);
-    BE_CHECK(worst_error(&t, BE_POLICY_S3FIFO, 0.1, 32768, NULL) <= 0.03);
+    BE_CHECK(worst_error(&t, BE_POLICY_S3FIFO, 0.1, 32768, NULL) <= 0.02);
     if (every_policy())
         BE_CHECK(worst_error(&t, BE_POLICY_WTINYLFU, 0.1, 32768, NULL) <= 0.03);
     free(t.item);
