@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blockedge/config.h"
 #include "blockedge/confvalue.h"
 #include "blockedge/policysim.h"
 #include "clustersim.h"
@@ -70,7 +71,7 @@ static const char usage_text[] =
     "                    spread per tier (max/mean requests per node)\n"
     "  --cache SIZE      cache per edge (bytes or P% of the corpus; default 10%)\n"
     "  --shield-cache S  cache per shield (default: --cache)\n"
-    "  --policy NAME     every node's policy (default lru, the memory tier's default)\n"
+    "  --policy NAME     every node's policy (default: the memory tier's default, s3fifo)\n"
     "  --fail T:ID@W     node ID of tier T (edge or shield) fails before request W (a number,\n"
     "                    or P% of the trace): its keys move to the next owner, its cache is\n"
     "                    lost; repeatable\n"
@@ -718,7 +719,9 @@ main(int argc, char **argv)
     gen_t g = {.blocks = 100000, .size_min = 4096, .size_max = 4096, .seed = 1};
     const char *path = NULL, *caches = "10%", *policies = NULL;
     int input = 0, csv = 0, json = 0, cluster = 0, c;
-    cluster_t cl = {.kind = BE_POLICY_LRU};
+    static be_config_t defaults; /* the memory tier's default policy is the nodes' default */
+    be_config_defaults(&defaults);
+    cluster_t cl = {.kind = defaults.memory_policy};
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_TRACE:

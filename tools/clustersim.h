@@ -202,6 +202,8 @@ cl_request(cl_tier_t *t, uint32_t id, uint64_t hash, uint32_t size)
     e->pn.hash = hash;
     e->pn.size = size;
     be_policy_insert(nd->pol, &e->pn);
+    if (be_policy_grow_wanted(nd->pol) > 0)
+        (void)be_policy_grow(nd->pol); /* as the memory tier and be_policysim_run() do */
     nd->used += size;
     nd->objects++;
     j = cl_table_find(t, key);
