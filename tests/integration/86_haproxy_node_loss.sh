@@ -22,32 +22,16 @@ check_eq "$(cut -d' ' -f1 "$T/warm" | sort -u | grep -c .)" "$N" "keys served in
 check_eq "$(grep -c . "$T/warm")" "$N" "requests logged in the warm pass (one edge each)"
 
 # Load: wrk over HTTP/1.1 and h2load over h2 with TLS, both cycling through the keys.
-cat >"$T/keys.lua" <<LUA
-local keys, i = {}, 0
-for line in io.lines("$T/keys") do keys[#keys + 1] = line end
-request = function()
-    i = i + 1
-    return wrk.format("GET", "/blocks/" .. keys[(i % #keys) + 1])
-end
-done = function(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format("WRK requests=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
-        summary.requests, e.connect, e.read, e.write, e.status, e.timeout))
-end
-LUA
 urls_of "$HA_TLS_URL" "$T/keys" >"$T/urls.tls"
-wrk -t 1 -c 4 -d 4s -s "$T/keys.lua" "$HA_URL" >"$T/wrk.out" 2>&1 &
-WRK=$!
+ha_wrk 4s "$T/keys" "$T/wrk.out"
 h2load -c 2 -m 4 -D 4 -i "$T/urls.tls" >"$T/h2load.out" 2>&1 &
 H2L=$!
 sleep 1.5
 kill -KILL "${NODE_PID[edge2]}"
 t_kill=$(now_ms)
-wait "$WRK" || fail "wrk failed: $(cat "$T/wrk.out")"
+ha_wrk_done "$T/wrk.out"
 wait "$H2L" || fail "h2load failed: $(tail -n 8 "$T/h2load.out")"
-wrk_line=$(grep '^WRK ' "$T/wrk.out")
-[ -n "$wrk_line" ] || fail "no summary from wrk: $(cat "$T/wrk.out")"
-wrk_bad=$(echo "$wrk_line" | awk '{ s = 0; for (i = 3; i <= NF; i++) { split($i, a, "="); s += a[2] } print s }')
+wrk_line=$WRK_LINE wrk_bad=$WRK_BAD
 h2_line=$(grep -E '^requests: ' "$T/h2load.out")
 h2_bad=$(echo "$h2_line" | sed -E 's/.* ([0-9]+) failed, ([0-9]+) errored.*/\1 \2/' | awk '{ print $1 + $2 }')
 h2_non2xx=$(grep -E '^status codes: ' "$T/h2load.out" | sed -E 's/status codes: [0-9]+ 2xx, ([0-9]+) 3xx, ([0-9]+) 4xx, ([0-9]+) 5xx/\1 \2 \3/' | awk '{ print $1 + $2 + $3 }')
@@ -88,15 +72,13 @@ check_num $((back2disk * 100)) -ge $((owned2 * 99)) "edge2's keys as disk hits a
 # A stop, not a crash: with drain_delay edge3's /healthz says 503 while it still serves;
 # HAProxy's checks take it out (check status L7STS, a 503, not a refused connection) before
 # its sockets close, so wrk sees no error.
-wrk -t 1 -c 4 -d 4s -s "$T/keys.lua" "$HA_URL" >"$T/wrk2.out" 2>&1 &
-WRK=$!
+ha_wrk 4s "$T/keys" "$T/wrk2.out"
 sleep 0.5
 kill -TERM "${NODE_PID[edge3]}"
 wait_ha_up edges 2 4
 check=$(ha_cmd "show stat" | awk -F, '$1 == "edges" && $2 == "edge3" { print $18, $37 }')
-wait "$WRK" || fail "wrk failed: $(cat "$T/wrk2.out")"
-wrk_line=$(grep '^WRK ' "$T/wrk2.out")
-wrk_bad=$(echo "$wrk_line" | awk '{ s = 0; for (i = 3; i <= NF; i++) { split($i, a, "="); s += a[2] } print s }')
+ha_wrk_done "$T/wrk2.out"
+wrk_line=$WRK_LINE wrk_bad=$WRK_BAD
 log "SIGTERM to edge3 with drain_delay 3s under load: HAProxy says \"$check\"; $wrk_line"
 check_eq "$check" "DOWN L7STS" "edge3's state and last check in HAProxy"
 check_eq "$wrk_bad" 0 "wrk client errors while edge3 drained"

@@ -43,27 +43,11 @@ check_num "$s1" -ge $((N / 4)) "shield1's share of the fetches"
 check_num "$s2" -ge $((N / 4)) "shield2's share of the fetches"
 
 # Load on new blocks (edge misses, fetched through the shields) while shield1 dies.
-cat >"$T/keys.lua" <<LUA
-local keys, i = {}, 0
-for line in io.lines("$T/keys.b") do keys[#keys + 1] = line end
-request = function()
-    i = i + 1
-    return wrk.format("GET", "/blocks/" .. keys[(i % #keys) + 1])
-end
-done = function(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format("WRK requests=%d connect=%d read=%d write=%d status=%d timeout=%d\n",
-        summary.requests, e.connect, e.read, e.write, e.status, e.timeout))
-end
-LUA
-wrk -t 1 -c 4 -d 3s -s "$T/keys.lua" "$HA_URL" >"$T/wrk.out" 2>&1 &
-WRK=$!
+ha_wrk 3s "$T/keys.b" "$T/wrk.out"
 sleep 0.7
 kill -KILL "${NODE_PID[shield1]}"
-wait "$WRK" || fail "wrk failed: $(cat "$T/wrk.out")"
-wrk_line=$(grep '^WRK ' "$T/wrk.out")
-[ -n "$wrk_line" ] || fail "no summary from wrk: $(cat "$T/wrk.out")"
-wrk_bad=$(echo "$wrk_line" | awk '{ s = 0; for (i = 3; i <= NF; i++) { split($i, a, "="); s += a[2] } print s }')
+ha_wrk_done "$T/wrk.out"
+wrk_line=$WRK_LINE wrk_bad=$WRK_BAD
 retried=$(ha_cmd "show stat" | awk -F, '$1 == "shields" && $2 == "BACKEND" { print $16 "/" $17 }')
 log "kill -9 of shield1 under load: $wrk_line; HAProxy shields retries/redispatches $retried"
 check_eq "$wrk_bad" 0 "client errors while a shield died"

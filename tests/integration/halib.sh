@@ -227,3 +227,19 @@ served_by() {
             awk -v n="$n" '{ k = $7; sub(/^\/blocks\//, "", k); sub(/\?.*/, "", k); print k, n, $(NF - 3), $(NF - 2) }'
     done
 }
+
+# ha_wrk SECONDS KEYS OUT: wrk through HAProxy (1 thread, 4 connections) walking the keys file
+# round robin (bench/wrk/keys.lua), in the background: its pid in WRK, its output in OUT.
+ha_wrk() {
+    BE_WRK_REPORT=1 wrk -t 1 -c 4 -d "$1" -s "$BE_SOURCE_DIR/bench/wrk/keys.lua" "$HA_URL" -- "$2" \
+        >"$3" 2>&1 &
+    WRK=$!
+}
+
+# ha_wrk_done OUT: waits for ha_wrk's wrk; sets WRK_LINE (its "be-wrk ..." summary) and WRK_BAD
+# (socket errors, timeouts and non-2xx answers). Fails the test when wrk failed or said nothing.
+ha_wrk_done() {
+    wait "$WRK" || fail "wrk failed: $(cat "$1")"
+    WRK_LINE=$(grep '^be-wrk ' "$1") || fail "no summary from wrk: $(cat "$1")"
+    WRK_BAD=$(echo "$WRK_LINE" | sed -E 's/.* errors=([0-9]+) non2xx=([0-9]+).*/\1 \2/' | awk '{ print $1 + $2 }')
+}
