@@ -120,24 +120,6 @@ render(be_admin_t *a, int stats, size_t top, struct evbuffer *out)
     return rc;
 }
 
-/* "top=N" in a query string, else the default; clamped to STATS_TOP_MAX. */
-static size_t
-query_top(const char *query)
-{
-    for (const char *p = query; p != NULL && *p != '\0';) {
-        if (strncmp(p, "top=", 4) == 0) {
-            char *end;
-            unsigned long v = strtoul(p + 4, &end, 10);
-            if (end != p + 4)
-                return v > STATS_TOP_MAX ? STATS_TOP_MAX : (size_t)v;
-        }
-        p = strchr(p, '&');
-        if (p != NULL)
-            p++;
-    }
-    return STATS_TOP_DEFAULT;
-}
-
 static void
 figures(be_admin_t *a, be_adminhttp_t *c, int stats, const char *query)
 {
@@ -146,7 +128,8 @@ figures(be_admin_t *a, be_adminhttp_t *c, int stats, const char *query)
         be_adminhttp_text(c, 500, "out of memory");
         return;
     }
-    if (render(a, stats, stats ? query_top(query) : 0, body) != BE_OK)
+    if (render(a, stats, stats ? be_adminreq_top(query, STATS_TOP_DEFAULT, STATS_TOP_MAX) : 0,
+               body) != BE_OK)
         be_adminhttp_reply(c, 500, "text/plain", NULL, body);
     else if (stats)
         be_adminhttp_reply(c, 200, "application/json", NULL, body);

@@ -146,6 +146,21 @@ parse_field(const char *s, size_t n, be_adminreq_t *r, int *status, const char *
     return BE_OK;
 }
 
+size_t
+be_adminreq_top(const char *query, size_t dflt, size_t max)
+{
+    for (const char *p = query; p != NULL && *p != '\0';) {
+        if (strncmp(p, "top=", 4) == 0 && p[4] >= '0' && p[4] <= '9') {
+            unsigned long v = strtoul(p + 4, NULL, 10); /* ULONG_MAX past the range: clamped */
+            return v > max ? max : (size_t)v;
+        }
+        p = strchr(p, '&');
+        if (p != NULL)
+            p++;
+    }
+    return dflt;
+}
+
 int
 be_adminreq_parse(const char *head, size_t len, be_adminreq_t *r, int *status, const char **why)
 {

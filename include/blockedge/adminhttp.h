@@ -43,6 +43,10 @@ typedef struct be_adminreq_s {
 int be_adminreq_parse(const char *head, size_t len, be_adminreq_t *r, int *status,
                       const char **why);
 
+/* The first "top=N" parameter of a query (N decimal digits) clamped to max, else dflt (no such
+ * parameter, or one without a digit after "top=": "top=-1" is not a huge N). */
+size_t be_adminreq_top(const char *query, size_t dflt, size_t max);
+
 typedef struct be_adminhttp_s be_adminhttp_t;
 
 /* What the admin does with a connection's request. */

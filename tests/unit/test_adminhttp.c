@@ -97,10 +97,24 @@ test_adminreq_refuses_malformed_heads_with_a_status(void)
     BE_CHECK(refused(big, 431, "Authorization"));
 }
 
+static void
+test_adminreq_top_reads_the_first_top_with_digits(void)
+{
+    BE_CHECK_INT(be_adminreq_top("", 10, 100), 10);
+    BE_CHECK_INT(be_adminreq_top("top=25", 10, 100), 25);
+    BE_CHECK_INT(be_adminreq_top("a=1&top=0", 10, 100), 0);
+    BE_CHECK_INT(be_adminreq_top("top=5000", 10, 100), 100);
+    BE_CHECK_INT(be_adminreq_top("top=99999999999999999999999", 10, 100), 100);
+    BE_CHECK_INT(be_adminreq_top("top=-1", 10, 100), 10); /* not a huge N */
+    BE_CHECK_INT(be_adminreq_top("top=&top=3", 10, 100), 3);
+    BE_CHECK_INT(be_adminreq_top("xtop=4&stop=5", 10, 100), 10);
+}
+
 int
 main(void)
 {
     BE_RUN(test_adminreq_keeps_line_and_the_fields_it_needs);
     BE_RUN(test_adminreq_refuses_malformed_heads_with_a_status);
+    BE_RUN(test_adminreq_top_reads_the_first_top_with_digits);
     BE_TEST_EXIT();
 }
