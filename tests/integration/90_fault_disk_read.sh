@@ -6,7 +6,9 @@
 # origin and served right; after 3 failed reads the segment is retired (dropped from the index,
 # its file removed, counted, logged once) and its other blocks go to the origin without a
 # read. The other segments' blocks are served from disk, right, with no fault counted: an
-# interrupted or short read is carried on, not taken for a corrupt record.
+# interrupted or short read is carried on, not taken for a corrupt record. Then a restart in
+# which every read of one good segment fails while the index loads: the node comes up, that
+# segment's blocks come from the origin, the rest are disk hits.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
 source "$(dirname "$0")/faultlib.sh"
@@ -82,6 +84,46 @@ check_eq "$(($(origin_total) - o0))" "$NBAD" "no origin request for blocks on go
 # Everything again: right bytes from memory (the refetched blocks were filled there too).
 get_all "$T/keys" "$T/again.out"
 check_eq "$(xcache_count "$T/again.out" HIT-MEMORY)" "$N" "HIT-MEMORY for every block"
+signal_and_wait "$BE_PID" TERM 15
+check_eq "$SIG_RC" 0 "exit status after SIGTERM"
+
+# Start-up: every read of one good segment fails while the index loads. The node still comes
+# up ready; that segment's blocks come from the origin, right; the others are disk hits.
+segs_of "$T/disk" "$T/good.keys" >"$T/segs3"
+LOADBAD=$(head -n 1 "$T/segs3" | cut -d' ' -f2)
+LOADBADNAME=$(basename "$LOADBAD")
+awk -v b="$LOADBAD" '$2 == b {print $1}' "$T/segs3" >"$T/loadbad.keys"
+awk -v b="$LOADBAD" '$2 != b {print $1}' "$T/segs3" >"$T/loadgood.keys"
+NLB=$(wc -l <"$T/loadbad.keys")
+NLG=$(wc -l <"$T/loadgood.keys")
+fault_launch "pread,preadv2:path=*/$LOADBADNAME:err=EIO"
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+CONF=$(disk_conf "$ORIGIN_URL" "$T/disk")
+start_blockedge "$CONF" be3
+wait_disk_ready
+check_num "$(fault_count "^pread.* .*/$LOADBADNAME err=EIO")" -ge 1 "reads of $LOADBADNAME failed during the load"
+o0=$(origin_total)
+get_all "$T/loadbad.keys" "$T/loadbad.out"
+check_eq "$(xcache_count "$T/loadbad.out" MISS)" "$NLB" "MISS for the blocks of a segment unreadable at start-up"
+get_all "$T/loadgood.keys" "$T/loadgood.out"
+check_eq "$(xcache_count "$T/loadgood.out" HIT-DISK)" "$NLG" "HIT-DISK for the other segments"
+check_eq "$(($(origin_total) - o0))" "$NLB" "origin requests after a start-up read fault"
+check_eq "$(wait_metric blockedge_disk_writes_total "$NLB" 10)" "$NLB" "refetched blocks written again"
+signal_and_wait "$BE_PID" TERM 15
+check_eq "$SIG_RC" 0 "exit status after SIGTERM"
+
+# And once more without faults: the segment skipped at start-up was neither removed nor
+# overwritten by the new one, so every block of the good segments is a disk hit, right.
+fault_launch ""
+HTTP_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+CONF=$(disk_conf "$ORIGIN_URL" "$T/disk")
+start_blockedge "$CONF" be4
+wait_disk_ready
+get_all "$T/good.keys" "$T/final.out"
+check_eq "$(xcache_count "$T/final.out" HIT-DISK)" "$NGOOD" "HIT-DISK for every good block after a clean restart"
+check_eq "$(metric blockedge_disk_corruptions_total)" 0 "corruptions after a clean restart"
 signal_and_wait "$BE_PID" TERM 15
 check_eq "$SIG_RC" 0 "exit status after SIGTERM"
 log "ok"
