@@ -205,27 +205,41 @@ def read_response(sock, want_body=True):
     return status, rest[:length]
 
 
-def h1_verifier(port, pick, unknown, tally, end, rnd):
-    sock = None
+def verifier(label, pick, tally, end, opener, getter):
+    """GETs one at a time over a connection opener() makes (reopened when it breaks, counted as
+    "LABEL broken connections (why)"); every 200's bytes must hash to the key asked for."""
+    link = None
     while time.monotonic() < end:
-        key = rnd.choice(unknown) if rnd.random() < 0.05 else pick()
+        key = pick()
         try:
-            if sock is None:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-            sock.sendall(f"GET /blocks/{key} HTTP/1.1\r\nHost: soak\r\n\r\n".encode())
-            status, body = read_response(sock)
-        except (OSError, ValueError):
-            tally.add("h1 broken connections")
-            if sock is not None:
-                sock.close()
-            sock = None
+            if link is None:
+                link = opener()
+            status, body = getter(link, key)
+        except Exception as e:  # sockets, a closed connection, a broken answer, h2's errors
+            tally.add(f"{label} broken connections ({type(e).__name__})")
+            if link is not None:
+                link[0].close()
+            link = None
             time.sleep(0.05)
             continue
-        tally.add(f"h1 {status}")
+        tally.add(f"{label} {status}")
         if status == 200 and hashlib.sha256(body).hexdigest() != key:
-            tally.bad(f"h1: /blocks/{key}: 200 with bytes of another SHA-256")
-    if sock is not None:
-        sock.close()
+            tally.bad(f"{label}: /blocks/{key}: 200 with bytes of another SHA-256")
+    if link is not None:
+        link[0].close()
+
+
+def h1_verifier(port, pick, unknown, tally, end, rnd):
+    """HTTP/1.1 keep-alive; one request in 20 asks for a key the origin does not have."""
+    def opener():
+        return (socket.create_connection(("127.0.0.1", port), timeout=10),)
+
+    def getter(link, key):
+        link[0].sendall(f"GET /blocks/{key} HTTP/1.1\r\nHost: soak\r\n\r\n".encode())
+        return read_response(link[0])
+
+    verifier("h1", lambda: rnd.choice(unknown) if rnd.random() < 0.05 else pick(), tally, end,
+             opener, getter)
 
 
 def curl_verifier(port, scheme, h2flag, pick, tally, end, tmp, label):
@@ -286,31 +300,18 @@ def h2c_get(conn, sock, key):
 
 
 def h2c_verifier(port, pick, tally, end):
-    """GETs one at a time over an h2c connection (prior knowledge), reopened when it breaks."""
+    """h2c with prior knowledge, one stream at a time."""
     import h2.config
     import h2.connection
-    conn = sock = None
-    while time.monotonic() < end:
-        key = pick()
-        try:
-            if sock is None:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-                conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-                conn.initiate_connection()
-                sock.sendall(conn.data_to_send())
-            status, body = h2c_get(conn, sock, key)
-        except Exception as e:  # sockets, a closed connection, h2's protocol errors
-            tally.add(f"h2c broken connections ({type(e).__name__})")
-            if sock is not None:
-                sock.close()
-            sock = None
-            time.sleep(0.05)
-            continue
-        tally.add(f"h2c {status}")
-        if status == 200 and hashlib.sha256(body).hexdigest() != key:
-            tally.bad(f"h2c: /blocks/{key}: 200 with bytes of another SHA-256")
-    if sock is not None:
-        sock.close()
+
+    def opener():
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        sock.sendall(conn.data_to_send())
+        return (sock, conn)
+
+    verifier("h2c", pick, tally, end, opener, lambda link, key: h2c_get(link[1], link[0], key))
 
 
 def hang_up(port, big, tally, end, rnd):

@@ -13,6 +13,26 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/disklib.sh"
 source "$(dirname "$0")/faultlib.sh"
 
+# split_by_first_segment KEYS NAME: the segment holding the first of KEYS in SEG (its path) and
+# SEGNAME; the keys it holds in $T/NAME.in, the others in $T/NAME.out.
+split_by_first_segment() {
+    segs_of "$T/disk" "$1" >"$T/$2.segs"
+    SEG=$(head -n 1 "$T/$2.segs" | cut -d' ' -f2)
+    SEGNAME=$(basename "$SEG")
+    awk -v b="$SEG" '$2 == b {print $1}' "$T/$2.segs" >"$T/$2.in"
+    awk -v b="$SEG" '$2 != b {print $1}' "$T/$2.segs" >"$T/$2.out"
+}
+
+# restart_under FAULTS NAME: blockedge on the same disk tier under the shim's FAULTS, fresh ports.
+restart_under() {
+    fault_launch "$1"
+    HTTP_PORT=$(free_port)
+    ADMIN_PORT=$(free_port)
+    CONF=$(disk_conf "$ORIGIN_URL" "$T/disk")
+    start_blockedge "$CONF" "$2"
+    wait_disk_ready
+}
+
 N=40
 gen_blocks "$T/blocks" "$N" 64k 9001
 keys_of "$T/blocks" >"$T/keys"
@@ -33,23 +53,17 @@ signal_and_wait "$BE_PID" TERM 15
 check_eq "$SIG_RC" 0 "exit status after SIGTERM"
 
 # The first key's segment is the bad one; every other key lives in a good one.
-segs_of "$T/disk" "$T/keys" >"$T/segs"
-BAD=$(head -n 1 "$T/segs" | cut -d' ' -f2)
-BADNAME=$(basename "$BAD")
-awk -v b="$BAD" '$2 == b {print $1}' "$T/segs" >"$T/bad.keys"
-awk -v b="$BAD" '$2 != b {print $1}' "$T/segs" >"$T/good.keys"
+split_by_first_segment "$T/keys" first
+BAD=$SEG BADNAME=$SEGNAME
+mv "$T/first.in" "$T/bad.keys"
+mv "$T/first.out" "$T/good.keys"
 NBAD=$(wc -l <"$T/bad.keys")
 NGOOD=$(wc -l <"$T/good.keys")
 log "$NBAD blocks in $BADNAME (failing), $NGOOD in other segments"
 check_num "$NBAD" -ge 6 "blocks in the failing segment"
 check_num "$NGOOD" -ge 6 "blocks in the other segments"
 
-fault_launch "preadv2:path=*/$BADNAME:err=EIO;preadv2:path=*.seg:every=2:err=EINTR;preadv2:path=*.seg:short=4096"
-HTTP_PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-CONF=$(disk_conf "$ORIGIN_URL" "$T/disk")
-start_blockedge "$CONF" be2
-wait_disk_ready
+restart_under "preadv2:path=*/$BADNAME:err=EIO;preadv2:path=*.seg:every=2:err=EINTR;preadv2:path=*.seg:short=4096" be2
 o0=$(origin_total)
 
 # The failing segment: each block comes from the origin, right; 3 failed reads retire it.
@@ -89,19 +103,13 @@ check_eq "$SIG_RC" 0 "exit status after SIGTERM"
 
 # Start-up: every read of one good segment fails while the index loads. The node still comes
 # up ready; that segment's blocks come from the origin, right; the others are disk hits.
-segs_of "$T/disk" "$T/good.keys" >"$T/segs3"
-LOADBAD=$(head -n 1 "$T/segs3" | cut -d' ' -f2)
-LOADBADNAME=$(basename "$LOADBAD")
-awk -v b="$LOADBAD" '$2 == b {print $1}' "$T/segs3" >"$T/loadbad.keys"
-awk -v b="$LOADBAD" '$2 != b {print $1}' "$T/segs3" >"$T/loadgood.keys"
+split_by_first_segment "$T/good.keys" load
+LOADBADNAME=$SEGNAME
+mv "$T/load.in" "$T/loadbad.keys"
+mv "$T/load.out" "$T/loadgood.keys"
 NLB=$(wc -l <"$T/loadbad.keys")
 NLG=$(wc -l <"$T/loadgood.keys")
-fault_launch "pread,preadv2:path=*/$LOADBADNAME:err=EIO"
-HTTP_PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-CONF=$(disk_conf "$ORIGIN_URL" "$T/disk")
-start_blockedge "$CONF" be3
-wait_disk_ready
+restart_under "pread,preadv2:path=*/$LOADBADNAME:err=EIO" be3
 check_num "$(fault_count "^pread.* .*/$LOADBADNAME err=EIO")" -ge 1 "reads of $LOADBADNAME failed during the load"
 o0=$(origin_total)
 get_all "$T/loadbad.keys" "$T/loadbad.out"
@@ -115,12 +123,7 @@ check_eq "$SIG_RC" 0 "exit status after SIGTERM"
 
 # And once more without faults: the segment skipped at start-up was neither removed nor
 # overwritten by the new one, so every block of the good segments is a disk hit, right.
-fault_launch ""
-HTTP_PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-CONF=$(disk_conf "$ORIGIN_URL" "$T/disk")
-start_blockedge "$CONF" be4
-wait_disk_ready
+restart_under "" be4
 get_all "$T/good.keys" "$T/final.out"
 check_eq "$(xcache_count "$T/final.out" HIT-DISK)" "$NGOOD" "HIT-DISK for every good block after a clean restart"
 check_eq "$(metric blockedge_disk_corruptions_total)" 0 "corruptions after a clean restart"
