@@ -191,7 +191,7 @@ def states(ops):
             op = ops[i]
             apply(files, op)
             kind, name = op[0], op[1]
-            if kind == "R":
+            if kind == "R" and op[2] != name:
                 renames.append(i)
                 fresh = [op[2] if n == name else n for n in fresh if n != op[2]]
             elif kind == "D":
