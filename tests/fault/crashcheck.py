@@ -198,14 +198,15 @@ def states(ops):
         files, synced, unsynced, durable, renames, fresh = {}, {}, {}, set(), [], []
         for i in range(k):
             op = ops[i]
-            apply(files, op)
             kind, name = op[0], op[1]
+            new_file = kind == "C" and name not in files  # O_TRUNC of a named file: not new
+            apply(files, op)
             if kind == "R" and op[2] != name:
                 renames.append(i)
                 fresh = [op[2] if n == name else n for n in fresh if n != op[2]]
             elif kind == "D":
                 renames, fresh = [], []
-            elif kind == "C" and name not in fresh:
+            elif new_file and name not in fresh:
                 fresh.append(name)
             elif kind == "U" and name in fresh:
                 fresh.remove(name)
