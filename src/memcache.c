@@ -17,6 +17,25 @@
  * publishes them), each shard's policy sized for an equal share of the budget. Hence
  * bytes <= budget at every instant, which is what blockedge_cache_bytes reports.
  *
+ * Shards: be_memcache_shards_for() picks the count from the budget at creation: the largest
+ * power of two, at most 64 (BE_MEMCACHE_MAX_SHARDS), that leaves each shard at least 4 MiB
+ * (BE_MEMCACHE_MIN_SHARD_BYTES), and at least 1. So 64 shards from 256 MiB up (the default
+ * memory_size: large tiers keep their 64 locks), 32 from 128 MiB, ..., 2 from 8 MiB and one
+ * shard below 8 MiB. Why 4 MiB: a shard's policy is sized for its share, and the policies'
+ * small areas need blocks in them to work as designed. A 4 MiB shard of 4 KiB blocks (about
+ * 4.2 KiB each with the header) holds about 970: S3-FIFO's small queue (10%) about 97 of them,
+ * W-TinyLFU's window (1%) about 9; of 64 KiB blocks, 63, with a small queue of 6. One fixed
+ * 64 made a 1 MiB tier 64 shards of 16 KiB (4 such blocks each, a small queue under one
+ * block): under S3-FIFO its origin requests were 11% off a one-shard simulation of the same
+ * bytes; it is now one shard, the tier the simulator (tools/cachesim) models. A shard's share is
+ * never smaller than under the fixed 64 (budget / count >= budget / 64); blocks of several MiB
+ * still leave a shard few of them, whatever the count. The count is fixed for the tier's life: a
+ * reload (be_memcache_set_budget) resizes each shard's policy but keeps the count, since moving
+ * every block to new shards would need every shard's lock at once under load. A budget that grows a
+ * lot keeps the smaller tier's count (fewer locks for the workers' hits to spread over); one that
+ * shrinks a lot leaves small shards (a 256 MiB tier reloaded to 1 MiB is 64 shards of 16 KiB, as
+ * before this rule). A restart picks the count for the new budget.
+ *
  * Locks: one shard lock at a time, never two; no callback or I/O under it. A policy whose hit
  * moves the block in a list (LRU, W-TinyLFU) takes the shard mutex for every operation. A
  * policy whose hit only marks the block (SIEVE, S3-FIFO) uses the shard's rwlock instead:
@@ -88,6 +107,21 @@ unlock(be_memcache_t *mc, shard_t *s)
         pthread_rwlock_unlock(&s->rwlock);
     else
         pthread_mutex_unlock(&s->mutex);
+}
+
+unsigned
+be_memcache_shards_for(uint64_t budget)
+{
+    unsigned n = 1;
+    while (n < BE_MEMCACHE_MAX_SHARDS && budget / BE_MEMCACHE_MIN_SHARD_BYTES >= 2 * (uint64_t)n)
+        n *= 2;
+    return n;
+}
+
+unsigned
+be_memcache_shards(const be_memcache_t *mc)
+{
+    return mc->nshards;
 }
 
 static shard_t *
