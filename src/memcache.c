@@ -17,6 +17,29 @@
  * publishes them), each shard's policy sized for an equal share of the budget. Hence
  * bytes <= budget at every instant, which is what blockedge_cache_bytes reports.
  *
+ * Shards: be_memcache_shards_for() picks the count from the budget when the tier is made: the
+ * largest power of two, at most 64 (BE_MEMCACHE_MAX_SHARDS), that leaves each shard at least
+ * 4 MiB (BE_MEMCACHE_MIN_SHARD_BYTES); one below 8 MiB. Hence 64 shards from 256 MiB up (the
+ * default memory_size: large tiers keep 64 locks for the workers' hits to spread over), 32
+ * from 128 MiB, ..., 2 from 8 MiB.
+ *
+ * Why 4 MiB: each shard's policy is sized for its share, and the small areas of the policies
+ * need blocks in them to work as designed. A 4 KiB block costs 4224 bytes (header included),
+ * so a 4 MiB shard holds about 990 of them: about 99 in S3-FIFO's small queue (10%), 9 in
+ * W-TinyLFU's window (1%); of 64 KiB blocks it holds 63, 6 of them in the small queue. With 64
+ * shards whatever the budget, a 1 MiB tier was 64 shards of 16 KiB, 3 such blocks each and a
+ * small queue under one block: its origin requests (89_cluster_sim under s3fifo) were 4.7%
+ * above those of one S3-FIFO with the same bytes (tools/cachesim); as one shard it is within
+ * 0.2%. The share of a shard is never below budget / 64; blocks of several MiB still leave a
+ * shard few of them, whatever the count.
+ *
+ * The count stays for the tier's life. A reload (be_memcache_set_budget) resizes each shard's
+ * policy, not the count: moving every block to other shards would need every shard lock at
+ * once under load. A budget that grows a lot keeps the fewer shards it started with (more
+ * workers' hits per lock); one that shrinks a lot leaves smaller shards, down to the
+ * degenerate ones above (256 MiB reloaded to 1 MiB is 64 shards of 16 KiB). A restart picks
+ * the count for the budget it starts with.
+ *
  * Locks: one shard lock at a time, never two; no callback or I/O under it. A policy whose hit
  * moves the block in a list (LRU, W-TinyLFU) takes the shard mutex for every operation. A
  * policy whose hit only marks the block (SIEVE, S3-FIFO) uses the shard's rwlock instead:
@@ -88,6 +111,21 @@ unlock(be_memcache_t *mc, shard_t *s)
         pthread_rwlock_unlock(&s->rwlock);
     else
         pthread_mutex_unlock(&s->mutex);
+}
+
+unsigned
+be_memcache_shards_for(uint64_t budget)
+{
+    unsigned n = 1;
+    while (n < BE_MEMCACHE_MAX_SHARDS && budget / BE_MEMCACHE_MIN_SHARD_BYTES >= 2 * (uint64_t)n)
+        n *= 2;
+    return n;
+}
+
+unsigned
+be_memcache_shards(const be_memcache_t *mc)
+{
+    return mc->nshards;
 }
 
 static shard_t *

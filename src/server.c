@@ -44,8 +44,7 @@
 #include "blockedge/worker.h"
 #include "server_int.h"
 
-#define MEMCACHE_SHARDS 64
-#define IO_THREADS      2
+#define IO_THREADS 2
 
 static unsigned
 worker_busy(be_worker_t *w)
@@ -127,7 +126,8 @@ build_shared(be_server_t *srv)
     char err[1024];
 
     srv->base = event_base_new();
-    svc->memcache = be_memcache_new(cfg->memory_size, MEMCACHE_SHARDS, cfg->memory_policy);
+    svc->memcache = be_memcache_new(cfg->memory_size, be_memcache_shards_for(cfg->memory_size),
+                                    cfg->memory_policy);
     svc->inflight = be_inflight_new();
     svc->negcache = be_negcache_new((unsigned)cfg->negative_max_keys);
     svc->missrate = be_missrate_new();

@@ -27,16 +27,27 @@ typedef struct be_memcache_stats_s {
     uint64_t inserts;
 } be_memcache_stats_t;
 
-/* budget: bytes; nshards: a power of two; policy: enum be_memory_policy. NULL on allocation
- * failure or a bad argument. */
+#define BE_MEMCACHE_MAX_SHARDS      64u
+#define BE_MEMCACHE_MIN_SHARD_BYTES ((uint64_t)4 << 20)
+
+/* The shard count for a budget: the largest power of two, at most BE_MEMCACHE_MAX_SHARDS, that
+ * leaves each shard at least BE_MEMCACHE_MIN_SHARD_BYTES; 1 below twice that (0 included). */
+unsigned be_memcache_shards_for(uint64_t budget);
+
+/* budget: bytes; nshards: a power of two (be_memcache_shards_for(budget) in the server; fixed
+ * for the tier's life, a new budget keeps it); policy: enum be_memory_policy. NULL on
+ * allocation failure or a bad argument. */
 be_memcache_t *be_memcache_new(uint64_t budget, unsigned nshards, int policy);
+
+/* The shard count it was made with. */
+unsigned be_memcache_shards(const be_memcache_t *mc);
 
 /* The policy it was made with (enum be_memory_policy). */
 int be_memcache_policy(const be_memcache_t *mc);
 
-/* A new budget (a reload): a smaller one evicts, the policy's victims first, until the tier
- * fits. Returns
- * how many blocks were evicted. Any thread. */
+/* A new budget (a reload): each shard's policy is resized for its share, the shard count
+ * stays; a smaller budget evicts, the policy's victims first, until the tier fits. Returns how
+ * many blocks were evicted. Any thread. */
 uint64_t be_memcache_set_budget(be_memcache_t *mc, uint64_t budget);
 void be_memcache_free(be_memcache_t **mcp);
 

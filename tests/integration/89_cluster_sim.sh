@@ -8,9 +8,12 @@
 #   (a) every request logged by edge i is for a block cachesim --owners places on edge i, and
 #       each edge served exactly the requests cachesim predicts for it, and holds (its
 #       blockedge_cache_blocks) within 2% of the blocks the simulated edge ends with;
-#   (b) the origin's request count and the simulated one (the same requests, lru at the memory
-#       tier's byte budget net of its tables, sizes charged as the tier charges them) are within
-#       2% of each other.
+#   (b) the origin's request count and the simulated one (the same requests, the same policy at
+#       the memory tier's byte budget net of its tables, sizes charged as the tier charges them)
+#       are within 2% of each other.
+# All of it twice: under memory_policy lru, then s3fifo (the default), fresh edges each time. A
+# 1 MiB tier is one shard (memcache.c: at least 4 MiB a shard), so one simulated cache per
+# node is the tier under either policy.
 source "$(dirname "$0")/lib.sh"
 
 command -v haproxy >/dev/null || fail "haproxy is not installed (tools/install-deps.sh)"
@@ -18,6 +21,8 @@ CACHESIM=${CACHESIM:-$(dirname "$BLOCKEDGE")/cachesim}
 [ -x "$CACHESIM" ] || fail "no cachesim next to $BLOCKEDGE"
 NBLOCKS=1500
 MEMORY=1m
+MEM_BYTES=$((1 << 20))
+FOOT=""
 
 # The blocks (lib.sh's gen_blocks checks each with its own sha256sum: minutes for 1500 on a busy
 # host; one Python pass checks them all here).
@@ -35,32 +40,39 @@ for k in open(sys.argv[2]).read().split():
 PYEOF
 start_nginx_origin "$T/blocks"
 
-# Three edges, edge i on 127.0.0.(i+1), each with an access log (one line per request it served).
 CONF_WORKERS=1
 CONF_MEMORY_SIZE=$MEMORY
 CONF_MAX_BLOCK_SIZE=64k
-# LRU, named: the memory tier's LRU is global across its 64 shards, so one simulated cache per
-# node is exact; the default s3fifo runs one instance per shard (a 1 MiB tier is 64 of 16 KiB),
-# which the simulator does not model (measured: 11% more origin requests simulated than seen).
-CONF_CACHE_EXTRA="    memory_policy lru;"
-EDGE_ADDR=() EDGE_ADMIN=() EDGE_PID=()
-for i in 1 2 3; do
-    HTTP_PORT=$(free_port)
-    ADMIN_PORT=$(free_port)
-    CONF_HTTP_EXTRA="    access_log $T/edge$i.access.log;"
-    conf=$(be_conf "$ORIGIN_URL" "edge$i" | sed "s/listen 127.0.0.1:$HTTP_PORT;/listen 127.0.0.$((i + 1)):$HTTP_PORT;/")
-    start_blockedge "$conf" "edge$i"
-    EDGE_ADDR[i]="127.0.0.$((i + 1)):$HTTP_PORT"
-    EDGE_ADMIN[i]=$BE_ADMIN
-    EDGE_PID[i]=$BE_PID
-done
-# The memory tier's own tables (bucket arrays, policy) before any block: the simulated cache is
-# memory_size less these.
-TABLES=$(metric 'blockedge_cache_bytes{tier="memory"}' "${EDGE_ADMIN[1]}")
-check_num "$TABLES" -ge 0 "memory tier bytes of an empty edge"
 
-HA_PORT=$(free_port)
-cat >"$T/haproxy.cfg" <<EOF
+# haproxy_stop: ends the HAProxy cluster_run started (one at a time on the ports).
+haproxy_stop() {
+    kill -TERM "$HA_PID" 2>/dev/null
+    wait "$HA_PID" 2>/dev/null || true
+}
+
+# cluster_run POLICY: the whole check under one memory_policy; its files in $T/POLICY.
+cluster_run() {
+    local policy=$1 R=$T/$1 i conf
+    mkdir -p "$R"
+    ORIGIN_BEFORE=$(origin_total)
+
+    # Three edges, edge i on 127.0.0.(i+1), each with an access log (one line per request it
+    # served).
+    CONF_CACHE_EXTRA="    memory_policy $policy;"
+    EDGE_ADDR=() EDGE_ADMIN=() EDGE_PID=()
+    for i in 1 2 3; do
+        HTTP_PORT=$(free_port)
+        ADMIN_PORT=$(free_port)
+        CONF_HTTP_EXTRA="    access_log $R/edge$i.access.log;"
+        conf=$(be_conf "$ORIGIN_URL" "$policy-edge$i" | sed "s/listen 127.0.0.1:$HTTP_PORT;/listen 127.0.0.$((i + 1)):$HTTP_PORT;/")
+        start_blockedge "$conf" "$policy-edge$i"
+        EDGE_ADDR[i]="127.0.0.$((i + 1)):$HTTP_PORT"
+        EDGE_ADMIN[i]=$BE_ADMIN
+        EDGE_PID[i]=$BE_PID
+    done
+
+    HA_PORT=$(free_port)
+    cat >"$R/haproxy.cfg" <<EOF
 global
     maxconn 256
 defaults
@@ -78,18 +90,19 @@ backend edges
     server edge2 ${EDGE_ADDR[2]} id 2
     server edge3 ${EDGE_ADDR[3]} id 3
 EOF
-haproxy -c -f "$T/haproxy.cfg" >"$T/haproxy.check" 2>&1 || fail "haproxy -c: $(cat "$T/haproxy.check")"
-haproxy -db -f "$T/haproxy.cfg" >"$T/haproxy.stderr" 2>&1 &
-track $!
-IT_LOGS+=("$T/haproxy.stderr")
-for ((i = 0; i < 50; i++)); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HA_PORT/healthz")" != 000 ] && break
-    sleep 0.1
-done
+    haproxy -c -f "$R/haproxy.cfg" >"$R/haproxy.check" 2>&1 || fail "haproxy -c: $(cat "$R/haproxy.check")"
+    haproxy -db -f "$R/haproxy.cfg" >"$R/haproxy.stderr" 2>&1 &
+    HA_PID=$!
+    track "$HA_PID"
+    IT_LOGS+=("$R/haproxy.stderr")
+    for ((i = 0; i < 50; i++)); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HA_PORT/healthz")" != 000 ] && break
+        sleep 0.1
+    done
 
-# The load: both passes, in order, through HAProxy on one keep-alive connection; the requests
-# are written as a cachesim trace (key, then the bytes the memory tier charges for the block).
-"$PY" - "$HA_PORT" "$T/keys" "$T/requests" <<'PYEOF' || fail "load failed"
+    # The load: both passes, in order, through HAProxy on one keep-alive connection; the requests
+    # are written as a cachesim trace (key, then the bytes the memory tier charges for the block).
+    "$PY" - "$HA_PORT" "$T/keys" "$R/requests" <<'PYEOF' || fail "load failed"
 import bisect, http.client, random, sys
 port, keys, out = int(sys.argv[1]), [l.strip() for l in open(sys.argv[2]) if l.strip()], sys.argv[3]
 rng = random.Random(8901)
@@ -113,40 +126,56 @@ with open(out, "w") as f:
             sys.exit("GET /blocks/%s through haproxy: %d, %d bytes" % (k, r.status, len(body)))
         f.write(k + "\n")
 PYEOF
-NREQ=$(wc -l <"$T/requests")
-check_num "$NREQ" -eq $((4 * NBLOCKS)) "requests sent"
+    NREQ=$(wc -l <"$R/requests")
+    check_num "$NREQ" -eq $((4 * NBLOCKS)) "requests sent"
 
-# What the memory tier charges for one 4 KiB block (its footprint), from the admin inspection.
-FOOT=""
-while read -r key; do
+    # What the memory tier charges for one 4 KiB block (its footprint), from the admin inspection
+    # (once: the same under each policy).
+    [ -n "$FOOT" ] || while read -r key; do
+        for i in 1 2 3; do
+            FOOT=$(curl -s "${EDGE_ADMIN[i]}/blocks/$key" | "$PY" -c \
+                'import json,sys; d=json.load(sys.stdin); print(d["memory"]["footprint"] if d.get("memory") else "")' 2>/dev/null)
+            [ -n "$FOOT" ] && break 2
+        done
+    done < <(tail -n 20 "$R/requests")
+    check_num "${FOOT:-x}" -ge 4096 "footprint of a 4 KiB block"
+
+    # Blocks each edge's memory holds now, and the tier's own tables (bucket arrays, policy) as
+    # they grew with them: edge 1's bytes less its blocks'. The simulated cache is memory_size
+    # less these.
     for i in 1 2 3; do
-        FOOT=$(curl -s "${EDGE_ADMIN[i]}/blocks/$key" | "$PY" -c \
-            'import json,sys; d=json.load(sys.stdin); print(d["memory"]["footprint"] if d.get("memory") else "")' 2>/dev/null)
-        [ -n "$FOOT" ] && break 2
+        scrape "${EDGE_ADMIN[i]}" >"$R/metrics$i" || fail "edge$i: /metrics failed"
     done
-done < <(tail -n 20 "$T/requests")
-check_num "${FOOT:-x}" -ge 4096 "footprint of a 4 KiB block"
+    TABLES=$("$PY" - "$R" "$FOOT" <<'PYEOF'
+import sys
+r, foot = sys.argv[1], int(sys.argv[2])
+def metric(i, name):
+    for line in open("%s/metrics%d" % (r, i)):
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    sys.exit("edge%d: no %s" % (i, name))
+held = [metric(i, 'blockedge_cache_blocks{tier="memory"}') for i in (1, 2, 3)]
+open(r + "/held", "w").write(" ".join(map(str, held)) + "\n")
+print(metric(1, 'blockedge_cache_bytes{tier="memory"}') - held[0] * foot)
+PYEOF
+    )
+    check_num "$TABLES" -ge 0 "memory tier bytes beyond its blocks"
+    CAP=$((MEM_BYTES - TABLES))
+    sed "s/\$/ $FOOT/" "$R/requests" >"$R/trace"
+    "$CACHESIM" --trace "$R/trace" --cluster 3 --cache "$CAP" --policy "$policy" \
+        --owners "$R/owners" --json >"$R/sim.json" 2>"$R/sim.stderr" || fail "cachesim --cluster: $(cat "$R/sim.stderr")"
 
-MEM_BYTES=$("$PY" -c 'import sys; print(int(sys.argv[1][:-1]) << 20)' "$MEMORY")
-CAP=$((MEM_BYTES - TABLES))
-sed "s/\$/ $FOOT/" "$T/requests" >"$T/trace"
-"$CACHESIM" --trace "$T/trace" --cluster 3 --cache "$CAP" --policy lru --owners "$T/owners" \
-    --json >"$T/sim.json" 2>"$T/sim.stderr" || fail "cachesim --cluster: $(cat "$T/sim.stderr")"
+    # The edges write their access logs at exit: stop them (gracefully) before reading.
+    for i in 1 2 3; do
+        signal_and_wait "${EDGE_PID[i]}" TERM 10
+        check_eq "$SIG_RC" 0 "edge$i exit status"
+    done
+    ORIGIN=$(($(origin_total) - ORIGIN_BEFORE))
 
-# Blocks each edge's memory holds now; then the edges write their access logs at exit: stop
-# them (gracefully) before reading.
-for i in 1 2 3; do
-    metric 'blockedge_cache_blocks{tier="memory"}' "${EDGE_ADMIN[i]}"
-done >"$T/held"
-for i in 1 2 3; do
-    signal_and_wait "${EDGE_PID[i]}" TERM 10
-    check_eq "$SIG_RC" 0 "edge$i exit status"
-done
-ORIGIN=$(origin_total)
-
-"$PY" - "$T" "$ORIGIN" <<'PYEOF' || fail "the live cluster and cachesim --cluster disagree"
+    "$PY" - "$R" "$ORIGIN" "$policy" <<'PYEOF' || fail "$policy: the cluster and cachesim disagree"
 import json, sys
-t, origin = sys.argv[1], int(sys.argv[2])
+t, origin, policy = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tag = "[89_cluster_sim] %s: " % policy
 sim = json.load(open(t + "/sim.json"))
 owner = {}
 for line in open(t + "/owners"):
@@ -165,11 +194,10 @@ predicted = sim["tiers"][0]["node_requests"]
 held = [int(float(x)) for x in open(t + "/held").read().split()]
 held_sim = sim["tiers"][0]["node_objects"]
 simulated = sim["origin_requests"]
-print("[89_cluster_sim] requests per edge: served %s, predicted %s; misplaced %d" %
+print(tag + "requests per edge: served %s, predicted %s; misplaced %d" %
       (served, predicted, misplaced), file=sys.stderr)
-print("[89_cluster_sim] blocks held per edge: %s, simulated %s" % (held, held_sim),
-      file=sys.stderr)
-print("[89_cluster_sim] origin requests: measured %d, simulated %d (%+.2f%%); edge hit %.2f%%" %
+print(tag + "blocks held per edge: %s, simulated %s" % (held, held_sim), file=sys.stderr)
+print(tag + "origin requests: measured %d, simulated %d (%+.2f%%); edge hit %.2f%%" %
       (origin, simulated, 100.0 * (simulated - origin) / origin,
        100 * sim["tiers"][0]["hit_ratio"]), file=sys.stderr)
 if misplaced or served != predicted:
@@ -179,4 +207,10 @@ if any(abs(a - b) > 0.02 * b for a, b in zip(held, held_sim)):
 if abs(simulated - origin) > 0.02 * origin:
     sys.exit("simulated origin requests off by more than 2%")
 PYEOF
+    haproxy_stop
+}
+
+for policy in lru s3fifo; do
+    cluster_run "$policy"
+done
 log "ok"

@@ -1,7 +1,7 @@
 /*
  * test_memcache.c - the memory tier: references handed out by lookup, the hard byte budget,
- * global LRU eviction across shards, declines, duplicates, removal, and blocks that outlive
- * their eviction while a sender still holds them.
+ * global LRU eviction across shards, the shard count per budget, declines, duplicates,
+ * removal, and blocks that outlive their eviction while a sender still holds them.
  *
  * Budgets are a handful of blocks; time is the `now` argument, moved by hand. Keys are
  * synthetic: the first digest byte picks the shard, so each test knows where a block lives.
@@ -504,6 +504,74 @@ test_memcache_peek_reports_size_and_hits_without_touching_recency(void)
     be_block_unref(&c);
 }
 
+/* The shard count for a budget: a power of two from 1 to 64, each shard at least 4 MiB, so
+ * one shard below 8 MiB (0 and the smallest memory_size, 1 MiB, included) and 64 from 256 MiB
+ * (the default memory_size) up to the largest budget. */
+static void
+test_memcache_shard_count_follows_the_budget(void)
+{
+    const uint64_t mib = (uint64_t)1 << 20;
+    static const struct {
+        uint64_t budget_kib;
+        unsigned shards;
+    } cases[] = {
+        {0, 1},           {1, 1},
+        {1024, 1},        {4 * 1024 - 1, 1},
+        {4 * 1024, 1},    {8 * 1024 - 1, 1},
+        {8 * 1024, 2},    {16 * 1024 - 1, 2},
+        {16 * 1024, 4},   {64 * 1024, 16},
+        {255 * 1024, 32}, {256 * 1024 - 1, 32},
+        {256 * 1024, 64}, {512 * 1024, 64},
+        {1u << 30, 64},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        BE_CHECK_INT(be_memcache_shards_for(cases[i].budget_kib << 10), cases[i].shards);
+    BE_CHECK_INT(be_memcache_shards_for(UINT64_MAX), 64);
+    BE_CHECK_INT(be_memcache_shards_for(8 * mib - 1), 1); /* a byte short of two shards */
+
+    /* Over a sweep: a power of two, never fewer for more bytes, each shard at least 4 MiB
+     * (unless one), and the largest such count (twice as many would be under 4 MiB each). */
+    unsigned prev = 1;
+    for (uint64_t b = 0; b < 600 * mib; b += 977 * 1024 + 3) {
+        unsigned n = be_memcache_shards_for(b);
+        BE_CHECK(n >= 1 && n <= BE_MEMCACHE_MAX_SHARDS && (n & (n - 1)) == 0);
+        BE_CHECK(n >= prev);
+        BE_CHECK(n == 1 || b / n >= BE_MEMCACHE_MIN_SHARD_BYTES);
+        BE_CHECK(n == BE_MEMCACHE_MAX_SHARDS || b / (2 * n) < BE_MEMCACHE_MIN_SHARD_BYTES);
+        prev = n;
+    }
+}
+
+/* A tier made with the rule's count keeps it: a reload's new budget resizes, never reshards,
+ * and the smaller budget still evicts down to fit. */
+static void
+test_memcache_shard_count_stays_across_a_new_budget(void)
+{
+    const uint64_t mib = (uint64_t)1 << 20;
+    be_memcache_t *small = be_memcache_new(mib, be_memcache_shards_for(mib), policy);
+    be_memcache_t *mc = be_memcache_new(256 * mib, be_memcache_shards_for(256 * mib), policy);
+    be_memcache_stats_t st;
+
+    BE_CHECK(small != NULL && mc != NULL);
+    BE_CHECK_INT(be_memcache_shards(small), 1);
+    BE_CHECK_INT(be_memcache_shards(mc), 64);
+    for (unsigned i = 0; i < 256; i++) { /* 4 blocks in each of the 64 shards */
+        be_block_t *b = make_block((uint8_t)i, (uint8_t)(i >> 6), 4096);
+        BE_CHECK_INT(be_memcache_insert(mc, b, i), BE_OK);
+        be_block_unref(&b);
+    }
+    be_memcache_stats(mc, &st);
+    BE_CHECK_INT(st.blocks, 256);
+    BE_CHECK(be_memcache_set_budget(mc, index_cost(64) + 10 * footprint(4096)) >= 246);
+    BE_CHECK_INT(be_memcache_shards(mc), 64);
+    be_memcache_stats(mc, &st);
+    BE_CHECK(st.blocks <= 10 && st.bytes <= st.capacity);
+    be_memcache_set_budget(mc, 1024 * mib);
+    BE_CHECK_INT(be_memcache_shards(mc), 64);
+    be_memcache_free(&small);
+    be_memcache_free(&mc);
+}
+
 /* A scripted mix of inserts and hits on one shard: the memory tier evicts exactly what the
  * bare policy, given the same capacity, the same sizes and the same requests, picks. */
 static void
@@ -558,6 +626,7 @@ test_memcache_evicts_the_policys_victim(void)
 int
 main(void)
 {
+    BE_RUN(test_memcache_shard_count_follows_the_budget);
     for (policy = 0; policy < BE_POLICY_N; policy++) {
         printf("# memory_policy %s\n", be_policy_name(policy));
         if (policy == BE_POLICY_LRU) {
@@ -565,6 +634,7 @@ main(void)
             BE_RUN(test_memcache_lru_evicts_least_recently_used_across_shards);
         }
         BE_RUN(test_memcache_evicts_the_policys_victim);
+        BE_RUN(test_memcache_shard_count_stays_across_a_new_budget);
         BE_RUN(test_memcache_lookup_after_insert_returns_a_reference);
         BE_RUN(test_memcache_bytes_never_exceed_budget_under_many_inserts);
         BE_RUN(test_memcache_bytes_count_index_growth_within_budget);
