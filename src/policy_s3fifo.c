@@ -31,6 +31,12 @@
 #define FREQ_MAX  3
 #define MIN_SLOTS 64
 
+/* The small queue's share of the bytes, in percent. Set at compile time only
+ * (-DBE_S3FIFO_SMALL_PCT=5), for simulator sweeps; no directive changes it. */
+#ifndef BE_S3FIFO_SMALL_PCT
+#define BE_S3FIFO_SMALL_PCT 10
+#endif
+
 typedef struct ghost_slot_s {
     uint32_t fp;  /* 0: empty */
     uint32_t seq; /* value of `seq` when the key entered */
@@ -123,7 +129,8 @@ s3_victim(be_policy_t *p)
     plist_t *small = &p->q[SMALL], *main = &p->q[MAIN];
     for (;;) {
         be_policy_node_t *n;
-        if (small->count > 0 && (small->bytes >= p->capacity / 10 || main->count == 0)) {
+        if (small->count > 0 &&
+            (small->bytes >= p->capacity * BE_S3FIFO_SMALL_PCT / 100 || main->count == 0)) {
             n = plist_tail(small);
             if (mark_get(n) > 0) {
                 mark_set(n, 0);
