@@ -7,7 +7,9 @@
  * is what `memory_policy` would give on one shard with the same bytes. Inputs: a text trace
  * of `key size` lines, blockedge's access log, the oracleGeneral binary format, or a built-in
  * generator (Zipf, with scans or a shifting hot set). The whole trace is loaded before any
- * replay; requests per second count the replay alone.
+ * replay; requests per second count the replay alone. --ref adds two offline references
+ * (refsim.h: static, the best pinned set, and opt, Belady's farthest next request), ceilings for
+ * the policies, printed apart from them (simout.h).
  *
  * --cluster N[,M] replays the trace through N edges and M shields instead (clustersim.h), each
  * node running one policy at one size, and prints origin requests per million client requests,
