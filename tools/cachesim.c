@@ -7,7 +7,9 @@
  * is what `memory_policy` would give on one shard with the same bytes. Inputs: a text trace
  * of `key size` lines, blockedge's access log, the oracleGeneral binary format, or a built-in
  * generator (Zipf, with scans or a shifting hot set). The whole trace is loaded before any
- * replay; requests per second count the replay alone.
+ * replay; requests per second count the replay alone. --ref adds two offline references
+ * (refsim.h: static, the best pinned set, and opt, Belady's farthest next request), ceilings for
+ * the policies, printed apart from them (simout.h).
  *
  * --cluster N[,M] replays the trace through N edges and M shields instead (clustersim.h), each
  * node running one policy at one size, and prints origin requests per million client requests,
@@ -36,6 +38,8 @@
 #include "blockedge/confvalue.h"
 #include "blockedge/policysim.h"
 #include "clustersim.h"
+#include "refsim.h"
+#include "simout.h"
 
 #define EXIT_USAGE 2
 #define MAX_SIZES  32
@@ -43,7 +47,11 @@
 static const char usage_text[] =
     "usage: cachesim INPUT [options]\n"
     "\n"
-    "Replays a trace through each policy (lru, sieve, s3fifo, wtinylfu) at each cache size.\n"
+    "Replays a trace through each policy (lru, sieve, s3fifo, wtinylfu) at each cache size,\n"
+    "and on request through two offline references (not policies: they read the whole trace\n"
+    "first): static (the keys with the most requests per byte pinned, no cold misses) and opt\n"
+    "(Belady: evict the object asked for again farthest ahead; the optimum for one size, a\n"
+    "heuristic for mixed sizes).\n"
     "INPUT, one of:\n"
     "  --trace FILE      text lines `key size` (key: any token; size: bytes)\n"
     "  --log FILE        blockedge access log: key from /blocks/<hex>, size from the block\n"
@@ -56,13 +64,15 @@ static const char usage_text[] =
     "  --size SIZE       object size, or MIN-MAX: log-uniform per key (default 4k)\n"
     "  --scan K          half of the requests fall in scan phases: a sequential scan of K x\n"
     "                    the largest cache size in never-seen keys, one scan request per\n"
-    "                    Zipf request; between phases as many Zipf requests\n"
+    "                    Zipf request; between phases as many Zipf requests (a quarter of all\n"
+    "                    requests are scan keys: the output adds the hit ratio of the rest)\n"
     "  --shift T         every T requests the popularity ranking moves by N/10 keys\n"
     "  --seed S          generator seed (default 1)\n"
     "output options:\n"
     "  --cache LIST      cache sizes, comma-separated: bytes (k m g) or P% of the corpus:\n"
     "                    the generator's N keys, or a trace's distinct keys (default 10%)\n"
-    "  --policy LIST     policies to run (default all)\n"
+    "  --policy LIST     policies to run (default all), and references: static, opt\n"
+    "  --ref             add both references (static, opt) to the policies run\n"
     "  --csv | --json    machine-readable output instead of the table\n"
     "cluster (one policy, one size per node):\n"
     "  --cluster N[,M]   N edges (HAProxy server ids 1..N) and M shields (default 0) on HAProxy\n"
@@ -168,6 +178,31 @@ trace_add(be_trace_t *t, uint64_t key, const char *tok, size_t len, uint32_t siz
     return keys_note(t, tok, len);
 }
 
+/* The generator's scan requests: how many, their bytes, and where each is in the trace (a scan
+ * key is asked for once). */
+typedef struct scans_s {
+    uint64_t *at;
+    uint64_t n, cap, bytes;
+} scans_t;
+
+static scans_t scans;
+
+static int
+scans_note(uint64_t at, uint32_t size)
+{
+    if (scans.n == scans.cap) {
+        uint64_t cap = scans.cap ? scans.cap * 2 : 4096;
+        uint64_t *na = realloc(scans.at, cap * sizeof(*na));
+        if (na == NULL)
+            return -1;
+        scans.at = na;
+        scans.cap = cap;
+    }
+    scans.at[scans.n++] = at;
+    scans.bytes += size;
+    return 0;
+}
+
 typedef struct gen_s {
     double zipf_s;
     uint64_t blocks, requests, size_min, size_max, shift, seed;
@@ -243,7 +278,8 @@ generate(be_trace_t *t, const gen_t *g, uint64_t scan_objects)
             if (g->shift > 0)
                 key = (key + i / g->shift * (g->blocks / 10)) % g->blocks;
         }
-        if (trace_add(t, key, NULL, 0, key_size(g, key)) != 0) {
+        if (trace_add(t, key, NULL, 0, key_size(g, key)) != 0 ||
+            (key >= g->blocks && scans_note(t->n - 1, key_size(g, key)) != 0)) {
             free(z.cdf);
             return -1;
         }
@@ -342,18 +378,6 @@ load_oracle(be_trace_t *t, FILE *f)
                 return -1;
         }
     return 0;
-}
-
-typedef struct row_s {
-    int policy;
-    uint64_t cache;
-    be_sim_result_t r;
-} row_t;
-
-static double
-ratio(uint64_t a, uint64_t b)
-{
-    return b ? (double)a / (double)b : 0.0;
 }
 
 /* Cache sizes from a list; a percentage is of `corpus` bytes. */
@@ -678,6 +702,31 @@ run_cluster(cluster_t *c, const char *load, const be_trace_t *t, uint64_t corpus
     return rc == 0 ? 0 : 1;
 }
 
+/* One row: column k (a policy or a reference) at cache bytes. Under every policy and under opt
+ * a scan key, asked for once, is a miss; under static it is a hit when pinned, and those hits
+ * are counted apart. 0, or -1 on allocation failure. */
+static int
+replay(const be_trace_t *t, int k, uint64_t cache, row_t *w)
+{
+    w->scan_hits = w->scan_hit_bytes = 0;
+    if (k < BE_POLICY_N)
+        return be_policysim_run(t, k, cache, &w->r) == BE_OK ? 0 : -1;
+    if (k == BE_POLICY_N + REF_OPT)
+        return ref_opt_run(t, cache, &w->r) == BE_OK ? 0 : -1;
+    uint8_t *pinned = scans.n > 0 ? malloc(t->nkeys) : NULL;
+    if ((scans.n > 0 && pinned == NULL) || ref_static_run(t, cache, &w->r, pinned) != BE_OK) {
+        free(pinned);
+        return -1;
+    }
+    for (uint64_t j = 0; pinned != NULL && j < scans.n; j++)
+        if (pinned[t->id[scans.at[j]]]) {
+            w->scan_hits++;
+            w->scan_hit_bytes += t->size[scans.at[j]];
+        }
+    free(pinned);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -701,24 +750,37 @@ main(int argc, char **argv)
         O_FAIL,
         O_JOIN,
         O_OWNERS,
-        O_NO_AVALANCHE
+        O_NO_AVALANCHE,
+        O_REF
     };
     static const struct option opts[] = {
-        {"trace", 1, 0, O_TRACE},     {"log", 1, 0, O_LOG},
-        {"oracle", 1, 0, O_ORACLE},   {"zipf", 1, 0, O_ZIPF},
-        {"blocks", 1, 0, O_BLOCKS},   {"requests", 1, 0, O_REQ},
-        {"size", 1, 0, O_SIZE},       {"scan", 1, 0, O_SCAN},
-        {"shift", 1, 0, O_SHIFT},     {"seed", 1, 0, O_SEED},
-        {"cache", 1, 0, O_CACHE},     {"policy", 1, 0, O_POLICY},
-        {"csv", 0, 0, O_CSV},         {"json", 0, 0, O_JSON},
-        {"cluster", 1, 0, O_CLUSTER}, {"shield-cache", 1, 0, O_SHIELD_CACHE},
-        {"fail", 1, 0, O_FAIL},       {"join", 1, 0, O_JOIN},
-        {"owners", 1, 0, O_OWNERS},   {"no-avalanche", 0, 0, O_NO_AVALANCHE},
-        {"help", 0, 0, 'h'},          {0, 0, 0, 0},
+        {"trace", 1, 0, O_TRACE},
+        {"log", 1, 0, O_LOG},
+        {"oracle", 1, 0, O_ORACLE},
+        {"zipf", 1, 0, O_ZIPF},
+        {"blocks", 1, 0, O_BLOCKS},
+        {"requests", 1, 0, O_REQ},
+        {"size", 1, 0, O_SIZE},
+        {"scan", 1, 0, O_SCAN},
+        {"shift", 1, 0, O_SHIFT},
+        {"seed", 1, 0, O_SEED},
+        {"cache", 1, 0, O_CACHE},
+        {"policy", 1, 0, O_POLICY},
+        {"csv", 0, 0, O_CSV},
+        {"json", 0, 0, O_JSON},
+        {"cluster", 1, 0, O_CLUSTER},
+        {"shield-cache", 1, 0, O_SHIELD_CACHE},
+        {"fail", 1, 0, O_FAIL},
+        {"join", 1, 0, O_JOIN},
+        {"owners", 1, 0, O_OWNERS},
+        {"no-avalanche", 0, 0, O_NO_AVALANCHE},
+        {"ref", 0, 0, O_REF},
+        {"help", 0, 0, 'h'},
+        {0, 0, 0, 0},
     };
     gen_t g = {.blocks = 100000, .size_min = 4096, .size_max = 4096, .seed = 1};
     const char *path = NULL, *caches = "10%", *policies = NULL;
-    int input = 0, csv = 0, json = 0, cluster = 0, c;
+    int input = 0, csv = 0, json = 0, cluster = 0, refs = 0, c;
     static be_config_t defaults; /* the memory tier's default policy is the nodes' default */
     be_config_defaults(&defaults);
     cluster_t cl = {.kind = defaults.memory_policy};
@@ -806,6 +868,9 @@ main(int argc, char **argv)
         case O_NO_AVALANCHE:
             keys.avalanche = 0;
             break;
+        case O_REF:
+            refs = 1;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return 0;
@@ -819,6 +884,11 @@ main(int argc, char **argv)
         fprintf(stderr, "cachesim: --fail, --join, --owners and --shield-cache need --cluster\n");
         return EXIT_USAGE;
     }
+    if (cluster && (refs || (policies != NULL && ref_parse(policies) >= 0))) {
+        fprintf(stderr, "cachesim: --cluster runs a policy; static and opt are offline "
+                        "references, not policies\n");
+        return EXIT_USAGE;
+    }
     if (cluster) {
         cl.edge_cache = caches;
         if (policies != NULL && (cl.kind = be_policy_parse(policies)) < 0) {
@@ -827,7 +897,7 @@ main(int argc, char **argv)
         }
     }
 
-    int run[BE_POLICY_N] = {0};
+    int run[SIM_COLUMNS] = {0};
     if (policies == NULL) {
         for (int k = 0; k < BE_POLICY_N; k++)
             run[k] = 1;
@@ -835,7 +905,7 @@ main(int argc, char **argv)
         char buf[256];
         snprintf(buf, sizeof(buf), "%s", policies);
         for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            int k = be_policy_parse(tok);
+            int k = col_parse(tok);
             if (k < 0) {
                 fprintf(stderr, "cachesim: unknown policy \"%s\"\n", tok);
                 return EXIT_USAGE;
@@ -843,6 +913,8 @@ main(int argc, char **argv)
             run[k] = 1;
         }
     }
+    for (int k = BE_POLICY_N; refs && k < SIM_COLUMNS; k++)
+        run[k] = 1;
 
     be_trace_t *t = be_trace_new();
     int rc = t == NULL ? -1 : 0;
@@ -887,72 +959,33 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    row_t rows[MAX_SIZES * BE_POLICY_N];
+    row_t rows[MAX_SIZES * SIM_COLUMNS];
     int nrows = 0;
     for (int i = 0; i < nsizes; i++)
-        for (int k = 0; k < BE_POLICY_N; k++) {
+        for (int k = 0; k < SIM_COLUMNS; k++) {
             if (!run[k])
                 continue;
-            rows[nrows].policy = k;
+            rows[nrows].col = k;
             rows[nrows].cache = sizes[i];
-            if (be_policysim_run(t, k, sizes[i], &rows[nrows].r) != BE_OK) {
+            if (replay(t, k, sizes[i], &rows[nrows]) != 0) {
                 fprintf(stderr, "cachesim: out of memory while replaying\n");
                 return 1;
             }
             nrows++;
         }
-
-    if (csv) {
-        printf("load,cache_bytes,policy,requests,hits,hit_ratio,byte_hit_ratio,requests_per_s\n");
-        for (int i = 0; i < nrows; i++) {
-            const be_sim_result_t *r = &rows[i].r;
-            printf("\"%s\",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 ",%.4f,%.4f,%.0f\n", load,
-                   rows[i].cache, be_policy_name(rows[i].policy), r->requests, r->hits,
-                   ratio(r->hits, r->requests), ratio(r->hit_bytes, r->bytes),
-                   (double)r->requests / r->seconds);
-        }
-    } else if (json) {
-        printf("{\"load\":\"%s\",\"requests\":%" PRIu64 ",\"keys\":%" PRIu64
-               ",\"key_bytes\":%" PRIu64 ",\"results\":[",
-               load, t->n, t->nkeys, t->bytes);
-        for (int i = 0; i < nrows; i++) {
-            const be_sim_result_t *r = &rows[i].r;
-            printf("%s\n {\"cache_bytes\":%" PRIu64 ",\"policy\":\"%s\",\"hits\":%" PRIu64
-                   ",\"hit_ratio\":%.4f,\"byte_hit_ratio\":%.4f,\"requests_per_s\":%.0f}",
-                   i ? "," : "", rows[i].cache, be_policy_name(rows[i].policy), r->hits,
-                   ratio(r->hits, r->requests), ratio(r->hit_bytes, r->bytes),
-                   (double)r->requests / r->seconds);
-        }
-        printf("\n]}\n");
-    } else {
-        printf("load: %s; %" PRIu64 " requests, %" PRIu64 " keys, corpus %" PRIu64 " bytes\n", load,
-               t->n, t->nkeys, corpus ? corpus : t->bytes);
-        printf("hit ratio %% / byte hit ratio %%\n%-14s", "cache bytes");
-        for (int k = 0; k < BE_POLICY_N; k++)
-            if (run[k])
-                printf(" %15s", be_policy_name(k));
-        printf("\n");
-        for (int i = 0; i < nrows; i++) {
-            if (i == 0 || rows[i].cache != rows[i - 1].cache)
-                printf("%-14" PRIu64, rows[i].cache);
-            const be_sim_result_t *r = &rows[i].r;
-            printf("     %5.1f/%5.1f", 100 * ratio(r->hits, r->requests),
-                   100 * ratio(r->hit_bytes, r->bytes));
-            if (i + 1 == nrows || rows[i + 1].cache != rows[i].cache)
-                printf("\n");
-        }
-        printf("%-14s", "M requests/s");
-        for (int k = 0; k < BE_POLICY_N; k++) {
-            if (!run[k])
-                continue;
-            double n = 0, s = 0;
-            for (int i = 0; i < nrows; i++)
-                if (rows[i].policy == k)
-                    n += (double)rows[i].r.requests, s += rows[i].r.seconds;
-            printf(" %15.1f", s > 0 ? n / s / 1e6 : 0.0);
-        }
-        printf("\n");
-    }
+    sim_out_t o = {.load = load,
+                   .t = t,
+                   .corpus = corpus ? corpus : t->bytes,
+                   .scan_requests = scans.n,
+                   .scan_bytes = scans.bytes,
+                   .one_size = ref_one_size(t)};
+    if (csv)
+        print_csv(&o, rows, nrows);
+    else if (json)
+        print_json(&o, rows, nrows);
+    else
+        print_table(&o, rows, nrows, run);
+    free(scans.at);
     be_trace_free(&t);
     return 0;
 usage:
