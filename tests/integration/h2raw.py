@@ -13,7 +13,6 @@ bounded by a deadline.
 import hashlib
 import select
 import socket
-import ssl
 import struct
 import time
 
@@ -116,6 +115,8 @@ def raw_frame(ftype, flags, sid, payload):
 
 
 def tls_context(ca_file, alpn):
+    import ssl  # here, so that h2c-only runs (every attack) do not load it
+
     ctx = ssl.create_default_context(cafile=ca_file)
     ctx.set_alpn_protocols([alpn])
     return ctx
@@ -145,11 +146,17 @@ class Conn:
         self.sock.connect(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.tls = bool(tls_ca)
+        self.want_read = ()  # over TLS: the error of a read before a whole record came
+        self.read_gone = (ConnectionResetError,)  # what a read raises once the server is gone
         if self.tls:
             self.sock = tls_context(tls_ca, "h2").wrap_socket(self.sock,
                                                               server_hostname="127.0.0.1")
             if self.sock.selected_alpn_protocol() != "h2":
                 raise SystemExit(f"ALPN chose {self.sock.selected_alpn_protocol()!r}, not h2")
+            import ssl
+
+            self.want_read = ssl.SSLWantReadError
+            self.read_gone = (ConnectionResetError, ssl.SSLError)
         self.auto = auto
         self.buf = b""
         self.eof = False
@@ -196,9 +203,9 @@ class Conn:
                 return
         try:
             chunk = self.sock.recv(1 << 20)
-        except ssl.SSLWantReadError:  # a TLS record not complete yet
+        except self.want_read:
             return
-        except (ConnectionResetError, ssl.SSLError):
+        except self.read_gone:
             chunk = None
         if not chunk:
             self.eof = True
