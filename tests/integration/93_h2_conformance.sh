@@ -66,23 +66,21 @@ rss0=$(rss_kb)
 "$PY" - "$BE_PORT" "$GOOD" <<'PYEOF' || fail "3000 streams on one connection"
 import os, sys
 sys.path.insert(0, os.environ["IT_DIR"])
-import h2attack
-from hyperframe.frame import DataFrame
+import h2raw
 
 port, good = int(sys.argv[1]), sys.argv[2]
-c = h2attack.Conn(port, settings={h2attack.SETTINGS_INITIAL_WINDOW_SIZE: h2attack.MAX_WINDOW},
-                 window=h2attack.MAX_WINDOW - 65535)
-c.read_until(lambda: c.server_settings is not None, 3)
-req = h2attack.block_of(h2attack.request_fields(f"/blocks/{good}"))
+c = h2raw.Conn(port, max_window=True)
+c.wait_settings(3)
+req = h2raw.block_of(h2raw.request_fields(f"/blocks/{good}"))
 sid = 1
 for r in range(3000 // 50):
-    c.send(b"".join(h2attack.headers_frame(sid + 2 * i, req) for i in range(50)))
+    c.send(b"".join(h2raw.headers_frame(sid + 2 * i, req) for i in range(50)))
     sid += 100
     c.read_until(lambda: sid - 2 in c.ended, 3)
     c.data.clear()
     if c.goaway is not None or sid - 2 not in c.ended:
         sys.exit(f"stream {sid - 2}: not answered (GOAWAY {c.goaway})")
-c.send(DataFrame(1, data=b"x", flags=["END_STREAM"]).serialize())
+c.send(h2raw.data_frame(1))
 c.read_until(lambda: 1 in c.rst or c.goaway is not None, 3)
 if c.rst.get(1) != 0x5 or c.goaway is not None:
     sys.exit(f"DATA on stream 1 after 3000 streams: rst={c.rst.get(1)} goaway={c.goaway}")
@@ -90,7 +88,7 @@ c.request(sid, f"/blocks/{good}")
 c.read_until(lambda: sid in c.ended, 3)
 if c.status(sid) != 200:
     sys.exit(f"stream {sid} after the forgotten stream's error: {c.status(sid)}")
-c.send(DataFrame(sid - 2, data=b"x", flags=["END_STREAM"]).serialize())
+c.send(h2raw.data_frame(sid - 2))
 c.read_until(lambda: c.goaway is not None, 3)
 if c.goaway is None or c.goaway[0] != 0x5:
     sys.exit(f"DATA on stream {sid - 2}: {c.goaway}")

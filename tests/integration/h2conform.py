@@ -10,102 +10,35 @@ then that a good request is still served: on the same connection where the RFC l
 on a new one where the answer was a connection error. One JSON line per case goes to stdout;
 the exit status is 0, or 1 with the reasons on stderr.
 
-Frames come from hyperframe; header blocks from h2attack.py's HPACK literals (no dynamic table),
-and the raw client connection is h2attack.Conn, wrapped in TLS here when asked.
+The raw connection, frames and header blocks are h2raw.py's.
 """
-import hashlib
 import json
-import os
-import select
 import socket
 import ssl
-import struct
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import h2attack  # noqa: E402
-from h2attack import (CANCEL, ENHANCE_YOUR_CALM, PROTOCOL_ERROR, Conn, block_of,  # noqa: E402
-                      err_name, headers_frame, request_fields)
-from hyperframe.frame import (DataFrame, HeadersFrame, PingFrame, PriorityFrame,  # noqa: E402
-                              RstStreamFrame, SettingsFrame, WindowUpdateFrame)
+from h2raw import (CANCEL, MAX_WINDOW, SETTINGS_HEADER_TABLE_SIZE, STREAM_CLOSED, Conn, block_of,
+                   data_frame, err_name, headers_frame, raw_frame, request_fields, tls_context)
+from hyperframe.frame import (HeadersFrame, PingFrame, PriorityFrame, RstStreamFrame,
+                              SettingsFrame, WindowUpdateFrame)
 
-STREAM_CLOSED = 0x5
 QUIET_S = 0.4  # how long "nothing" is waited for
 ANSWER_S = 3.0  # how long an expected frame is waited for
 
 TLS_CA = None
 
 
-class TlsConn(Conn):
-    """h2attack.Conn over TLS (ALPN h2, the certificate verified against TLS_CA)."""
-
-    def __init__(self, port, **kw):
-        super().__init__(port, preface=False, **{k: v for k, v in kw.items() if k != "preface"})
-        ctx = ssl.create_default_context(cafile=TLS_CA)
-        ctx.set_alpn_protocols(["h2"])
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="127.0.0.1")
-        if self.sock.selected_alpn_protocol() != "h2":
-            raise SystemExit(f"ALPN chose {self.sock.selected_alpn_protocol()!r}, not h2")
-        self.send(h2attack.PREFACE + SettingsFrame(0, settings=kw.get("settings") or {}).serialize())
-
-    def send(self, data):
-        """As Conn.send; a TLS error on write (the server closed) is a reset too."""
-        try:
-            return super().send(data)
-        except (ssl.SSLError, OSError):
-            self.eof = True
-            self.how = "reset"
-            return False
-
-    def pump(self, timeout):
-        if self.eof:
-            return
-        if not self.sock.pending():
-            r, _, _ = select.select([self.sock], [], [], max(timeout, 0))
-            if not r:
-                return
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except ssl.SSLWantReadError:
-            return
-        except (ConnectionResetError, ssl.SSLError):
-            chunk = None
-        if not chunk:
-            self.eof = True
-            self.how = "eof" if chunk == b"" else "reset"
-            return
-        self.buf += chunk
-        self.parse()
-
-
-def connect(port, **kw):
-    c = TlsConn(port, **kw) if TLS_CA else Conn(port, **kw)
-    c.read_until(lambda: c.server_settings is not None and c.settings_acked, ANSWER_S)
+def connect(port):
+    """A new connection, h2c or TLS, once SETTINGS went both ways and were acknowledged."""
+    c = Conn(port, tls_ca=TLS_CA)
+    c.wait_settings(ANSWER_S, acked=True)
     return c
 
 
 def get(c, sid, key, extra=()):
     """GET /blocks/KEY on stream SID; waits for its end. Returns (status, body ok)."""
-    c.request(sid, f"/blocks/{key}", extra=extra)
-    c.read_until(lambda: sid in c.ended or sid in c.rst or c.goaway is not None, ANSWER_S)
-    return c.status(sid), hashlib.sha256(c.data.get(sid, b"")).hexdigest() == key
-
-
-def data(sid, payload=b"x", end=True):
-    return DataFrame(sid, data=payload, flags=["END_STREAM"] if end else []).serialize()
-
-
-def answer(c, rst_sid=None, timeout=ANSWER_S):
-    """Waits for a GOAWAY, or a RST_STREAM on RST_SID; says what came ("GOAWAY(CODE)",
-    "RST_STREAM(SID,CODE)", "nothing", "close")."""
-    c.read_until(lambda: c.goaway is not None or (rst_sid is not None and rst_sid in c.rst),
-                 timeout)
-    if c.goaway is not None:
-        return f"GOAWAY({err_name(c.goaway[0])})"
-    if rst_sid is not None and rst_sid in c.rst:
-        return f"RST_STREAM({rst_sid},{err_name(c.rst[rst_sid])})"
-    return "close" if c.eof else "nothing"
+    return c.get(sid, key, ANSWER_S, extra=extra, until_goaway=True), c.has_block(sid, key)
 
 
 class Case:
@@ -146,8 +79,8 @@ def case_half_closed_data(k):
     c = connect(k.port)
     c.request(1, f"/blocks/{k.big}")
     c.read_until(lambda: 1 in c.data, ANSWER_S)
-    c.send(data(1))
-    got = answer(c, 1)
+    c.send(data_frame(1))
+    got = c.answer(1, ANSWER_S)
     k.expect("DATA on a half-closed (remote) stream", got, "GOAWAY(STREAM_CLOSED)")
     return got, k.closed_after(c, "half-closed DATA")
 
@@ -157,7 +90,7 @@ def case_half_closed_headers(k):
     c.request(1, f"/blocks/{k.big}")
     c.read_until(lambda: 1 in c.data, ANSWER_S)
     c.request(1, f"/blocks/{k.good}")
-    got = answer(c, 1)
+    got = c.answer(1, ANSWER_S)
     k.expect("HEADERS on a half-closed (remote) stream", got, "GOAWAY(STREAM_CLOSED)")
     return got, k.closed_after(c, "half-closed HEADERS")
 
@@ -166,8 +99,8 @@ def case_closed_data(k):
     """DATA on a stream closed by END_STREAM both ways (answered in full): a connection error."""
     c = connect(k.port)
     k.good_on(c, 1, "closed DATA: first request")
-    c.send(data(1))
-    got = answer(c, 1)
+    c.send(data_frame(1))
+    got = c.answer(1, ANSWER_S)
     k.expect("DATA on a closed stream", got, "GOAWAY(STREAM_CLOSED)")
     return got, k.closed_after(c, "closed DATA")
 
@@ -176,7 +109,7 @@ def case_closed_headers(k):
     c = connect(k.port)
     k.good_on(c, 1, "closed HEADERS: first request")
     c.request(1, f"/blocks/{k.good}")
-    got = answer(c, 1)
+    got = c.answer(1, ANSWER_S)
     k.expect("HEADERS on a closed stream", got, "GOAWAY(STREAM_CLOSED)")
     return got, k.closed_after(c, "closed HEADERS")
 
@@ -184,8 +117,8 @@ def case_closed_headers(k):
 def case_data_in_one_write(k):
     """HEADERS with END_STREAM and DATA on the same stream in one write (a cached block)."""
     c = connect(k.port)
-    c.send(headers_frame(1, block_of(request_fields(f"/blocks/{k.good}"))) + data(1))
-    got = answer(c, 1)
+    c.send(headers_frame(1, block_of(request_fields(f"/blocks/{k.good}"))) + data_frame(1))
+    got = c.answer(1, ANSWER_S)
     k.expect("DATA after END_STREAM in the same write", got, "GOAWAY(STREAM_CLOSED)")
     return got, k.closed_after(c, "DATA after END_STREAM")
 
@@ -199,13 +132,13 @@ def reset_then(k, frame_of, what):
     c.pump(0.1)
     c.rst.pop(1, None)
     c.send(frame_of(1))
-    got = answer(c, 1)
+    got = c.answer(1, ANSWER_S)
     k.expect(what, got, f"RST_STREAM(1,{err_name(STREAM_CLOSED)})")
     return got, k.good_on(c, 3, what)
 
 
 def case_rst_data(k):
-    return reset_then(k, lambda sid: data(sid), "DATA after the client's RST_STREAM")
+    return reset_then(k, lambda sid: data_frame(sid), "DATA after the client's RST_STREAM")
 
 
 def case_rst_headers(k):
@@ -218,7 +151,7 @@ def case_lower_id(k):
     c = connect(k.port)
     k.good_on(c, 5, "lower id: first request")
     c.request(3, f"/blocks/{k.good}")
-    got = answer(c, 3)
+    got = c.answer(3, ANSWER_S)
     k.expect("HEADERS on a stream id lower than a previous one", got, "GOAWAY(PROTOCOL_ERROR)")
     if c.status(3) is not None:
         k.problems.append(f"the lower stream id was answered {c.status(3)}")
@@ -230,8 +163,8 @@ def case_data_lower_unopened(k):
     stream error STREAM_CLOSED (6.1); the connection serves stream 7."""
     c = connect(k.port)
     k.good_on(c, 5, "DATA on a skipped id: first request")
-    c.send(data(3))
-    got = answer(c, 3)
+    c.send(data_frame(3))
+    got = c.answer(3, ANSWER_S)
     k.expect("DATA on a stream never opened, below the last", got, "RST_STREAM(3,STREAM_CLOSED)")
     return got, k.good_on(c, 7, "DATA on a skipped id")
 
@@ -240,8 +173,8 @@ def case_data_idle(k):
     """DATA on an idle stream (above every opened one): a connection error PROTOCOL_ERROR."""
     c = connect(k.port)
     k.good_on(c, 1, "DATA on idle: first request")
-    c.send(data(3))
-    got = answer(c, 3)
+    c.send(data_frame(3))
+    got = c.answer(3, ANSWER_S)
     k.expect("DATA on an idle stream", got, "GOAWAY(PROTOCOL_ERROR)")
     return got, k.closed_after(c, "DATA on idle")
 
@@ -252,11 +185,11 @@ def case_after_server_reset(k):
     c = connect(k.port)
     fields = [(n, v) for n, v in request_fields(f"/blocks/{k.good}") if n != ":path"]
     c.send(headers_frame(1, block_of(fields), end_stream=False))
-    first = answer(c, 1)
+    first = c.answer(1, ANSWER_S)
     k.expect("a request without :path", first, "RST_STREAM(1,PROTOCOL_ERROR)")
     c.rst.pop(1, None)
-    c.send(data(1))
-    got = answer(c, 1, QUIET_S)
+    c.send(data_frame(1))
+    got = c.answer(1, QUIET_S)
     k.expect("DATA after the server's RST_STREAM", got, "nothing")
     return got, k.good_on(c, 3, "after the server's reset")
 
@@ -267,9 +200,9 @@ def case_priority_self_open(k):
     c.request(1, f"/blocks/{k.big}")
     c.read_until(lambda: 1 in c.data, ANSWER_S)
     c.send(PriorityFrame(1, depends_on=1, stream_weight=15).serialize())
-    got = answer(c, 1)
+    got = c.answer(1, ANSWER_S)
     k.expect("PRIORITY depending on itself (open stream)", got, "RST_STREAM(1,PROTOCOL_ERROR)")
-    c.send(WindowUpdateFrame(0, window_increment=2**31 - 1 - 65535).serialize())
+    c.send(WindowUpdateFrame(0, window_increment=MAX_WINDOW - 65535).serialize())
     return got, k.good_on(c, 3, "PRIORITY self (open)")
 
 
@@ -277,7 +210,7 @@ def case_priority_self_closed(k):
     c = connect(k.port)
     k.good_on(c, 1, "PRIORITY self (closed): first request")
     c.send(PriorityFrame(1, depends_on=1, stream_weight=15).serialize())
-    got = answer(c, 1)
+    got = c.answer(1, ANSWER_S)
     k.expect("PRIORITY depending on itself (closed stream)", got, "RST_STREAM(1,PROTOCOL_ERROR)")
     return got, k.good_on(c, 3, "PRIORITY self (closed)")
 
@@ -286,16 +219,16 @@ def case_priority_self_idle(k):
     """On an idle stream RST_STREAM may not be sent (6.4): the error is the connection's."""
     c = connect(k.port)
     c.send(PriorityFrame(3, depends_on=3, stream_weight=15).serialize())
-    got = answer(c, 3)
+    got = c.answer(3, ANSWER_S)
     k.expect("PRIORITY depending on itself (idle stream)", got, "GOAWAY(PROTOCOL_ERROR)")
     return got, k.closed_after(c, "PRIORITY self (idle)")
 
 
 def case_priority_stream0(k):
     c = connect(k.port)
-    # hyperframe refuses to build it: the frame by hand (RFC 9113 6.3).
-    c.send(struct.pack(">I", 5)[1:] + bytes([0x2, 0]) + struct.pack(">IIB", 0, 1, 15))
-    got = answer(c)
+    # hyperframe refuses to build it: the frame by hand (RFC 9113 6.3), on stream 1, weight 15.
+    c.send(raw_frame(0x2, 0, 0, bytes([0, 0, 0, 1, 15])))
+    got = c.answer(None, ANSWER_S)
     k.expect("PRIORITY on stream 0", got, "GOAWAY(PROTOCOL_ERROR)")
     return got, k.closed_after(c, "PRIORITY on stream 0")
 
@@ -307,7 +240,7 @@ def case_priority_valid(k):
     k.good_on(c, 1, "valid PRIORITY: first request")
     c.send(PriorityFrame(1, depends_on=0, stream_weight=15).serialize() +
            PriorityFrame(9, depends_on=1, stream_weight=200, exclusive=True).serialize())
-    got = answer(c, 1, QUIET_S)
+    got = c.answer(1, QUIET_S)
     if c.rst:
         got = f"RST_STREAM {c.rst}"
     k.expect("valid PRIORITY frames", got, "nothing")
@@ -320,7 +253,7 @@ def case_headers_self_dep(k):
     block = block_of(request_fields(f"/blocks/{k.good}"))
     c.send(HeadersFrame(1, data=block, depends_on=1, stream_weight=15,
                         flags=["END_STREAM", "END_HEADERS", "PRIORITY"]).serialize())
-    got = answer(c, 1)
+    got = c.answer(1, ANSWER_S)
     if got.startswith("GOAWAY"):
         k.expect("HEADERS depending on itself", got, "GOAWAY(PROTOCOL_ERROR)")
         return got, k.closed_after(c, "HEADERS self-dependency")
@@ -352,9 +285,7 @@ def case_inm_long(k):
 def http1_status(k, inm):
     s = socket.create_connection(("127.0.0.1", k.port), timeout=5)
     if TLS_CA:
-        ctx = ssl.create_default_context(cafile=TLS_CA)
-        ctx.set_alpn_protocols(["http/1.1"])
-        s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+        s = tls_context(TLS_CA, "http/1.1").wrap_socket(s, server_hostname="127.0.0.1")
     s.sendall(f"HEAD /blocks/{k.good} HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: {inm}\r\n"
               "Connection: close\r\n\r\n".encode())
     head = b""
@@ -373,12 +304,12 @@ def flood(k, kind):
     ENHANCE_YOUR_CALM, then the close."""
     c = connect(k.port)
     one = (PingFrame(0, opaque_data=b"flooding").serialize() if kind == "ping" else
-           SettingsFrame(0, settings={h2attack.SETTINGS_HEADER_TABLE_SIZE: 4096}).serialize())
+           SettingsFrame(0, settings={SETTINGS_HEADER_TABLE_SIZE: 4096}).serialize())
     for _ in range(40):
         if c.goaway is not None or not c.send(one * 100):
             break
         c.pump(0.02)
-    got = answer(c)
+    got = c.answer(None, ANSWER_S)
     k.expect(f"{kind} flood", got, "GOAWAY(ENHANCE_YOUR_CALM)")
     return got, k.closed_after(c, f"{kind} flood")
 
