@@ -484,7 +484,7 @@ const be_directive_t be_directives[] = {
     /* cache { } */
     ONCE("memory_size",               CACHE,  1, 1, be_conf_set_size,      memory_size,               MIB,  0,          "SIZE",                "256m",
         "memory tier budget: block bytes plus metadata, a hard bound; larger raises the hit rate, leave room for the "
-        "OS and connection buffers"),
+        "OS and connection buffers; one shard per 4 MiB, up to 64, picked at start (a reload keeps the count)"),
     ONCE("max_block_size",            CACHE,  1, 1, be_conf_set_size,      max_block_size,            1,    0,          "SIZE",                "16m",
         "largest block accepted from an origin (larger fetches are aborted); must not exceed `memory_size` (checked "
         "after the whole file is read). Larger allows bigger blocks but lets one fill evict many"),

@@ -206,6 +206,13 @@ apply_main(be_server_t *srv, const be_config_t *old, const be_config_t *cfg)
         if (n > 0)
             be_log(BE_LOG_NOTICE, "memory_size %llu: %llu blocks evicted to fit",
                    (unsigned long long)cfg->memory_size, (unsigned long long)n);
+        unsigned have = be_memcache_shards(svc->memcache);
+        unsigned want = be_memcache_shards_for(cfg->memory_size);
+        if (have != want)
+            be_log(BE_LOG_NOTICE,
+                   "memory_size %llu keeps the memory tier's %u shards (%u for this size from a "
+                   "restart)",
+                   (unsigned long long)cfg->memory_size, have, want);
     }
     if (svc->popularity != NULL) {
         be_popularity_config_t pc = be_popularity_config_from(cfg, (unsigned)svc->nworkers);

@@ -151,5 +151,8 @@ check_contains "$T/be.error.log" "worker_threads cannot change while running" \
     "worker_threads change reported"
 check_eq "$(metric 'blockedge_cache_capacity_bytes{tier="memory"}')" 1048576 "new memory capacity"
 check_num "$(metric 'blockedge_cache_bytes{tier="memory"}')" -le 1048576 "memory tier fits the new size"
+# 64m made 16 shards of 4 MiB; the count stays for the tier's life, and the log says so.
+check_contains "$T/be.error.log" "memory_size 1048576 keeps the memory tier's 16 shards (1 for this size" \
+    "shard count kept on reload"
 check_eq "$(http_get "$BE_URL/blocks/${HOT[1]}")" 200 "GET after the shrink"
 log "ok"
