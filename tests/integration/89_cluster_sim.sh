@@ -21,7 +21,7 @@ CACHESIM=${CACHESIM:-$(dirname "$BLOCKEDGE")/cachesim}
 [ -x "$CACHESIM" ] || fail "no cachesim next to $BLOCKEDGE"
 NBLOCKS=1500
 MEMORY=1m
-MEM_BYTES=$((1 << 20))
+MEM_BYTES=$((${MEMORY%m} << 20)) # MEMORY in MiB
 FOOT=""
 
 # The blocks (lib.sh's gen_blocks checks each with its own sha256sum: minutes for 1500 on a busy
