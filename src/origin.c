@@ -30,6 +30,7 @@ static int start_attempt(fetch_t *f);
 static void unlink_fetch(fetch_t *f);
 static void finish_queued(fetch_t *f, be_fetch_status_t status);
 static void start_queued(be_origin_t *o);
+static void on_sweep(evutil_socket_t fd, short kind, void *arg);
 
 int
 be_origin_global_init(void)
@@ -90,7 +91,8 @@ be_origin_new(be_worker_t *w)
     o->magic = ORIGIN_MAGIC;
     o->w = w;
     o->cfg = w->cfg;
-    if (be_origin_http_init(o) != BE_OK || be_origin_report_init(o) != BE_OK) {
+    o->sweep = evtimer_new(w->base, on_sweep, o);
+    if (o->sweep == NULL || be_origin_http_init(o) != BE_OK || be_origin_report_init(o) != BE_OK) {
         be_origin_free(&o);
         return NULL;
     }
@@ -157,6 +159,8 @@ be_origin_free(be_origin_t **op)
             be_origin_attempt_end(f, BE_FETCH_CONNECT, 0);
         }
     }
+    if (o->sweep != NULL)
+        event_free(o->sweep);
     be_origin_http_dispose(o);
     if (o->summary != NULL)
         event_free(o->summary);
@@ -472,6 +476,32 @@ cancel_an_orphan(be_origin_t *o)
     return 0;
 }
 
+/* While fetches wait for a slot, the sweep looks every ORPHAN_SWEEP_MS for active fetches
+ * every client has left since the waiters came (be_origin_fetch() only looks when a fetch
+ * arrives) and gives one such slot a tick to the waiters (as an arrival does; a burst of cancels
+ * would open new connections faster than the cancelled ones close); otherwise a waiter could be
+ * answered 503 at origin_queue_timeout while an abandoned transfer holds its slot. It runs only
+ * while the queue is not empty. */
+#define ORPHAN_SWEEP_MS 50
+
+static void
+arm_sweep(be_origin_t *o)
+{
+    struct timeval tv = {0, ORPHAN_SWEEP_MS * 1000};
+    if (o->qhead != NULL && !o->closing && !evtimer_pending(o->sweep, NULL))
+        evtimer_add(o->sweep, &tv);
+}
+
+static void
+on_sweep(evutil_socket_t fd, short kind, void *arg)
+{
+    BE_UNUSED(fd);
+    BE_UNUSED(kind);
+    be_origin_t *o = arg;
+    cancel_an_orphan(o);
+    arm_sweep(o);
+}
+
 /* Puts f in the queue until a slot frees or origin_queue_timeout passes. */
 static void
 enqueue(fetch_t *f)
@@ -490,6 +520,7 @@ enqueue(fetch_t *f)
     be_stats_inc(&o->w->stats, ORIGIN_QUEUED);
     be_stats_inc(&o->w->stats, ORIGIN_QUEUE_WAITS);
     evtimer_add(f->timer, &tv);
+    arm_sweep(o);
 }
 
 int

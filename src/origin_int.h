@@ -54,6 +54,7 @@ struct be_origin_s {
     fetch_t *active; /* doubly linked through next/prev */
     unsigned nactive;
     fetch_t *qhead, *qtail; /* waiting for a slot (origin_max_inflight), through next */
+    struct event *sweep;    /* while fetches wait: gives them the slots of orphaned fetches */
     unsigned nqueued;
     unsigned max_active;              /* this worker's share of origin_max_inflight */
     int (*orphaned)(void *arg);       /* whether every client of a fetch (its cb arg) has left */

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # 68_origin_cap: origin_max_inflight bounds what clients can make the origin do. The origin
 # answers one known block and never answers any other key (h2attack.py stall-unknown-origin).
-# blockedge has origin_max_inflight 8 and origin_queue_timeout 1s.
+# blockedge has one worker (the kernel's SO_REUSEPORT split of 16 clients over two workers
+# would leave one with fewer than its 4 slots about one run in fifty), origin_max_inflight 8
+# and origin_queue_timeout 3s (the late-orphan phase needs its waiters still queued after a
+# poll that can take a second on a loaded machine).
 #  - Churn: for 4 s, clients ask for random never-seen keys and hang up 20 ms later. Fetches
 #    every client has left are cancelled to make room: blockedge never holds more than 8
 #    connections to the origin, its descriptors stay bounded, and a client reading the cached
@@ -9,6 +12,8 @@
 #  - Queue: 16 clients that stay ask for 16 new keys: 8 hold every slot, the other 8 wait
 #    origin_queue_timeout and get 503 with Retry-After, counted in
 #    blockedge_origin_queue_rejected_total.
+#  - Late orphans: 4 more misses queue, then the 8 holders hang up: the waiters get the freed
+#    slots (their keys reach the origin) rather than 503 at origin_queue_timeout.
 source "$(dirname "$0")/lib.sh"
 
 gen_blocks "$T/blocks" 1 4k 6801
@@ -25,8 +30,9 @@ for ((i = 0; i < 50; i++)); do
 done
 HTTP_PORT=$(free_port)
 ADMIN_PORT=$(free_port)
+CONF_WORKERS=1
 CONF_ORIGIN_EXTRA="    origin_max_inflight 8;
-    origin_queue_timeout 1s;
+    origin_queue_timeout 3s;
     fetch_timeout 60s;"
 CONF_READ_TIMEOUT=60s
 start_blockedge "$(be_conf "http://127.0.0.1:$OPORT/blocks/")"
@@ -107,8 +113,33 @@ sleep 0.5
 check_eq "$(cat "$T"/stay.*.code | grep -c '^503$')" 8 "misses answered 503 with every slot taken (${el} ms)"
 check_eq "$(cat "$T"/stay.*.code | grep -c .)" 8 "the other 8 still wait on the origin"
 check_eq "$(grep -il '^retry-after: 1' "$T"/stay.*.h | wc -l)" 8 "Retry-After on each 503"
-check_num "$el" -ge 900 "the 503s came after origin_queue_timeout"
+check_num "$el" -ge 2900 "the 503s came after origin_queue_timeout"
 check_num "$(metric 'blockedge_origin_queue_rejected_total')" -ge $((rejected0 + 8)) "rejections counted"
 check_eq "$(http_get "$BE_URL/blocks/$HOT")" 200 "a hit with every slot taken"
+
+# --- Waiters take the slots of fetches whose clients leave after the waiters came: 4 new
+# misses queue behind the 8 holders, then the holders hang up. Their fetches are orphaned
+# with nobody arriving to notice; the waiters must get those slots (their keys reach the
+# origin) instead of 503 at origin_queue_timeout.
+waits0=$(metric 'blockedge_origin_queue_waits_total')
+WAITERS=() WKEYS=()
+for ((i = 0; i < 4; i++)); do
+    WKEYS+=("$("$PY" -c 'import os; print(os.urandom(32).hex())')")
+    curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 "$BE_URL/blocks/${WKEYS[i]}" \
+        >"$T/late.$i.code" &
+    WAITERS+=("$!")
+    track "$!"
+done
+for ((i = 0; i < $(ms_bound 50); i++)); do
+    [ "$(metric 'blockedge_origin_queue_waits_total')" -ge $((waits0 + 4)) ] && break
+    sleep 0.1
+done
+check_num "$(metric 'blockedge_origin_queue_waits_total')" -ge $((waits0 + 4)) "the 4 late misses queued"
 kill "${PIDS[@]}" 2>/dev/null
+sleep "$(ms_bound 1500 | awk '{ printf "%.1f", $1 / 1000 }')"
+check_eq "$(cat "$T"/late.*.code | grep -c .)" 0 "late misses answered (503) instead of given a freed slot"
+for k in "${WKEYS[@]}"; do
+    check_eq "$(grep -c "$k" "$T/origin.log")" 1 "late miss ${k:0:12} reached the origin"
+done
+kill "${WAITERS[@]}" 2>/dev/null
 log "ok"
