@@ -24,6 +24,11 @@ function M.load_paths(name, args)
    if not path or path == "" then
       M.fail(name, "set BE_KEYS or pass the keys file after --")
    end
+   return M.read_paths(name, path)
+end
+
+-- The keys file at path as request paths, as load_paths() makes them.
+function M.read_paths(name, path)
    local f, err = io.open(path, "r")
    if not f then
       M.fail(name, "cannot open keys file: " .. tostring(err))

@@ -8,6 +8,12 @@
 -- precomputed cumulative table and a binary search, so a request costs O(log N). Each thread
 -- seeds its generator from BE_SEED (default 1) and its own number, so runs repeat.
 --
+-- Scans mixed in, as tools/cachesim --scan makes them: with BE_SCAN_KEYS=FILE and BE_SCAN_LEN=L,
+-- the requests run in cycles of 2L Zipf draws, then 2L requests alternating the scan file's
+-- next key (in file order, from the top again at its end) and a Zipf draw, so a quarter of the
+-- requests are scan keys. Use it with one thread (-t1), so that one sequence drives every
+-- connection.
+--
 -- Other environment: BE_PATH_PREFIX (default /blocks/). With BE_WRK_REPORT=1, done() prints
 -- one machine-readable line for bench/run:
 --   be-wrk requests=N duration_us=N bytes=N errors=N non2xx=N p50_us=N p99_us=N max_us=N
@@ -24,6 +30,10 @@ local paths = {}
 local cdf = nil
 local reqs = {}
 local nkeys = 0
+local scan_paths = nil
+local scan_len = 0
+local scan_next = 1
+local sent = 0
 
 function init(args)
    local s = tonumber(os.getenv("BE_ZIPF_S") or args[2] or "1.0")
@@ -44,6 +54,14 @@ function init(args)
       end
       cdf[nkeys] = 1.0
    end
+   local scan_file = os.getenv("BE_SCAN_KEYS")
+   if scan_file and scan_file ~= "" then
+      scan_len = tonumber(os.getenv("BE_SCAN_LEN") or "")
+      if not scan_len or scan_len < 1 or scan_len ~= math.floor(scan_len) then
+         common.fail("zipf.lua", "BE_SCAN_LEN must be a whole number >= 1 with BE_SCAN_KEYS")
+      end
+      scan_paths = common.read_paths("zipf.lua", scan_file)
+   end
    local seed = tonumber(os.getenv("BE_SEED") or "1") or 1
    math.randomseed(seed * 7919 + (thread_no or 0))
 end
@@ -62,7 +80,19 @@ local function rank_of(u)
    return lo
 end
 
+-- Whether the next request is a scan's: the odd places of each cycle's second half.
+local function scan_turn()
+   local at = sent % (4 * scan_len)
+   sent = sent + 1
+   return at >= 2 * scan_len and at % 2 == 0
+end
+
 function request()
+   if scan_paths and scan_turn() then
+      local path = scan_paths[scan_next]
+      scan_next = scan_next % #scan_paths + 1
+      return wrk.format("GET", path)
+   end
    local r
    if cdf then
       r = rank_of(math.random())
