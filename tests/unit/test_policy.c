@@ -175,18 +175,19 @@ m_victim(model_t *m)
             return k;
         }
     default: { /* W-TinyLFU */
-        uint64_t wcap = m->cap / 100, mcap = m->cap - wcap;
-        while (m->n[0] > 0 && m->bytes[0] > wcap) {
+        uint64_t wcap = m->cap / 100;
+        while (m->n[0] > 0 && m->bytes[0] >= wcap) { /* the next object enters the window */
             int c = m->q[0][0];
-            if (m->bytes[1] + m->bytes[2] + m->size[c] <= mcap) {
+            if (m->bytes[0] - m->size[c] >= wcap && m->n[0] > 1) { /* filling: no duel */
                 m_del(m, 0, 0);
                 m_push(m, 1, c);
                 continue;
             }
             int vq = m->n[1] > 0 ? 1 : 2;
             int v = m->q[vq][0];
-            if (be_policy_frequency(under_test, key_hash[c]) >
-                be_policy_frequency(under_test, key_hash[v])) {
+            unsigned fc = be_policy_frequency(under_test, key_hash[c]);
+            unsigned fv = be_policy_frequency(under_test, key_hash[v]);
+            if (fc > fv || (fc == fv && fc >= 2)) { /* a tie admits from 2 up */
                 m_del(m, vq, 0);
                 m_del(m, 0, 0);
                 m_push(m, 1, c);
@@ -420,28 +421,126 @@ test_policy_promoted_marks_the_main_area(void)
     }
 }
 
-/* The sketch halves every counter after 10 increments per column (64 columns at first):
- * a key seen 11 times reads 11, then 5 once a hot key has pushed the total to 640. */
+/* The sketch's 2-bit counters saturate at 3, and every counter halves after 10 increments per
+ * object the sketch is sized for (64 objects, 512 columns at first), i.e. at the 640th. */
 static void
 test_policy_wtinylfu_sketch_ages(void)
 {
     be_policy_t *p = be_policy_new(BE_POLICY_WTINYLFU, 1 << 20);
     be_policy_node_t a = {.hash = 12345, .size = 10}, b = {.hash = 987654321, .size = 10};
+    be_policy_node_t c = {.hash = 4242, .size = 10};
     BE_CHECK(p != NULL);
     be_policy_insert(p, &a);
-    for (int i = 0; i < 10; i++)
+    be_policy_hit(p, &a);
+    BE_CHECK_INT(be_policy_frequency(p, a.hash), 2);
+    for (int i = 0; i < 9; i++)
         be_policy_hit(p, &a);
-    BE_CHECK_INT(be_policy_frequency(p, a.hash), 11);
-    BE_CHECK_INT(be_policy_frequency(p, 555), 0); /* an unseen key */
+    BE_CHECK_INT(be_policy_frequency(p, a.hash), 3); /* 11 requests: saturated */
+    BE_CHECK_INT(be_policy_frequency(p, 555), 0);    /* an unseen key */
+    be_policy_insert(p, &c);
+    be_policy_hit(p, &c);
     be_policy_insert(p, &b);
-    for (int i = 0; i < 627; i++) /* 11 + 1 + 627 = 639 increments: no aging yet */
+    for (int i = 0; i < 625; i++) /* 11 + 2 + 1 + 625 = 639 increments: no aging yet */
         be_policy_hit(p, &b);
-    BE_CHECK_INT(be_policy_frequency(p, a.hash), 11);
-    BE_CHECK_INT(be_policy_frequency(p, b.hash), 15); /* 4-bit counters saturate */
-    be_policy_hit(p, &b);                             /* the 640th */
-    BE_CHECK_INT(be_policy_frequency(p, a.hash), 5);
-    BE_CHECK_INT(be_policy_frequency(p, b.hash), 7);
+    BE_CHECK_INT(be_policy_frequency(p, a.hash), 3);
+    BE_CHECK_INT(be_policy_frequency(p, b.hash), 3);
+    BE_CHECK_INT(be_policy_frequency(p, c.hash), 2);
+    be_policy_hit(p, &b); /* the 640th */
+    BE_CHECK_INT(be_policy_frequency(p, a.hash), 1);
+    BE_CHECK_INT(be_policy_frequency(p, b.hash), 1);
+    BE_CHECK_INT(be_policy_frequency(p, c.hash), 1);
     be_policy_free(&p);
+}
+
+/* Doubling the sketch keeps every estimate (each column splits in two copies) and doubles its
+ * bytes; it is wanted once the policy holds more objects than the sketch is sized for (64,
+ * then 128). */
+static void
+test_policy_wtinylfu_sketch_grows(void)
+{
+    static be_policy_node_t n[100];
+    be_policy_t *p = be_policy_new(BE_POLICY_WTINYLFU, 1 << 20);
+    BE_CHECK(p != NULL);
+    uint64_t meta = be_policy_meta_bytes(p);
+    for (int i = 0; i < 100; i++) {
+        n[i] = (be_policy_node_t){.hash = (uint64_t)i * 7 + 1, .size = 10};
+        be_policy_insert(p, &n[i]);
+        for (int h = 0; h < i % 4; h++)
+            be_policy_hit(p, &n[i]);
+        BE_CHECK_INT(be_policy_grow_wanted(p) > 0, i >= 64);
+    }
+    unsigned before[100];
+    for (int i = 0; i < 100; i++)
+        before[i] = be_policy_frequency(p, n[i].hash);
+    uint64_t want = be_policy_grow_wanted(p);
+    BE_CHECK_INT(be_policy_grow(p), BE_OK);
+    BE_CHECK_INT(be_policy_meta_bytes(p), meta + want);
+    BE_CHECK_INT(be_policy_grow_wanted(p), 0);
+    int seen_three = 0;
+    for (int i = 0; i < 100; i++) {
+        BE_CHECK_INT(be_policy_frequency(p, n[i].hash), before[i]);
+        seen_three += before[i] == 3;
+    }
+    BE_CHECK(seen_three >= 20); /* the estimates compared are not all 0 */
+    be_policy_free(&p);
+}
+
+/* Admission when the owner is full at 10 000 bytes of 100-byte objects: keys seen twice fill
+ * it; a stream of keys seen once then never gets past the window (a candidate that ties at 1 or
+ * loses leaves) and evicts no key seen twice, but for the window's last keys seen twice, which
+ * tie at 2 with probation's tail and are admitted; a new key seen twice is admitted the same
+ * way. With a capacity of 10 000 the window's share is one object; the window at its share, not
+ * only over it, still duels (the next object enters it). With a capacity of 12 000 (the owner
+ * holds less than the policy's capacity, as the memory tier does, its index counted) the share
+ * is 120 bytes, two objects: the main area looks roomy by the capacity, yet no candidate gets
+ * in without a duel. */
+static void
+check_wtinylfu_admission(uint64_t capacity, int window_objects)
+{
+    enum { HOT = 100, STREAM = 200 };
+    static be_policy_node_t n[HOT + STREAM + 3];
+    be_policy_t *p = be_policy_new(BE_POLICY_WTINYLFU, capacity);
+    uint64_t used = 0;
+    int hot_evicted = 0;
+    BE_CHECK(p != NULL);
+    for (int i = 0; i < 4; i++) /* a sketch for 1024 objects: 303 keys rarely share counters */
+        BE_CHECK_INT(be_policy_grow(p), BE_OK);
+    memset(n, 0, sizeof(n));
+    for (int k = 0; k < HOT + STREAM + 3; k++) {
+        n[k].hash = (uint64_t)k * 0x10001 + 3;
+        n[k].size = 100;
+    }
+    for (int k = 0; k < HOT; k++)
+        be_policy_insert(p, &n[k]), used += 100;
+    for (int k = 0; k < HOT; k++)
+        be_policy_hit(p, &n[k]);
+    for (int k = HOT; k < HOT + STREAM + 1 + window_objects; k++) {
+        while (used + 100 > 10000) {
+            be_policy_node_t *v = be_policy_victim(p);
+            BE_CHECK(v != NULL);
+            hot_evicted += v - n < HOT;
+            used -= v->size;
+        }
+        be_policy_insert(p, &n[k]);
+        used += 100;
+        if (k == HOT + STREAM) {
+            be_policy_hit(p, &n[k]); /* seen twice: it will tie with probation's tail */
+            BE_CHECK_INT(hot_evicted, window_objects);
+        }
+    }
+    for (int k = HOT; k < HOT + STREAM; k++)
+        BE_CHECK(!be_policy_promoted(&n[k]));
+    BE_CHECK(be_policy_promoted(&n[HOT + STREAM]));
+    BE_CHECK_INT(hot_evicted, window_objects + 1);
+    BE_CHECK_INT(be_policy_bytes(p), used);
+    be_policy_free(&p);
+}
+
+static void
+test_policy_wtinylfu_admits_on_frequency(void)
+{
+    check_wtinylfu_admission(10000, 1);
+    check_wtinylfu_admission(12000, 2);
 }
 
 /* W-TinyLFU's admission: with the main area full of keys seen 4 times, a stream of keys seen
@@ -546,6 +645,8 @@ main(void)
     BE_RUN(test_policy_bytes_never_exceed_capacity);
     BE_RUN(test_policy_promoted_marks_the_main_area);
     BE_RUN(test_policy_wtinylfu_sketch_ages);
+    BE_RUN(test_policy_wtinylfu_sketch_grows);
+    BE_RUN(test_policy_wtinylfu_admits_on_frequency);
     BE_RUN(test_policy_wtinylfu_keeps_frequent_keys_through_a_scan);
     BE_RUN(test_policy_simulator_matches_memory_tier);
     BE_TEST_EXIT();
