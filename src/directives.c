@@ -489,11 +489,12 @@ const be_directive_t be_directives[] = {
         "largest block accepted from an origin (larger fetches are aborted); must not exceed `memory_size` (checked "
         "after the whole file is read). Larger allows bigger blocks but lets one fill evict many"),
     ONCE("memory_policy",             CACHE,  1, 1, ENUM(memory_policies), memory_policy,             0,    0,          "lru|sieve|s3fifo|wtinylfu", "s3fifo",
-        "memory eviction policy (see Choosing a policy in the README): `s3fifo`, the default, keeps the most hits "
-        "on Zipf loads and keeps the hot set through scans; `sieve` is close behind with the simplest code (both "
-        "serve hits under a shared lock); `lru` is exact and predictable but not scan-resistant and best when the "
-        "hot set moves fast at large sizes; `wtinylfu` admits by frequency. Fixed at start-up (a reload keeps the "
-        "old one)"),
+        "memory eviction policy (see Choosing a policy in the README): `s3fifo`, the default, keeps within half a "
+        "point of the most hits on every load measured and the hot set through scans; `sieve` is close behind with "
+        "the simplest code (both serve hits under a shared lock); `wtinylfu` admits by frequency, keeps a little "
+        "more on a steady Zipf load and fewer when the hot set moves, and takes a mutex on every hit; `lru` is exact "
+        "and predictable but not scan-resistant and best when the hot set moves fast at large sizes. Fixed at "
+        "start-up (a reload keeps the old one)"),
     ONCE("disk_path",                 CACHE,  1, 1, be_conf_set_str,       disk_path,                 0,    0,          "PATH",                NULL,
         "directory of the disk tier's segment files; none = memory only, a restart starts cold. It must exist; "
         "blockedge only touches its own files there (`*.seg`, `*.seg.tmp`, `blockedge.lock`). A directory that "
